@@ -1,0 +1,257 @@
+/**
+ * Thin typed layer over @grpc/grpc-js and @grpc/proto-loader, shared by the
+ * roles and by parley-admin: load a service from this folder's .proto files,
+ * serve it with async handlers, and call it with a deadline on every call.
+ * Errors cross the wire as a gRPC status plus `parley-code` metadata and come
+ * out on the other side as the same AppError.
+ */
+import * as grpc from "@grpc/grpc-js";
+import * as loader from "@grpc/proto-loader";
+import { Buffer } from "node:buffer";
+import { fileURLToPath } from "node:url";
+import { AppError } from "./errors.ts";
+
+export type ProtoFile = "verify.proto" | "status.proto" | "chat.proto";
+
+const packages = new Map<ProtoFile, grpc.GrpcObject>();
+
+function loadPackage(file: ProtoFile): grpc.GrpcObject {
+  let pkg = packages.get(file);
+  if (!pkg) {
+    const path = fileURLToPath(new URL(`./${file}`, import.meta.url));
+    const def = loader.loadSync(path, {
+      keepCase: true,
+      longs: Number,
+      enums: String,
+      defaults: true,
+      oneofs: true,
+    });
+    pkg = grpc.loadPackageDefinition(def);
+    packages.set(file, pkg);
+  }
+  return pkg;
+}
+
+function lookup(file: ProtoFile, service: string): grpc.ServiceClientConstructor {
+  let cur: unknown = loadPackage(file);
+  for (const part of service.split(".")) cur = (cur as Record<string, unknown>)[part];
+  if (typeof cur !== "function") throw new Error(`no service ${service} in ${file}`);
+  return cur as grpc.ServiceClientConstructor;
+}
+
+export interface TlsOptions {
+  cert: string;
+  key: string;
+  ca?: string;
+}
+
+// --- errors across the wire ---
+
+const STATUS_TO_GRPC: Record<number, grpc.status> = {
+  400: grpc.status.INVALID_ARGUMENT,
+  401: grpc.status.UNAUTHENTICATED,
+  403: grpc.status.PERMISSION_DENIED,
+  404: grpc.status.NOT_FOUND,
+  409: grpc.status.ALREADY_EXISTS,
+  410: grpc.status.FAILED_PRECONDITION,
+  429: grpc.status.RESOURCE_EXHAUSTED,
+  503: grpc.status.UNAVAILABLE,
+};
+
+const GRPC_TO_STATUS: Partial<Record<grpc.status, number>> = {
+  [grpc.status.INVALID_ARGUMENT]: 400,
+  [grpc.status.UNAUTHENTICATED]: 401,
+  [grpc.status.PERMISSION_DENIED]: 403,
+  [grpc.status.NOT_FOUND]: 404,
+  [grpc.status.ALREADY_EXISTS]: 409,
+  [grpc.status.FAILED_PRECONDITION]: 410,
+  [grpc.status.RESOURCE_EXHAUSTED]: 429,
+  [grpc.status.UNAVAILABLE]: 503,
+  [grpc.status.DEADLINE_EXCEEDED]: 503,
+};
+
+function toServiceError(e: unknown): Partial<grpc.StatusObject> {
+  const metadata = new grpc.Metadata();
+  if (e instanceof AppError) {
+    metadata.set("parley-code", e.code);
+    if (e.retryAfterS !== undefined) metadata.set("parley-retry-after", String(e.retryAfterS));
+    return {
+      code: STATUS_TO_GRPC[e.status] ?? grpc.status.INTERNAL,
+      details: e.message,
+      metadata,
+    };
+  }
+  metadata.set("parley-code", "internal");
+  return { code: grpc.status.INTERNAL, details: "internal error", metadata };
+}
+
+function fromServiceError(e: grpc.ServiceError, target: string, method: string): AppError {
+  const code = e.metadata?.get("parley-code")[0];
+  const retry = e.metadata?.get("parley-retry-after")[0];
+  if (typeof code === "string") {
+    return new AppError(
+      code,
+      e.details,
+      GRPC_TO_STATUS[e.code] ?? 500,
+      retry === undefined ? undefined : Number(retry),
+    );
+  }
+  // No parley-code: the peer never answered (down, unreachable, timed out).
+  if (e.code === grpc.status.UNAVAILABLE || e.code === grpc.status.DEADLINE_EXCEEDED) {
+    return new AppError("peer_unavailable", `${method} on ${target}: ${e.details}`, 503, 1);
+  }
+  return new AppError("internal", `${method} on ${target}: ${e.details}`, 500);
+}
+
+// --- server ---
+
+export interface CallContext {
+  metadata: grpc.Metadata;
+  peer: string;
+}
+
+// deno-lint-ignore no-explicit-any
+export type Handler<Req = any, Res = any> = (req: Req, ctx: CallContext) => Promise<Res>;
+
+export interface RpcServerOptions {
+  tls?: TlsOptions | null;
+  /** Called with errors that are not AppErrors (bugs, outages), before `internal` is sent. */
+  onError?: (method: string, error: unknown) => void;
+}
+
+export interface RpcServer {
+  /** The port actually bound (useful when asked for 0). */
+  port: number;
+  close(): Promise<void>;
+}
+
+/**
+ * Serves `impls` (service name → handlers keyed by the .proto method names)
+ * on host:port. Every handler is async; a thrown AppError reaches the caller
+ * with its code.
+ */
+export async function serve(
+  host: string,
+  port: number,
+  services: { file: ProtoFile; service: string; handlers: Record<string, Handler> }[],
+  options: RpcServerOptions = {},
+): Promise<RpcServer> {
+  const server = new grpc.Server({
+    "grpc.max_receive_message_length": 8 * 1024 * 1024,
+    "grpc.keepalive_time_ms": 30_000,
+  });
+  for (const { file, service, handlers } of services) {
+    const def = lookup(file, service).service;
+    const impl: grpc.UntypedServiceImplementation = {};
+    for (const method of Object.keys(def)) {
+      const handler = handlers[method];
+      if (!handler) throw new Error(`${service}.${method} has no handler`);
+      impl[method] = (
+        call: grpc.ServerUnaryCall<unknown, unknown>,
+        callback: grpc.sendUnaryData<unknown>,
+      ) => {
+        handler(call.request, { metadata: call.metadata, peer: call.getPeer() }).then(
+          (res) => callback(null, res),
+          (e) => {
+            if (!(e instanceof AppError)) options.onError?.(`${service}.${method}`, e);
+            callback(toServiceError(e), null);
+          },
+        );
+      };
+    }
+    server.addService(def, impl);
+  }
+  const creds = options.tls
+    ? grpc.ServerCredentials.createSsl(
+      options.tls.ca ? Buffer.from(options.tls.ca) : null,
+      [{ cert_chain: Buffer.from(options.tls.cert), private_key: Buffer.from(options.tls.key) }],
+      false,
+    )
+    : grpc.ServerCredentials.createInsecure();
+  const bindHost = host.includes(":") && !host.startsWith("[") ? `[${host}]` : host;
+  const bound = await new Promise<number>((resolve, reject) => {
+    server.bindAsync(`${bindHost}:${port}`, creds, (err, p) => err ? reject(err) : resolve(p));
+  });
+  return {
+    port: bound,
+    close: () =>
+      new Promise<void>((resolve) => {
+        // Finish calls in flight, but never wait forever on a stuck one.
+        const timer = setTimeout(() => {
+          server.forceShutdown();
+          resolve();
+        }, 2000);
+        server.tryShutdown(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      }),
+  };
+}
+
+// --- client ---
+
+export interface CallOptions {
+  /** ms before the call fails with peer_unavailable; 5 s by default. */
+  deadlineMs?: number;
+  metadata?: Record<string, string>;
+}
+
+// deno-lint-ignore no-explicit-any
+export type Unary<Req = any, Res = any> = (req: Req, options?: CallOptions) => Promise<Res>;
+
+export type RpcClient<Methods> = Methods & {
+  /** host:port this client talks to. */
+  readonly target: string;
+  close(): void;
+};
+
+export interface ClientOptions {
+  tls?: TlsOptions | null;
+  /** Default deadline for every call, in ms. */
+  deadlineMs?: number;
+}
+
+/**
+ * A client for one service at one address; keep it and reuse it (it holds
+ * one HTTP/2 channel). Methods are the .proto method names.
+ */
+export function connect<Methods extends Record<string, Unary>>(
+  file: ProtoFile,
+  service: string,
+  target: string,
+  options: ClientOptions = {},
+): RpcClient<Methods> {
+  const Ctor = lookup(file, service);
+  const creds = options.tls
+    ? grpc.credentials.createSsl(options.tls.ca ? Buffer.from(options.tls.ca) : null)
+    : grpc.credentials.createInsecure();
+  const client = new Ctor(target, creds, {
+    "grpc.keepalive_time_ms": 30_000,
+    "grpc.keepalive_permit_without_calls": 1,
+    // Reconnect quickly after a peer restarts.
+    "grpc.initial_reconnect_backoff_ms": 200,
+    "grpc.max_reconnect_backoff_ms": 2000,
+  });
+  const out: Record<string, unknown> = {
+    target,
+    close: () => client.close(),
+  };
+  for (const method of Object.keys(Ctor.service)) {
+    out[method] = (req: unknown, callOptions: CallOptions = {}) =>
+      new Promise((resolve, reject) => {
+        const md = new grpc.Metadata();
+        for (const [k, v] of Object.entries(callOptions.metadata ?? {})) md.set(k, v);
+        const deadline = Date.now() + (callOptions.deadlineMs ?? options.deadlineMs ?? 5000);
+        // deno-lint-ignore no-explicit-any
+        (client as any)[method](
+          req,
+          md,
+          { deadline },
+          (err: grpc.ServiceError | null, res: unknown) =>
+            err ? reject(fromServiceError(err, target, method)) : resolve(res),
+        );
+      });
+  }
+  return out as RpcClient<Methods>;
+}

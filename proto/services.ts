@@ -1,0 +1,143 @@
+/**
+ * TypeScript shapes of the gRPC services in this folder (keepCase, int64 as
+ * number), and one-line constructors for their clients. Keep in step with
+ * the .proto files.
+ */
+import { type ClientOptions, connect, type RpcClient, type Unary } from "./grpc.ts";
+
+// --- verify.proto ---
+export type CodePurpose = "register" | "reset_password";
+export interface SendCodeRequest {
+  email: string;
+  purpose: CodePurpose;
+}
+export interface SendCodeReply {
+  expires_at_ms: number;
+  resend_after_s: number;
+}
+export interface CheckCodeRequest {
+  email: string;
+  purpose: CodePurpose;
+  code: string;
+}
+export interface CheckCodeReply {
+  ok: boolean;
+}
+export type VerifyMethods = {
+  SendCode: Unary<SendCodeRequest, SendCodeReply>;
+  CheckCode: Unary<CheckCodeRequest, CheckCodeReply>;
+};
+export const VERIFY_SERVICE = "parley.verify.VerifyService";
+export function verifyClient(address: string, options?: ClientOptions): RpcClient<VerifyMethods> {
+  return connect<VerifyMethods>("verify.proto", VERIFY_SERVICE, address, options);
+}
+
+// --- status.proto ---
+export type Empty = Record<string, never>;
+export interface NodeInfo {
+  name: string;
+  ws_url: string;
+  grpc_addr: string;
+  sessions: number;
+  started_at_ms: number;
+  state: "up" | "draining" | string;
+  heartbeat_age_ms: number;
+}
+export interface HeartbeatRequest {
+  name: string;
+  sessions: number;
+  state: string;
+}
+export interface NodeRef {
+  name: string;
+}
+export interface UserRef {
+  /** 0 to look the user up by `login` (name or e-mail) instead. */
+  id: number;
+  login: string;
+}
+export interface PresenceInfo {
+  user_id: number;
+  name: string;
+  online: boolean;
+  node: string;
+  session_id: string;
+  since_ms: number;
+  last_seen_ms: number;
+}
+export interface ListOnlineRequest {
+  cursor: string;
+  limit: number;
+}
+export interface OnlineList {
+  total: number;
+  users: PresenceInfo[];
+  next_cursor: string;
+}
+export interface AdminKickRequest {
+  user: UserRef;
+  reason: string;
+}
+export interface AdminKickReply {
+  kicked: boolean;
+  node: string;
+}
+export interface UserDetails {
+  id: number;
+  email: string;
+  name: string;
+  display_name: string;
+  bio: string;
+  created_at_ms: number;
+  friends: number;
+  messages: number;
+  presence: PresenceInfo | null;
+}
+export interface StatsReply {
+  users: number;
+  messages: number;
+  sessions: number;
+  nodes: NodeInfo[];
+}
+export type StatusMethods = {
+  RegisterNode: Unary<Omit<NodeInfo, "heartbeat_age_ms">, Empty>;
+  Heartbeat: Unary<HeartbeatRequest, Empty>;
+  DeregisterNode: Unary<NodeRef, Empty>;
+  PickNode: Unary<Empty, NodeInfo>;
+  ListNodes: Unary<Empty, { nodes: NodeInfo[] }>;
+  Presence: Unary<UserRef, PresenceInfo>;
+  ListOnline: Unary<ListOnlineRequest, OnlineList>;
+  Kick: Unary<AdminKickRequest, AdminKickReply>;
+  UserInfo: Unary<UserRef, UserDetails>;
+  Stats: Unary<Empty, StatsReply>;
+};
+export const STATUS_SERVICE = "parley.status.StatusService";
+export function statusClient(address: string, options?: ClientOptions): RpcClient<StatusMethods> {
+  return connect<StatusMethods>("status.proto", STATUS_SERVICE, address, options);
+}
+/** Metadata that authorises an admin call to the status role. */
+export function adminMetadata(token: string): Record<string, string> {
+  return { authorization: `Bearer ${token}` };
+}
+
+// --- chat.proto ---
+export interface NodeKickRequest {
+  user_id: number;
+  session_id: string;
+  reason: string;
+}
+export interface DeliverItem {
+  user_id: number;
+  frame: string;
+}
+export type ChatNodeMethods = {
+  Kick: Unary<NodeKickRequest, { kicked: boolean }>;
+  Deliver: Unary<{ items: DeliverItem[] }, { delivered: boolean[] }>;
+};
+export const CHAT_SERVICE = "parley.chat.ChatNode";
+export function chatNodeClient(
+  address: string,
+  options?: ClientOptions,
+): RpcClient<ChatNodeMethods> {
+  return connect<ChatNodeMethods>("chat.proto", CHAT_SERVICE, address, options);
+}

@@ -1,0 +1,62 @@
+/**
+ * The engine: shared, short-lived state (codes, presence, node registry,
+ * locks, rate-limit counters, token revocation). Adapters implement only
+ * these few atomic primitives (`memory` for one process, `redis` through
+ * ioredis for a cluster); the domain modules beside this file (codes.ts,
+ * locks.ts, presence.ts, nodes.ts, rate_limit.ts, revocation.ts) build on
+ * them, so both adapters behave the same by construction and one contract
+ * suite (engine_contract.ts) checks the primitives and the domain modules
+ * against each adapter.
+ *
+ * TTLs are in milliseconds. Keys are plain strings; callers namespace them
+ * ("code:register:a@b.c").
+ */
+
+export interface SetOptions {
+  /** Expire the key after this many ms. */
+  ttlMs?: number;
+  /** Only set if the key does not exist (returns false if it did). */
+  nx?: boolean;
+}
+
+export interface Engine {
+  /** "memory" or "redis". */
+  readonly kind: string;
+  get(key: string): Promise<string | null>;
+  mget(keys: string[]): Promise<(string | null)[]>;
+  /** True if the value was written (always, unless `nx` and the key existed). */
+  set(key: string, value: string, options?: SetOptions): Promise<boolean>;
+  del(key: string): Promise<void>;
+  /** Deletes the key only if it holds `value`; true if it did. Atomic. */
+  delIfEquals(key: string, value: string): Promise<boolean>;
+  /** Sets a new TTL only if the key holds `value`; true if it did. Atomic. */
+  expireIfEquals(key: string, value: string, ttlMs: number): Promise<boolean>;
+  /**
+   * Adds `by` to an integer key, creating it at 0 with `ttlMs` if missing
+   * (the TTL is not extended by later increments). Returns the new value and
+   * the ms left before the key expires.
+   */
+  incr(key: string, ttlMs: number, by?: number): Promise<{ value: number; ttlMs: number }>;
+  /** Remaining TTL in ms; -1 if the key has none, -2 if it does not exist. */
+  pttl(key: string): Promise<number>;
+
+  // Hashes: a map of fields under one key, no TTL per field.
+  hget(key: string, field: string): Promise<string | null>;
+  hmget(key: string, fields: string[]): Promise<(string | null)[]>;
+  hset(key: string, field: string, value: string): Promise<void>;
+  hdel(key: string, field: string): Promise<void>;
+  /** Deletes the field only if it holds `value`; true if it did. Atomic. */
+  hdelIfEquals(key: string, field: string, value: string): Promise<boolean>;
+  hgetall(key: string): Promise<Record<string, string>>;
+  hlen(key: string): Promise<number>;
+  /** One page of fields; `cursor` "0" starts and a returned "0" ends. */
+  hscan(
+    key: string,
+    cursor: string,
+    count: number,
+  ): Promise<{ cursor: string; entries: [string, string][] }>;
+
+  /** Drops every key; for tests only. */
+  flushForTests(prefix?: string): Promise<void>;
+  close(): Promise<void>;
+}

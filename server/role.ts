@@ -1,0 +1,26 @@
+/**
+ * What every role exports and receives. A role module's `start(config, deps)`
+ * binds its listeners and resolves to a handle; `close()` stops it cleanly.
+ */
+import type { ResolvedConfig } from "./config.ts";
+import type { Engine } from "./engine/types.ts";
+import type { Logger } from "./log.ts";
+import type { Store } from "./store/types.ts";
+
+export interface Deps {
+  log: Logger;
+  /** The process's store, opened (and migrated) on first use and shared by its roles. */
+  store(): Promise<Store>;
+  /** The process's engine, opened on first use and shared by its roles. */
+  engine(): Promise<Engine>;
+}
+
+export interface RoleHandle {
+  /** Addresses actually bound, e.g. `{ http: 8080 }` or `{ grpc: 50051 }`. */
+  ports: Record<string, number>;
+  /** For the chat role: stop taking logins, move clients away, then close. */
+  drain?(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export type StartRole = (config: ResolvedConfig, deps: Deps) => Promise<RoleHandle>;
