@@ -4,7 +4,7 @@
  * lazily) and shuts them down on SIGINT/SIGTERM.
  */
 import { parseArgs } from "node:util";
-import { ConfigError, type ResolvedConfig, resolveConfig, type Role } from "./server/config.ts";
+import { ConfigError, resolveConfig, type ResolvedConfig, type Role } from "./server/config.ts";
 import { createLogger, type Logger } from "./server/log.ts";
 import type { Deps, RoleHandle, StartRole } from "./server/role.ts";
 import type { Store } from "./server/store/types.ts";

@@ -181,7 +181,9 @@ function fromEnv(env: Env): Record<string, unknown> {
     if (name === "PARLEY_ROLES") out.roles = raw.split(",").map((s) => s.trim());
     else if (NUMERIC.has(field)) {
       const n = Number(raw);
-      if (!Number.isInteger(n)) throw new ConfigError(`${name}: expected a port number, got "${raw}"`);
+      if (!Number.isInteger(n)) {
+        throw new ConfigError(`${name}: expected a port number, got "${raw}"`);
+      }
       setPath(out, field, n);
     } else setPath(out, field, raw);
   }
@@ -314,7 +316,9 @@ export function resolveConfig(flags: Flags = {}, options: ResolveOptions = {}): 
     } catch (e) {
       throw new ConfigError(`jwtKeyFile: cannot read ${c.jwtKeyFile}: ${(e as Error).message}`);
     }
-    if (jwtSecret.length < 32) throw new ConfigError(`jwtKeyFile: key must be at least 32 characters`);
+    if (jwtSecret.length < 32) {
+      throw new ConfigError(`jwtKeyFile: key must be at least 32 characters`);
+    }
   } else jwtSecret = secrets.getOrCreate("jwt.key", () => randomToken(48));
 
   let tls: TlsConfig | null = null;

@@ -41,7 +41,7 @@ export function createLogger(
   const emit = (level: Level, msg: string, fields?: Record<string, unknown>) => {
     if (ORDER[level] < min) return;
     const rec: Record<string, unknown> = { t: new Date().toISOString(), level, msg, ...base };
-    if (fields) for (const [k, v] of Object.entries(fields)) rec[k] = errorFields(v);
+    if (fields) { for (const [k, v] of Object.entries(fields)) rec[k] = errorFields(v); }
     write(JSON.stringify(rec));
   };
   return {

@@ -61,7 +61,9 @@ export async function verifyToken(
     throw new AppError("token_invalid", "the session token is not valid", 401);
   }
   const userId = Number(payload.sub);
-  if (!Number.isSafeInteger(userId) || userId <= 0 || !payload.jti || !payload.iat || !payload.exp) {
+  if (
+    !Number.isSafeInteger(userId) || userId <= 0 || !payload.jti || !payload.iat || !payload.exp
+  ) {
     throw new AppError("token_invalid", "the session token is not valid", 401);
   }
   const claims: TokenClaims = {

@@ -235,7 +235,9 @@ export function spawnServer(args: string[], env: Record<string, string>): Child 
       while (!text.includes(needle)) {
         if (exited) throw new Error(`process exited before logging "${needle}":\n${text}`);
         const left = deadline - Date.now();
-        if (left <= 0) throw new Error(`no "${needle}" in the log within ${timeoutMs} ms:\n${text}`);
+        if (left <= 0) {
+          throw new Error(`no "${needle}" in the log within ${timeoutMs} ms:\n${text}`);
+        }
         await new Promise<void>((resolve) => {
           const t = setTimeout(resolve, Math.min(left, 250));
           listeners.push(() => {
@@ -271,7 +273,9 @@ export async function eventually<T>(
       last = e;
     }
     if (Date.now() > deadline) {
-      throw new Error(`timed out waiting for ${options.what ?? "a condition"}${last ? `: ${last}` : ""}`);
+      throw new Error(
+        `timed out waiting for ${options.what ?? "a condition"}${last ? `: ${last}` : ""}`,
+      );
     }
     await new Promise((r) => setTimeout(r, options.intervalMs ?? 50));
   }

@@ -31,7 +31,9 @@ for await (const chunk of proc.stdout) {
 const status = await proc.status;
 
 // deno test's summary: "ok | 12 passed (3 steps) | 0 failed | 1 ignored (5s)"
-const summary = [...tail.matchAll(/^(?:ok|FAILED) \| (\d+) passed.*?\| (\d+) failed(?: \| (\d+) ignored)?/gm)]
+const summary = [
+  ...tail.matchAll(/^(?:ok|FAILED) \| (\d+) passed.*?\| (\d+) failed(?: \| (\d+) ignored)?/gm),
+]
   .pop();
 let passed = 0, failed = 0, skipped = 0;
 if (summary) {

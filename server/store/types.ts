@@ -105,9 +105,13 @@ export interface Store {
     fromId: number,
     toId: number,
     greeting: string,
-  ): Promise<{ result: "created" | "exists" | "friends" | "accepted"; request: FriendRequest | null }>;
+  ): Promise<
+    { result: "created" | "exists" | "friends" | "accepted"; request: FriendRequest | null }
+  >;
   /** Pending requests sent to the user (incoming) and by the user (outgoing), oldest first. */
-  pendingRequests(userId: number): Promise<{ incoming: FriendRequest[]; outgoing: FriendRequest[] }>;
+  pendingRequests(
+    userId: number,
+  ): Promise<{ incoming: FriendRequest[]; outgoing: FriendRequest[] }>;
   /**
    * Accepts the pending request from `fromId` to `userId`: both become
    * friends and the request is removed. False if there was no such request.
@@ -130,11 +134,23 @@ export interface Store {
    * stored message with `duplicate: true` and stores nothing.
    */
   insertMessage(
-    input: { senderId: number; recipientId: number; clientId: string; text: string; createdAt: number },
+    input: {
+      senderId: number;
+      recipientId: number;
+      clientId: string;
+      text: string;
+      createdAt: number;
+    },
   ): Promise<{ message: Message; duplicate: boolean }>;
   /** Several messages in one round trip, in order; each result as insertMessage's. */
   insertMessages(
-    inputs: { senderId: number; recipientId: number; clientId: string; text: string; createdAt: number }[],
+    inputs: {
+      senderId: number;
+      recipientId: number;
+      clientId: string;
+      text: string;
+      createdAt: number;
+    }[],
   ): Promise<{ message: Message; duplicate: boolean }[]>;
   messageById(id: number): Promise<Message | null>;
   /**
