@@ -70,3 +70,19 @@ Deno.test("parseRoles() accepts all and rejects unknown roles by name", () => {
   assert.deepEqual(parseRoles("chat, gate,chat"), ["chat", "gate"]);
   assert.throws(() => parseRoles("chat,mail"), /unknown role "mail"/);
 });
+
+Deno.test("every example in config/ resolves without error", () => {
+  const root = new URL("../config/", import.meta.url);
+  const files = [
+    ...[...Deno.readDirSync(root)].filter((e) => e.name.endsWith(".json")).map((e) => e.name),
+    ...[...Deno.readDirSync(new URL("cluster/", root))].map((e) => `cluster/${e.name}`),
+  ];
+  assert.ok(files.length >= 6, `found ${files.length} examples`);
+  for (const f of files) {
+    const c = resolveConfig({ config: new URL(f, root).pathname }, {
+      env: {},
+      secrets: memorySecrets(),
+    });
+    assert.ok(c.roles.length > 0, f);
+  }
+});
