@@ -16,6 +16,29 @@ export const MAX_FRAME_BYTES = 64 * 1024;
 export const MAX_TEXT_CHARS = 4000;
 export const MAX_GREETING_CHARS = 200;
 export const MAX_HISTORY_LIMIT = 100;
+export const DEFAULT_HISTORY_LIMIT = 50;
+export const DEFAULT_SEARCH_LIMIT = 20;
+/** Messages per `msg.sync` frame. */
+export const SYNC_BATCH = 100;
+/** This many invalid frames within INVALID_FRAMES_WINDOW_MS close the socket with 1008. */
+export const MAX_INVALID_FRAMES = 10;
+export const INVALID_FRAMES_WINDOW_MS = 60_000;
+
+/** Length in Unicode code points (what a user counts as characters; an emoji is one). */
+export function codePoints(s: string): number {
+  let n = 0;
+  for (const _ of s) n++;
+  return n;
+}
+
+/**
+ * Text a user typed: well-formed UTF-16 (no lone surrogates, which no
+ * database could store), at most `max` code points.
+ */
+const userText = (max: number) =>
+  z.string()
+    .refine((s) => s.isWellFormed(), { message: "must be valid Unicode (no lone surrogates)" })
+    .refine((s) => codePoints(s) <= max, { message: `must be at most ${max} characters` });
 
 /** Close codes the server uses besides the standard ones. */
 export const CLOSE = {
@@ -54,7 +77,7 @@ export const UserSearchFrame = z.strictObject({
   type: z.literal("user.search"),
   id: RequestId,
   /** A name prefix, or an exact e-mail address. */
-  query: z.string().min(1).max(254),
+  query: userText(254).refine((s) => s.trim() !== "", { message: "must not be empty" }),
   limit: z.number().int().min(1).max(50).optional(),
   /** `next` from the previous page. */
   after: z.string().max(256).optional(),
@@ -63,7 +86,7 @@ export const FriendRequestFrame = z.strictObject({
   type: z.literal("friend.request"),
   id: RequestId,
   user_id: UserId,
-  greeting: z.string().max(MAX_GREETING_CHARS).optional(),
+  greeting: userText(MAX_GREETING_CHARS).optional(),
 });
 export const FriendRequestsFrame = z.strictObject({
   type: z.literal("friend.requests"),
@@ -80,9 +103,14 @@ export const MsgSendFrame = z.strictObject({
   type: z.literal("msg.send"),
   id: RequestId,
   to: UserId,
-  text: z.string().min(1).max(MAX_TEXT_CHARS),
+  /** 1–4000 code points, not only whitespace. */
+  text: userText(MAX_TEXT_CHARS).refine((s) => s.trim() !== "", {
+    message: "must not be empty or only whitespace",
+  }),
   /** The client's own id for this message (1–64 chars): a retry with the same one is not stored twice. */
-  client_id: z.string().min(1).max(64),
+  client_id: z.string().min(1).max(64).refine((s) => s.isWellFormed(), {
+    message: "must be valid Unicode",
+  }),
 });
 export const MsgHistoryFrame = z.strictObject({
   type: z.literal("msg.history"),
@@ -103,6 +131,8 @@ export const MsgAckFrame = z.strictObject({
 });
 export const TypingFrame = z.strictObject({
   type: z.literal("typing"),
+  /** Optional: only used to tie an error (e.g. not_friends) to this frame. */
+  id: RequestId.optional(),
   to: UserId,
   /** false when the user stopped typing. */
   active: z.boolean().optional(),
@@ -191,7 +221,12 @@ export interface ErrorFrame {
   type: "error";
   /** The request's id, or null when the frame could not be read. */
   id: string | number | null;
-  error: { code: string; message: string };
+  error: {
+    code: string;
+    message: string;
+    /** With `rate_limited`: ms to wait before sending again. */
+    retry_after_ms?: number;
+  };
 }
 
 /**
@@ -244,6 +279,11 @@ export type ServerEvent =
   | { type: "typing"; from: number; active: boolean }
   | { type: "pong"; id?: string | number; time: number }
   | { type: "kicked"; reason: string }
-  | { type: "reconnect"; reason: string };
+  | {
+    type: "reconnect";
+    reason: string;
+    /** Another live node to connect to with the same token, or null: ask the gate. */
+    chat_url: string | null;
+  };
 
 export type ServerFrame = ResultFrame | ErrorFrame | ServerEvent;
