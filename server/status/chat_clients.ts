@@ -1,0 +1,41 @@
+/**
+ * One gRPC client per chat node address, kept and reused (each holds one
+ * HTTP/2 channel), and closed together when the status role stops.
+ */
+import type { TlsConfig } from "../config.ts";
+import type { RpcClient } from "../../proto/grpc.ts";
+import { chatNodeClient, type ChatNodeMethods } from "../../proto/services.ts";
+
+export interface ChatClients {
+  get(grpcAddr: string): RpcClient<ChatNodeMethods>;
+  /** Closes the clients of addresses not in `addrs` (nodes that left). */
+  retain(addrs: Set<string>): void;
+  closeAll(): void;
+}
+
+export function chatClients(tls: TlsConfig | null): ChatClients {
+  const clients = new Map<string, RpcClient<ChatNodeMethods>>();
+  return {
+    get(addr) {
+      let c = clients.get(addr);
+      if (!c) {
+        // Under the 5 s callers use by default, so an admin hears "peer_unavailable", not a timeout.
+        c = chatNodeClient(addr, { tls, deadlineMs: 3000 });
+        clients.set(addr, c);
+      }
+      return c;
+    },
+    retain(addrs) {
+      for (const [addr, c] of clients) {
+        if (!addrs.has(addr)) {
+          c.close();
+          clients.delete(addr);
+        }
+      }
+    },
+    closeAll() {
+      for (const c of clients.values()) c.close();
+      clients.clear();
+    },
+  };
+}
