@@ -1,0 +1,299 @@
+/**
+ * The domain half of the engine contract (see engine_contract.ts): locks,
+ * presence, the node registry, rate limits and revocation, run against each
+ * adapter so that they behave the same on `memory` and on Redis.
+ */
+import assert from "node:assert/strict";
+import { AppError } from "../../proto/errors.ts";
+import type { EngineCase } from "./engine_contract.ts";
+import { acquireLock, withLock } from "./locks.ts";
+import {
+  clearNodePresence,
+  clearPresence,
+  countOnline,
+  getPresence,
+  getPresenceMany,
+  listOnline,
+  type PresenceRecord,
+  setPresence,
+} from "./presence.ts";
+import {
+  getNode,
+  liveNodes,
+  type NodeRecord,
+  pickNode,
+  removeNode,
+  touchNode,
+  upsertNode,
+} from "./nodes.ts";
+import { hit } from "./rate_limit.ts";
+import { isRevoked, revokeToken, revokeUserTokens } from "./revocation.ts";
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+function node(name: string, over: Partial<NodeRecord> = {}): NodeRecord {
+  return {
+    name,
+    wsUrl: `ws://127.0.0.1:1/${name}`,
+    grpcAddr: "127.0.0.1:2",
+    sessions: 0,
+    startedAt: 1_000,
+    state: "up",
+    heartbeatAt: 10_000,
+    ...over,
+  };
+}
+
+export function domainContract(test: EngineCase): void {
+  locks(test);
+  presence(test);
+  nodes(test);
+  limits(test);
+  revocation(test);
+}
+
+function locks(test: EngineCase): void {
+  test("acquireLock() gives a lock to exactly one of two concurrent acquirers", async (e) => {
+    const got = await Promise.all([
+      acquireLock(e, "login:1", { ttlMs: 5_000 }),
+      acquireLock(e, "login:1", { ttlMs: 5_000 }),
+    ]);
+    assert.equal(got.filter((l) => l !== null).length, 1);
+    assert.ok(await acquireLock(e, "login:2", { ttlMs: 5_000 }), "other names are free");
+  });
+
+  test("acquireLock() waits up to waitMs and then gives up", async (e) => {
+    assert.ok(await acquireLock(e, "x", { ttlMs: 5_000 }));
+    const t0 = Date.now();
+    assert.equal(await acquireLock(e, "x", { ttlMs: 5_000, waitMs: 150, retryMs: 20 }), null);
+    assert.ok(Date.now() - t0 >= 140, `gave up after ${Date.now() - t0} ms`);
+  });
+
+  test("a waiter takes the lock as soon as its holder releases it", async (e) => {
+    const first = (await acquireLock(e, "x", { ttlMs: 5_000 }))!;
+    const waiter = acquireLock(e, "x", { ttlMs: 5_000, waitMs: 2_000, retryMs: 20 });
+    await sleep(60);
+    assert.equal(await first.release(), true);
+    const second = await waiter;
+    assert.ok(second);
+    assert.notEqual(second.token, first.token);
+  });
+
+  test("an expired lock is free, and its old holder can neither release nor refresh it", async (e) => {
+    const old = (await acquireLock(e, "x", { ttlMs: 100 }))!;
+    await sleep(200);
+    const now = await acquireLock(e, "x", { ttlMs: 5_000 });
+    assert.ok(now, "expiry frees the lock");
+    assert.equal(await old.release(), false);
+    assert.equal(await old.refresh(5_000), false);
+    assert.equal(await acquireLock(e, "x", { ttlMs: 5_000 }), null, "the new holder still has it");
+    assert.equal(await now.release(), true);
+  });
+
+  test("refresh() keeps a lock past its first TTL", async (e) => {
+    const lock = (await acquireLock(e, "x", { ttlMs: 100 }))!;
+    assert.equal(await lock.refresh(5_000), true);
+    await sleep(200);
+    assert.equal(await acquireLock(e, "x", { ttlMs: 100 }), null);
+  });
+
+  test("withLock() releases after fn, also when fn throws", async (e) => {
+    assert.equal(await withLock(e, "x", { ttlMs: 5_000 }, () => Promise.resolve(42)), 42);
+    await assert.rejects(
+      () => withLock(e, "x", { ttlMs: 5_000 }, () => Promise.reject(new Error("boom"))),
+      /boom/,
+    );
+    assert.ok(await acquireLock(e, "x", { ttlMs: 5_000 }), "the lock was released");
+  });
+
+  test("withLock() throws AppError busy when the lock stays taken", async (e) => {
+    assert.ok(await acquireLock(e, "x", { ttlMs: 5_000 }));
+    let ran = false;
+    await assert.rejects(
+      () => withLock(e, "x", { ttlMs: 5_000, waitMs: 50 }, () => Promise.resolve(ran = true)),
+      (err: unknown) =>
+        err instanceof AppError && err.code === "busy" && err.status === 503 &&
+        err.retryAfterS === 1,
+    );
+    assert.equal(ran, false);
+  });
+}
+
+function presence(test: EngineCase): void {
+  const rec = (node: string, session: string): PresenceRecord => ({ node, session, since: 5 });
+
+  test("getPresence() reads what setPresence() wrote; unknown users are offline", async (e) => {
+    assert.equal(await getPresence(e, 7), null);
+    await setPresence(e, 7, rec("n1", "s1"));
+    assert.deepEqual(await getPresence(e, 7), rec("n1", "s1"));
+    await setPresence(e, 7, rec("n2", "s2"));
+    assert.deepEqual(await getPresence(e, 7), rec("n2", "s2"));
+  });
+
+  test("getPresenceMany() returns only the users who are online", async (e) => {
+    await setPresence(e, 1, rec("n1", "a"));
+    await setPresence(e, 3, rec("n2", "c"));
+    const got = await getPresenceMany(e, [1, 2, 3]);
+    assert.deepEqual([...got.entries()].sort(), [[1, rec("n1", "a")], [3, rec("n2", "c")]]);
+    assert.equal((await getPresenceMany(e, [])).size, 0);
+  });
+
+  test("clearPresence() removes the record only while that session is current", async (e) => {
+    await setPresence(e, 7, rec("n1", "old"));
+    await setPresence(e, 7, rec("n2", "new"));
+    assert.equal(await clearPresence(e, 7, "old"), false);
+    assert.deepEqual(await getPresence(e, 7), rec("n2", "new"));
+    assert.equal(await clearPresence(e, 7, "new"), true);
+    assert.equal(await getPresence(e, 7), null);
+    assert.equal(await clearPresence(e, 7, "new"), false);
+  });
+
+  test("countOnline() and listOnline() page through every online user", async (e) => {
+    for (let id = 1; id <= 30; id++) await setPresence(e, id, rec(`n${id % 3}`, `s${id}`));
+    assert.equal(await countOnline(e), 30);
+    const seen = new Map<number, PresenceRecord>();
+    let cursor = "0";
+    do {
+      const page = await listOnline(e, { cursor, limit: 7 });
+      for (const [id, r] of page.entries) seen.set(id, r);
+      cursor = page.cursor;
+    } while (cursor !== "0");
+    assert.equal(seen.size, 30);
+    assert.deepEqual(seen.get(12), rec("n0", "s12"));
+  });
+
+  test("listOnline() rejects a cursor or limit it did not hand out", async (e) => {
+    const bad = (code: string) => (err: unknown) => err instanceof AppError && err.code === code;
+    await assert.rejects(() => listOnline(e, { cursor: "abc", limit: 10 }), bad("bad_cursor"));
+    await assert.rejects(() => listOnline(e, { cursor: "0", limit: 0 }), bad("bad_limit"));
+  });
+
+  test("clearNodePresence() removes exactly the records that point to that node", async (e) => {
+    for (let id = 1; id <= 10; id++) await setPresence(e, id, rec(id <= 4 ? "dead" : "alive", "s"));
+    assert.equal(await clearNodePresence(e, "dead"), 4);
+    assert.equal(await countOnline(e), 6);
+    assert.equal(await getPresence(e, 1), null);
+    assert.deepEqual(await getPresence(e, 5), rec("alive", "s"));
+    assert.equal(await clearNodePresence(e, "dead"), 0);
+  });
+}
+
+function nodes(test: EngineCase): void {
+  test("getNode() reads what upsertNode() wrote; removeNode() forgets it", async (e) => {
+    assert.equal(await getNode(e, "a"), null);
+    await upsertNode(e, node("a"));
+    assert.deepEqual(await getNode(e, "a"), node("a"));
+    await removeNode(e, "a");
+    assert.equal(await getNode(e, "a"), null);
+  });
+
+  test("touchNode() records load, state and heartbeat, and is false for an unknown node", async (e) => {
+    assert.equal(await touchNode(e, "a", { sessions: 3, state: "up" }, 20_000), false);
+    assert.equal(await getNode(e, "a"), null);
+    await upsertNode(e, node("a"));
+    assert.equal(await touchNode(e, "a", { sessions: 3, state: "draining" }, 20_000), true);
+    assert.deepEqual(
+      await getNode(e, "a"),
+      node("a", { sessions: 3, state: "draining", heartbeatAt: 20_000 }),
+    );
+  });
+
+  test("liveNodes() returns fresh nodes and prunes those whose heartbeat expired", async (e) => {
+    await upsertNode(e, node("b", { heartbeatAt: 10_000 }));
+    await upsertNode(e, node("a", { heartbeatAt: 14_000 }));
+    await upsertNode(e, node("old", { heartbeatAt: 4_999 }));
+    const live = await liveNodes(e, 5_000, 10_000 + 5_000);
+    assert.deepEqual(live.map((n) => n.name), ["a", "b"]);
+    assert.equal(await getNode(e, "old"), null, "the expired node was pruned");
+  });
+
+  test("pickNode() picks the least loaded live node, skipping draining and expired ones", async (e) => {
+    const now = 100_000;
+    await upsertNode(e, node("busy", { sessions: 50, heartbeatAt: now }));
+    await upsertNode(e, node("quiet", { sessions: 10, heartbeatAt: now - 1_000 }));
+    await upsertNode(e, node("draining", { sessions: 0, state: "draining", heartbeatAt: now }));
+    await upsertNode(e, node("dead", { sessions: 0, heartbeatAt: now - 60_000 }));
+    assert.equal((await pickNode(e, 5_000, now))?.name, "quiet");
+    await touchNode(e, "quiet", { sessions: 60, state: "up" }, now);
+    assert.equal((await pickNode(e, 5_000, now))?.name, "busy");
+  });
+
+  test("pickNode() breaks ties by name and is null when no node can take logins", async (e) => {
+    const now = 100_000;
+    assert.equal(await pickNode(e, 5_000, now), null);
+    await upsertNode(e, node("n2", { sessions: 4, heartbeatAt: now }));
+    await upsertNode(e, node("n1", { sessions: 4, heartbeatAt: now }));
+    assert.equal((await pickNode(e, 5_000, now))?.name, "n1");
+    await touchNode(e, "n1", { sessions: 4, state: "draining" }, now);
+    await touchNode(e, "n2", { sessions: 4, state: "draining" }, now);
+    assert.equal(await pickNode(e, 5_000, now), null);
+  });
+}
+
+function limits(test: EngineCase): void {
+  test("hit() allows `limit` hits per window, then says how long to wait", async (e) => {
+    const opts = { limit: 3, windowMs: 300 };
+    assert.deepEqual(await hit(e, "login:ip", opts), {
+      allowed: true,
+      remaining: 2,
+      retryAfterMs: 0,
+    });
+    assert.equal((await hit(e, "login:ip", opts)).remaining, 1);
+    assert.equal((await hit(e, "login:ip", opts)).remaining, 0);
+    const over = await hit(e, "login:ip", opts);
+    assert.equal(over.allowed, false);
+    assert.equal(over.remaining, 0);
+    assert.ok(over.retryAfterMs > 0 && over.retryAfterMs <= 300, `retryAfter ${over.retryAfterMs}`);
+    assert.equal((await hit(e, "other", opts)).allowed, true, "keys are counted apart");
+    await sleep(over.retryAfterMs + 50);
+    assert.deepEqual(await hit(e, "login:ip", opts), {
+      allowed: true,
+      remaining: 2,
+      retryAfterMs: 0,
+    });
+  });
+}
+
+function revocation(test: EngineCase): void {
+  test("revokeToken() revokes that token and no other", async (e) => {
+    const exp = Date.now() + 60_000;
+    await revokeToken(e, "jti-1", exp);
+    assert.equal(await isRevoked(e, { jti: "jti-1", userId: 1, issuedAtMs: 5 }), true);
+    assert.equal(await isRevoked(e, { jti: "jti-2", userId: 1, issuedAtMs: 5 }), false);
+  });
+
+  test("a token revocation lasts only until the token would expire", async (e) => {
+    await revokeToken(e, "short", Date.now() + 100);
+    await revokeToken(e, "expired", Date.now() - 1);
+    assert.equal(await isRevoked(e, { jti: "short", userId: 1, issuedAtMs: 5 }), true);
+    assert.equal(await isRevoked(e, { jti: "expired", userId: 1, issuedAtMs: 5 }), false);
+    await sleep(200);
+    assert.equal(await isRevoked(e, { jti: "short", userId: 1, issuedAtMs: 5 }), false);
+  });
+
+  test("revokeUserTokens() revokes the user's tokens issued at or before the time", async (e) => {
+    const t = Date.now();
+    await revokeUserTokens(e, 9, t, 60_000);
+    assert.equal(await isRevoked(e, { jti: "a", userId: 9, issuedAtMs: t - 1 }), true);
+    assert.equal(await isRevoked(e, { jti: "b", userId: 9, issuedAtMs: t }), true);
+    assert.equal(await isRevoked(e, { jti: "c", userId: 9, issuedAtMs: t + 1 }), false);
+    assert.equal(await isRevoked(e, { jti: "d", userId: 10, issuedAtMs: t - 1 }), false);
+  });
+
+  test("revokeUserTokens() keeps the later of two revocation times", async (e) => {
+    const t = Date.now();
+    await revokeUserTokens(e, 9, t, 60_000);
+    await revokeUserTokens(e, 9, t - 10_000, 60_000);
+    assert.equal(await isRevoked(e, { jti: "a", userId: 9, issuedAtMs: t - 5 }), true);
+  });
+
+  test("a user revocation ends once every token it covers has expired", async (e) => {
+    const t = Date.now();
+    await revokeUserTokens(e, 9, t, 150);
+    await revokeUserTokens(e, 8, t - 100_000, 60_000);
+    assert.equal(await isRevoked(e, { jti: "a", userId: 9, issuedAtMs: t - 5 }), true);
+    assert.equal(await isRevoked(e, { jti: "b", userId: 8, issuedAtMs: t - 200_000 }), false);
+    await sleep(250);
+    assert.equal(await isRevoked(e, { jti: "a", userId: 9, issuedAtMs: t - 5 }), false);
+  });
+}

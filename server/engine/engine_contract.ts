@@ -1,0 +1,209 @@
+/**
+ * The contract every engine adapter must keep: the primitives of types.ts
+ * here, the domain modules in domain_contract.ts. An adapter's test file
+ * calls `engineContract(name, open)`; each case opens a fresh engine and
+ * cleans it up, so cases share no keys and a failure names the adapter.
+ */
+import assert from "node:assert/strict";
+import type { Engine } from "./types.ts";
+import { domainContract } from "./domain_contract.ts";
+
+export type OpenEngine = () => Promise<{ engine: Engine; cleanup(): Promise<void> }>;
+export type EngineCase = (title: string, fn: (engine: Engine) => Promise<void>) => void;
+
+export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** Registers one Deno.test per case, named "<adapter>: <title>". */
+export function engineCases(name: string, open: OpenEngine): EngineCase {
+  return (title, fn) =>
+    Deno.test(`${name}: ${title}`, async () => {
+      const { engine, cleanup } = await open();
+      try {
+        await fn(engine);
+      } finally {
+        await cleanup();
+      }
+    });
+}
+
+export function engineContract(name: string, open: OpenEngine): void {
+  const test = engineCases(name, open);
+  primitiveContract(test);
+  domainContract(test);
+}
+
+function primitiveContract(test: EngineCase): void {
+  test("get() reads what set() wrote and null for a missing key", async (e) => {
+    assert.equal(await e.get("k"), null);
+    assert.equal(await e.set("k", "v1"), true);
+    assert.equal(await e.get("k"), "v1");
+    assert.equal(await e.set("k", "v2"), true);
+    assert.equal(await e.get("k"), "v2");
+  });
+
+  test("mget() answers in the order asked, null for missing keys", async (e) => {
+    await e.set("a", "1");
+    await e.set("c", "3");
+    assert.deepEqual(await e.mget(["c", "b", "a"]), ["3", null, "1"]);
+    assert.deepEqual(await e.mget([]), []);
+  });
+
+  test("a key set with ttlMs expires and pttl() reports what is left", async (e) => {
+    await e.set("k", "v", { ttlMs: 100 });
+    const left = await e.pttl("k");
+    assert.ok(left > 0 && left <= 100, `pttl ${left}`);
+    assert.equal(await e.get("k"), "v");
+    await sleep(200);
+    assert.equal(await e.get("k"), null);
+    assert.equal(await e.pttl("k"), -2);
+  });
+
+  test("pttl() is -1 for a key without TTL, and set() without ttlMs clears an old TTL", async (e) => {
+    await e.set("k", "v", { ttlMs: 100 });
+    await e.set("k", "w");
+    assert.equal(await e.pttl("k"), -1);
+    await sleep(200);
+    assert.equal(await e.get("k"), "w");
+    assert.equal(await e.pttl("missing"), -2);
+  });
+
+  test("set() with nx leaves an existing key alone and writes once it has expired", async (e) => {
+    assert.equal(await e.set("k", "first", { nx: true, ttlMs: 100 }), true);
+    assert.equal(await e.set("k", "second", { nx: true, ttlMs: 100 }), false);
+    assert.equal(await e.get("k"), "first");
+    await sleep(200);
+    assert.equal(await e.set("k", "third", { nx: true }), true);
+    assert.equal(await e.get("k"), "third");
+  });
+
+  test("set() rejects a TTL that is not a positive number of ms", async (e) => {
+    await assert.rejects(() => e.set("k", "v", { ttlMs: 0 }), RangeError);
+    await assert.rejects(() => e.set("k", "v", { ttlMs: -5 }), RangeError);
+    await assert.rejects(() => e.incr("n", Number.NaN), RangeError);
+    assert.equal(await e.get("k"), null);
+  });
+
+  test("del() removes a key and ignores a missing one", async (e) => {
+    await e.set("k", "v");
+    await e.del("k");
+    await e.del("k");
+    assert.equal(await e.get("k"), null);
+  });
+
+  test("delIfEquals() deletes only when the value matches", async (e) => {
+    await e.set("k", "mine");
+    assert.equal(await e.delIfEquals("k", "theirs"), false);
+    assert.equal(await e.get("k"), "mine");
+    assert.equal(await e.delIfEquals("k", "mine"), true);
+    assert.equal(await e.get("k"), null);
+    assert.equal(await e.delIfEquals("k", "mine"), false);
+  });
+
+  test("expireIfEquals() sets a TTL only when the value matches", async (e) => {
+    await e.set("k", "mine");
+    assert.equal(await e.expireIfEquals("k", "theirs", 50), false);
+    assert.equal(await e.pttl("k"), -1);
+    assert.equal(await e.expireIfEquals("k", "mine", 100), true);
+    assert.ok((await e.pttl("k")) > 0);
+    await sleep(200);
+    assert.equal(await e.get("k"), null);
+    assert.equal(await e.expireIfEquals("k", "mine", 100), false);
+  });
+
+  test("incr() creates the key with its TTL and later increments do not extend it", async (e) => {
+    assert.deepEqual((await e.incr("n", 300)).value, 1);
+    await sleep(120);
+    const second = await e.incr("n", 300, 5);
+    assert.equal(second.value, 6);
+    assert.ok(second.ttlMs > 0 && second.ttlMs <= 200, `ttl after 120 ms: ${second.ttlMs}`);
+    assert.equal((await e.incr("n", 300, -2)).value, 4);
+    await sleep(250);
+    const fresh = await e.incr("n", 300);
+    assert.equal(fresh.value, 1);
+    assert.ok(fresh.ttlMs > 200, `a new window gets the whole TTL: ${fresh.ttlMs}`);
+  });
+
+  test("incr() fails on a value that is not an integer", async (e) => {
+    await e.set("k", "abc");
+    await assert.rejects(() => e.incr("k", 1000), /not an integer/);
+    assert.equal(await e.get("k"), "abc");
+  });
+
+  test("hashes: hset, hget, hmget, hgetall, hlen and hdel", async (e) => {
+    assert.equal(await e.hget("h", "a"), null);
+    assert.deepEqual(await e.hgetall("h"), {});
+    await e.hset("h", "a", "1");
+    await e.hset("h", "b", "2");
+    await e.hset("h", "a", "3");
+    assert.equal(await e.hget("h", "a"), "3");
+    assert.deepEqual(await e.hmget("h", ["b", "x", "a"]), ["2", null, "3"]);
+    assert.deepEqual(await e.hmget("h", []), []);
+    assert.deepEqual(await e.hgetall("h"), { a: "3", b: "2" });
+    assert.equal(await e.hlen("h"), 2);
+    await e.hdel("h", "a");
+    await e.hdel("h", "missing");
+    assert.deepEqual(await e.hgetall("h"), { b: "2" });
+  });
+
+  test("a hash whose last field is deleted no longer exists", async (e) => {
+    await e.hset("h", "a", "1");
+    assert.equal(await e.pttl("h"), -1);
+    await e.hdel("h", "a");
+    assert.equal(await e.pttl("h"), -2);
+    assert.equal(await e.hlen("h"), 0);
+  });
+
+  test("hdelIfEquals() deletes a field only when its value matches", async (e) => {
+    await e.hset("h", "f", "mine");
+    await e.hset("h", "g", "other");
+    assert.equal(await e.hdelIfEquals("h", "f", "theirs"), false);
+    assert.equal(await e.hget("h", "f"), "mine");
+    assert.equal(await e.hdelIfEquals("h", "f", "mine"), true);
+    assert.equal(await e.hget("h", "f"), null);
+    assert.equal(await e.hdelIfEquals("h", "f", "mine"), false);
+    assert.equal(await e.hdelIfEquals("nohash", "f", "mine"), false);
+    assert.equal(await e.hget("h", "g"), "other");
+  });
+
+  test("hscan() pages through more fields than one page holds", async (e) => {
+    // More than Redis keeps in a compact listpack (which it returns whole).
+    const n = 600;
+    for (let i = 0; i < n; i++) await e.hset("h", `f${i}`, `v${i}`);
+    const seen = new Map<string, string>();
+    let cursor = "0", pages = 0;
+    do {
+      const page = await e.hscan("h", cursor, 100);
+      for (const [f, v] of page.entries) seen.set(f, v);
+      cursor = page.cursor;
+      pages++;
+      assert.ok(pages < 1000, "hscan does not end");
+    } while (cursor !== "0");
+    assert.ok(pages > 1, `expected several pages, got ${pages}`);
+    assert.equal(seen.size, n);
+    for (let i = 0; i < n; i++) assert.equal(seen.get(`f${i}`), `v${i}`);
+  });
+
+  test("hscan() of a missing hash is one empty, final page", async (e) => {
+    assert.deepEqual(await e.hscan("none", "0", 10), { cursor: "0", entries: [] });
+  });
+
+  test("using a hash as a string or a string as a hash fails with WRONGTYPE", async (e) => {
+    await e.hset("h", "f", "v");
+    await e.set("s", "v");
+    await assert.rejects(() => e.get("h"), /WRONGTYPE/);
+    await assert.rejects(() => e.hset("s", "f", "v"), /WRONGTYPE/);
+    await assert.rejects(() => e.hget("s", "f"), /WRONGTYPE/);
+    assert.deepEqual(await e.mget(["h", "s"]), [null, "v"]);
+  });
+
+  test("flushForTests(prefix) deletes only the keys under that prefix", async (e) => {
+    await e.set("a:1", "x");
+    await e.hset("a:h", "f", "x");
+    await e.set("b:1", "y");
+    await e.flushForTests("a:");
+    assert.deepEqual(await e.mget(["a:1", "b:1"]), [null, "y"]);
+    assert.equal(await e.hlen("a:h"), 0);
+    await e.flushForTests();
+    assert.equal(await e.get("b:1"), null);
+  });
+}
