@@ -95,6 +95,23 @@ Deno.test("PickNode picks the least-loaded live node and skips draining ones", a
   }
 });
 
+Deno.test("PickNode spreads a burst of logins between heartbeats over the nodes", async () => {
+  const r = await rig();
+  try {
+    await r.client.RegisterNode(node("n1", 0));
+    await r.client.RegisterNode(node("n2", 1));
+    const picks: string[] = [];
+    for (let i = 0; i < 5; i++) picks.push((await r.client.PickNode({})).name);
+    // Loads: n1 0, n2 1 -> n1 (1,1) -> n1 wins the tie by name (2,1) -> n2 (2,2) -> n1 (3,2) -> n2.
+    assert.deepEqual(picks, ["n1", "n1", "n2", "n1", "n2"]);
+    // A heartbeat brings the real count and forgets the logins handed out.
+    await r.client.Heartbeat({ name: "n1", sessions: 1, state: "up" });
+    assert.equal((await r.client.PickNode({})).name, "n1");
+  } finally {
+    await r.close();
+  }
+});
+
 Deno.test("PickNode skips nodes whose heartbeat expired and says no_chat_node when none is left", async () => {
   const r = await rig(600);
   try {
@@ -300,6 +317,10 @@ Deno.test("ListOnline pages through online users with their names and a total", 
     } while (cursor !== "");
     assert.deepEqual(seen.sort(), names);
     assert.ok(pages >= 2, "a limit of 2 gives several pages");
+    await assert.rejects(
+      r.client.ListOnline({ cursor: "not-a-cursor", limit: 2 }, admin),
+      isCode("bad_cursor", 400),
+    );
   } finally {
     await r.close();
   }

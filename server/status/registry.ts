@@ -11,7 +11,7 @@
 import { AppError } from "../errors.ts";
 import type { Engine } from "../engine/types.ts";
 import type { Logger } from "../log.ts";
-import { type NodeRecord, pickNode, removeNode, touchNode, upsertNode } from "../engine/nodes.ts";
+import { liveNodes, type NodeRecord, removeNode, touchNode, upsertNode } from "../engine/nodes.ts";
 import { clearNodePresence } from "../engine/presence.ts";
 import type { Empty, HeartbeatRequest, NodeInfo, NodeRef } from "../../proto/services.ts";
 
@@ -57,6 +57,12 @@ export function toNodeInfo(rec: NodeRecord, now = Date.now()): NodeInfo {
 }
 
 export function registryHandlers(engine: Engine, ttlMs: number, log: Logger) {
+  // Logins handed to each node since its last heartbeat. A node's session
+  // count is only as fresh as its heartbeat, so without this a burst of
+  // logins would all go to the same node. Per status process: with several
+  // copies each spreads its own share.
+  const handedOut = new Map<string, number>();
+
   return {
     async RegisterNode(req: NodeInfo): Promise<Empty> {
       const name = nodeName(req.name);
@@ -78,6 +84,7 @@ export function registryHandlers(engine: Engine, ttlMs: number, log: Logger) {
         heartbeatAt: now,
       };
       await upsertNode(engine, rec);
+      handedOut.delete(name);
       log.info("chat node registered", { node: name, wsUrl: rec.wsUrl, grpcAddr: rec.grpcAddr });
       return {};
     },
@@ -90,6 +97,7 @@ export function registryHandlers(engine: Engine, ttlMs: number, log: Logger) {
       });
       // NOT_FOUND tells the node to register again (it expired or status lost it).
       if (!known) throw new AppError("node_unknown", `node ${name} is not registered`, 404);
+      handedOut.delete(name);
       return {};
     },
 
@@ -98,15 +106,24 @@ export function registryHandlers(engine: Engine, ttlMs: number, log: Logger) {
       // The node is gone, so are its sessions. A node that only stops taking
       // logins heartbeats with state "draining" instead of deregistering.
       await removeNode(engine, name);
+      handedOut.delete(name);
       await clearNodePresence(engine, name);
       log.info("chat node deregistered", { node: name });
       return {};
     },
 
+    /** The live "up" node with the fewest sessions plus logins handed out; ties by name. */
     async PickNode(): Promise<NodeInfo> {
-      const rec = await pickNode(engine, ttlMs);
-      if (!rec) throw new AppError("no_chat_node", "no chat node is available", 503, 1);
-      return toNodeInfo(rec);
+      const now = Date.now();
+      let best: NodeRecord | null = null;
+      let bestLoad = Infinity;
+      for (const n of await liveNodes(engine, ttlMs, now)) {
+        const load = n.sessions + (handedOut.get(n.name) ?? 0);
+        if (n.state === "up" && load < bestLoad) [best, bestLoad] = [n, load];
+      }
+      if (!best) throw new AppError("no_chat_node", "no chat node is available", 503, 1);
+      handedOut.set(best.name, (handedOut.get(best.name) ?? 0) + 1);
+      return toNodeInfo(best, now);
     },
   };
 }
