@@ -1,0 +1,128 @@
+/**
+ * Child processes of the bench (Parley's roles and the baselines): spawn,
+ * wait for a readiness line, read the resident memory from
+ * /proc/PID/status, and stop them — politely, then for sure.
+ */
+
+export interface Proc {
+  name: string;
+  pid: number;
+  /** The last 64 KiB the process wrote (stdout and stderr), for error reports. */
+  tail(): string;
+  /** Resolves once the output contains `text`; rejects if the process exits first. */
+  waitFor(text: string, timeoutMs?: number): Promise<void>;
+  /** First full line of stdout that is JSON. */
+  firstJson(): Promise<unknown>;
+  /** VmRSS in KiB. */
+  rssKb(): Promise<number>;
+  stop(signal?: Deno.Signal): Promise<void>;
+}
+
+const KEEP = 64 * 1024;
+
+export function spawnProc(
+  name: string,
+  cmd: string,
+  args: string[],
+  env: Record<string, string> = {},
+  cwd?: string,
+): Proc {
+  const child = new Deno.Command(cmd, {
+    args,
+    env: { NO_COLOR: "1", ...env },
+    cwd,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  let text = "";
+  let stdoutText = "";
+  let exited = false;
+  const wake: (() => void)[] = [];
+  const notify = () => {
+    for (const w of wake.splice(0)) w();
+  };
+  const pump = async (stream: ReadableStream<Uint8Array>, isStdout: boolean) => {
+    const dec = new TextDecoder();
+    for await (const chunk of stream) {
+      const s = dec.decode(chunk, { stream: true });
+      text = (text + s).slice(-KEEP);
+      if (isStdout && stdoutText.length < KEEP) stdoutText += s;
+      notify();
+    }
+  };
+  const pumps = Promise.all([pump(child.stdout, true), pump(child.stderr, false)]);
+  const status = child.status.then(async (s) => {
+    exited = true;
+    await pumps.catch(() => {});
+    notify();
+    return s;
+  });
+
+  const until = async (found: () => boolean, what: string, timeoutMs: number) => {
+    const deadline = Date.now() + timeoutMs;
+    while (!found()) {
+      if (exited) throw new Error(`${name} exited before ${what}:\n${text.slice(-3000)}`);
+      const left = deadline - Date.now();
+      if (left <= 0) {
+        throw new Error(`${name}: no ${what} within ${timeoutMs} ms:\n${text.slice(-3000)}`);
+      }
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, Math.min(left, 250));
+        wake.push(() => {
+          clearTimeout(t);
+          resolve();
+        });
+      });
+    }
+  };
+
+  return {
+    name,
+    pid: child.pid,
+    tail: () => text,
+    waitFor: (needle, timeoutMs = 60_000) =>
+      until(() => text.includes(needle), `"${needle}" in its output`, timeoutMs),
+    async firstJson() {
+      let found: unknown;
+      await until(
+        () => {
+          for (const line of stdoutText.split("\n").slice(0, -1)) {
+            try {
+              found = JSON.parse(line);
+              return true;
+            } catch { /* not JSON */ }
+          }
+          return false;
+        },
+        "JSON line on stdout",
+        60_000,
+      );
+      return found;
+    },
+    async rssKb() {
+      const s = await Deno.readTextFile(`/proc/${child.pid}/status`);
+      const m = s.match(/^VmRSS:\s+(\d+)\s+kB/m);
+      if (!m) throw new Error(`${name}: no VmRSS in /proc/${child.pid}/status`);
+      return Number(m[1]);
+    },
+    async stop(signal: Deno.Signal = "SIGTERM") {
+      if (!exited) {
+        try {
+          child.kill(signal);
+        } catch { /* already gone */ }
+      }
+      const t = setTimeout(() => {
+        try {
+          child.kill("SIGKILL");
+        } catch { /* gone */ }
+      }, 8_000);
+      await status;
+      clearTimeout(t);
+    },
+  };
+}
+
+export async function readyJsonLine<T>(proc: Proc): Promise<T> {
+  return await proc.firstJson() as T;
+}
