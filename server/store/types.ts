@@ -73,12 +73,15 @@ export interface Store {
   readonly kind: string;
   /** Applies pending migrations; safe to run from several processes at once. */
   migrate(): Promise<void>;
+  /** The highest migration applied to the database, 0 before the first migrate(). */
+  schemaVersion(): Promise<number>;
   close(): Promise<void>;
 
   // --- users ---
   /** Creates a user; ConflictError if the e-mail or the name is taken (case-insensitive). */
   createUser(input: { email: string; name: string; passwordHash: string }): Promise<User>;
   userById(id: number): Promise<User | null>;
+  /** The users that exist, in the order of `ids` (each once). */
   usersByIds(ids: number[]): Promise<User[]>;
   /** By e-mail or name, case-insensitive; with the password hash, for login. */
   userForLogin(login: string): Promise<{ user: User; passwordHash: string } | null>;
@@ -165,6 +168,7 @@ export interface Store {
   undelivered(userId: number, options: { afterId?: number; limit: number }): Promise<Message[]>;
   /** Per sender: messages to `userId` past the read cursor. */
   unreadCounts(userId: number): Promise<UnreadCount[]>;
+  /** All messages, or those the user sent or received. */
   countMessages(userId?: number): Promise<number>;
 
   // --- receipts ---

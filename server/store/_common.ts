@@ -1,0 +1,164 @@
+/**
+ * What both store adapters share so that they behave the same: how e-mails
+ * and names are normalised for case-insensitive uniqueness, the column
+ * limits the store enforces itself (the roles enforce the product's tighter
+ * limits at the edge), the opaque search cursor, LIKE escaping, and the
+ * mapping from snake_case rows to the camelCase types.
+ */
+import { AppError } from "../errors.ts";
+import type { FriendRequest, Message, User } from "./types.ts";
+
+/** Hard ceilings of the schema (in UTF-16 code units, so they also fit MySQL's character counts). */
+export const STORE_LIMITS = {
+  email: 255,
+  name: 255,
+  displayName: 255,
+  bio: 10_000,
+  passwordHash: 512,
+  greeting: 10_000,
+  clientId: 128,
+  /** MySQL TEXT holds 65,535 bytes; one UTF-16 unit is at most 3 bytes of UTF-8. */
+  text: 20_000,
+} as const;
+
+/**
+ * The form e-mails and names are compared in: compatibility-normalised (so
+ * full-width "ｂｏｂ" and "bob" collide) and lower-cased.
+ */
+export function normalizeKey(s: string): string {
+  return s.normalize("NFKC").toLowerCase();
+}
+
+/**
+ * Throws `too_long` when a value does not fit its column, and `bad_request`
+ * for a NUL character: node:sqlite would read the text back cut at the NUL,
+ * so neither adapter stores one.
+ */
+export function checkText(field: keyof typeof STORE_LIMITS, value: string): void {
+  const max = STORE_LIMITS[field];
+  if (value.length > max) {
+    throw new AppError("too_long", `${field} is longer than ${max} characters`, 400);
+  }
+  if (value.includes("\0")) {
+    throw new AppError("bad_request", `${field} must not contain NUL characters`, 400);
+  }
+}
+
+export function checkUserInput(input: { email: string; name: string; passwordHash: string }) {
+  checkText("email", input.email);
+  checkText("name", input.name);
+  checkText("passwordHash", input.passwordHash);
+  // Normalisation can lengthen a string (e.g. ligatures), and the norm columns are as wide.
+  checkText("email", normalizeKey(input.email));
+  checkText("name", normalizeKey(input.name));
+}
+
+export interface MessageInput {
+  senderId: number;
+  recipientId: number;
+  clientId: string;
+  text: string;
+  createdAt: number;
+}
+
+export function checkMessageInput(input: MessageInput): void {
+  if (input.clientId.length === 0) {
+    throw new AppError("bad_request", "client_id must not be empty", 400);
+  }
+  checkText("clientId", input.clientId);
+  checkText("text", input.text);
+}
+
+/** `s` with LIKE's wildcards made literal, for `LIKE ? ESCAPE '!'` (the same in both dialects). */
+export function escapeLike(s: string): string {
+  return s.replace(/[!%_]/g, (c) => "!" + c);
+}
+
+/** The search cursor: the last normalised name of a page, wrapped so callers treat it as opaque. */
+export function encodeAfter(nameNorm: string): string {
+  const bytes = new TextEncoder().encode(nameNorm);
+  return btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_")
+    .replace(/=+$/, "");
+}
+
+export function decodeAfter(after: string | undefined): string | null {
+  if (after === undefined || after === "") return null;
+  try {
+    const b64 = after.replace(/-/g, "+").replace(/_/g, "/");
+    const bin = atob(b64 + "=".repeat((4 - b64.length % 4) % 4));
+    return new TextDecoder("utf-8", { fatal: true }).decode(
+      Uint8Array.from(bin, (c) => c.charCodeAt(0)),
+    );
+  } catch {
+    throw new AppError("bad_cursor", "the paging cursor is not valid", 400);
+  }
+}
+
+/** A page size that the database accepts: an integer from 1 to 1000. */
+export function clampLimit(limit: number): number {
+  if (!Number.isFinite(limit)) return 1000;
+  return Math.min(1000, Math.max(1, Math.trunc(limit)));
+}
+
+export const USER_COLUMNS = "id, email, name, display_name, bio, created_at, last_seen_at";
+export const MESSAGE_COLUMNS = "id, sender_id, recipient_id, client_id, text, created_at";
+export const REQUEST_COLUMNS = "id, from_id, to_id, greeting, created_at";
+
+type Row = Record<string, unknown>;
+
+// mysql2 may hand back BIGINT and aggregates as strings; node:sqlite as numbers.
+const num = (v: unknown): number => Number(v);
+
+export function toUser(r: Row): User {
+  return {
+    id: num(r.id),
+    email: String(r.email),
+    name: String(r.name),
+    displayName: String(r.display_name),
+    bio: String(r.bio),
+    createdAt: num(r.created_at),
+    lastSeenAt: r.last_seen_at === null || r.last_seen_at === undefined
+      ? null
+      : num(r.last_seen_at),
+  };
+}
+
+export function toMessage(r: Row): Message {
+  return {
+    id: num(r.id),
+    senderId: num(r.sender_id),
+    recipientId: num(r.recipient_id),
+    clientId: String(r.client_id),
+    text: String(r.text),
+    createdAt: num(r.created_at),
+  };
+}
+
+export function toRequest(r: Row): FriendRequest {
+  return {
+    id: num(r.id),
+    fromId: num(r.from_id),
+    toId: num(r.to_id),
+    greeting: String(r.greeting),
+    createdAt: num(r.created_at),
+  };
+}
+
+export function userNotFound(): AppError {
+  return new AppError("user_not_found", "no such user", 404);
+}
+
+export function selfFriendError(): AppError {
+  return new AppError("friend_self", "you cannot send a friend request to yourself", 400);
+}
+
+/** Each id once, in first-seen order; non-integers dropped (they match no row anyway). */
+export function uniqueIds(ids: number[]): number[] {
+  return [...new Set(ids.filter((id) => Number.isSafeInteger(id)))];
+}
+
+/** `users` ordered like `ids`. */
+export function orderByIds(users: User[], ids: number[]): User[] {
+  const byId = new Map(users.map((u) => [u.id, u]));
+  return ids.flatMap((id) => byId.get(id) ?? []);
+}
