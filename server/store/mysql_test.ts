@@ -1,0 +1,45 @@
+/** Runs the store contract on the mysql adapter, each test on a fresh database of the test server. */
+import assert from "node:assert/strict";
+import mysql from "mysql2/promise";
+import { silentLogger } from "../log.ts";
+import { freshMysql, MYSQL_URL } from "../../tests/kit.ts";
+import { openStore } from "./mod.ts";
+import { storeContract } from "./store_contract.ts";
+
+storeContract("mysql", async () => {
+  const db = await freshMysql();
+  const store = await openStore(db.url, { log: silentLogger });
+  return {
+    store,
+    openAnother: () => openStore(db.url, { log: silentLogger }),
+    async cleanup() {
+      await store.close();
+      await db.drop();
+    },
+  };
+});
+
+Deno.test("openStore() creates a missing mysql database with utf8mb4", async () => {
+  const name = `parley_t_new_${Date.now().toString(36)}`;
+  const url = new URL(MYSQL_URL);
+  url.pathname = `/${name}`;
+  const admin = await mysql.createConnection({ uri: MYSQL_URL });
+  try {
+    const store = await openStore(url.toString(), { log: silentLogger });
+    try {
+      assert.equal(store.kind, "mysql");
+      await store.migrate();
+      assert.equal(await store.countUsers(), 0);
+    } finally {
+      await store.close();
+    }
+    const [rows] = await admin.query(
+      "SELECT default_character_set_name AS cs FROM information_schema.schemata WHERE schema_name = ?",
+      [name],
+    );
+    assert.deepEqual(rows, [{ cs: "utf8mb4" }]);
+  } finally {
+    await admin.query(`DROP DATABASE IF EXISTS \`${name}\``);
+    await admin.end();
+  }
+});
