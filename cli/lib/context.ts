@@ -1,0 +1,182 @@
+/**
+ * What every `parley` command is given: the environment (read here and
+ * nowhere else in the client), output streams, a prompter, and lazy access
+ * to the saved session, the gate and an authenticated chat connection.
+ * Also the client's errors: CliError (exit 1) and UsageError (exit 2).
+ */
+import { AppError } from "../../proto/errors.ts";
+import { GateClient } from "./http.ts";
+import { type Prompter, stdinPrompter } from "./prompt.ts";
+import { configDir, loadSession, type Session } from "./session_file.ts";
+import { Connection, TOKEN_ERRORS } from "./ws.ts";
+
+export const DEFAULT_SERVER = "http://127.0.0.1:8080";
+
+/** A failure to show as one line, then exit with `exitCode`. */
+export class CliError extends Error {
+  override name = "CliError";
+  constructor(message: string, readonly exitCode = 1) {
+    super(message);
+  }
+}
+
+/** Bad flags or arguments: exit 2, with a hint to --help. */
+export class UsageError extends CliError {
+  override name = "UsageError";
+  constructor(message: string) {
+    super(message, 2);
+  }
+}
+
+/** The environment variables the client reads. */
+export interface ClientEnv {
+  PARLEY_SERVER?: string;
+  PARLEY_CONFIG_DIR?: string;
+  PARLEY_PASSWORD?: string;
+  XDG_CONFIG_HOME?: string;
+  HOME?: string;
+  APPDATA?: string;
+  NO_COLOR?: string;
+}
+
+export function readEnv(): ClientEnv {
+  const get = (k: keyof ClientEnv) => Deno.env.get(k) || undefined;
+  return {
+    PARLEY_SERVER: get("PARLEY_SERVER"),
+    PARLEY_CONFIG_DIR: get("PARLEY_CONFIG_DIR"),
+    PARLEY_PASSWORD: get("PARLEY_PASSWORD"),
+    XDG_CONFIG_HOME: get("XDG_CONFIG_HOME"),
+    HOME: get("HOME"),
+    APPDATA: get("APPDATA"),
+    NO_COLOR: get("NO_COLOR"),
+  };
+}
+
+export interface Output {
+  /** One line (or several) to stdout. */
+  out(text: string): void;
+  /** One line to stderr. */
+  err(text: string): void;
+  readonly stdoutIsTerminal: boolean;
+  readonly stdinIsTerminal: boolean;
+}
+
+const enc = new TextEncoder();
+
+export const stdio: Output = {
+  out: (t) => writeAll(Deno.stdout, t + "\n"),
+  err: (t) => writeAll(Deno.stderr, t + "\n"),
+  stdoutIsTerminal: Deno.stdout.isTerminal(),
+  stdinIsTerminal: Deno.stdin.isTerminal(),
+};
+
+function writeAll(w: { writeSync(b: Uint8Array): number }, text: string): void {
+  let buf = enc.encode(text);
+  while (buf.length > 0) buf = buf.subarray(w.writeSync(buf));
+}
+
+export interface GlobalFlags {
+  server?: string;
+  json: boolean;
+}
+
+export class Context {
+  readonly configDir: string;
+  private sessionPromise: Promise<Session | null> | null = null;
+
+  constructor(
+    readonly env: ClientEnv,
+    readonly flags: GlobalFlags,
+    readonly io: Output = stdio,
+    readonly prompt: Prompter = stdinPrompter(),
+  ) {
+    this.configDir = configDir(env);
+  }
+
+  /** The gate named by --server, PARLEY_SERVER, the session, or the default. */
+  async server(): Promise<string> {
+    const named = this.flags.server ?? this.env.PARLEY_SERVER;
+    if (named) return normalizeServer(named);
+    return (await this.savedSession())?.server ?? DEFAULT_SERVER;
+  }
+
+  savedSession(): Promise<Session | null> {
+    return this.sessionPromise ??= loadSession(this.configDir);
+  }
+
+  /** The session for the chosen server; a CliError telling the user to log in if none. */
+  async session(): Promise<Session> {
+    const s = await this.savedSession();
+    const named = this.flags.server ?? this.env.PARLEY_SERVER;
+    if (!s) throw notLoggedIn();
+    if (named && normalizeServer(named) !== s.server) {
+      throw new CliError(`not logged in to ${normalizeServer(named)} — run \`parley login\``);
+    }
+    if (s.expires_at && s.expires_at < Date.now()) {
+      throw new CliError("your session has expired — run `parley login`");
+    }
+    return s;
+  }
+
+  async gate(withToken = false): Promise<GateClient> {
+    if (!withToken) return new GateClient(await this.server());
+    const s = await this.session();
+    return new GateClient(s.server, s.token);
+  }
+
+  /** An authenticated chat connection for a one-shot command; close it when done. */
+  async connect(): Promise<Connection> {
+    const s = await this.session();
+    try {
+      return await Connection.open(s.chat_url, s.token);
+    } catch (e) {
+      if (e instanceof AppError && TOKEN_ERRORS.has(e.code)) {
+        throw new CliError("your session has ended — run `parley login`");
+      }
+      if (e instanceof AppError && e.code === "chat_unreachable") {
+        throw new CliError(
+          `cannot reach your chat node at ${s.chat_url} — run \`parley login\` to get another`,
+        );
+      }
+      throw e;
+    }
+  }
+
+  /** Prints `value` as JSON when --json was given, else the human lines from `human()`. */
+  print(value: unknown, human: () => string[]): void {
+    if (this.flags.json) this.io.out(JSON.stringify(value, null, 2));
+    else for (const line of human()) this.io.out(line);
+  }
+}
+
+export function notLoggedIn(): CliError {
+  return new CliError("not logged in — run `parley login`");
+}
+
+/** "localhost:8080" → "http://localhost:8080"; no trailing slash. */
+export function normalizeServer(url: string): string {
+  const withScheme = /^https?:\/\//i.test(url) ? url : `http://${url}`;
+  return withScheme.replace(/\/+$/, "");
+}
+
+/** Turns an AppError from the gate or a chat node into the line a user should read. */
+export function explain(e: AppError): string {
+  switch (e.code) {
+    case "invalid_credentials":
+      return "wrong login or password";
+    case "rate_limited":
+    case "too_many_requests":
+      return `too many attempts — try again${
+        e.retryAfterS ? ` in ${Math.ceil(e.retryAfterS)} s` : " later"
+      }`;
+    case "token_invalid":
+    case "token_expired":
+    case "token_revoked":
+    case "unauthorized":
+      return "your session has ended — run `parley login`";
+    case "gate_unreachable":
+      return `${e.message} — is the server running? (--server URL or PARLEY_SERVER)`;
+    default:
+      return `${e.message} (${e.code})`;
+  }
+}
