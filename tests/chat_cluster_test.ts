@@ -1,0 +1,390 @@
+/**
+ * The chat role across a real cluster: verify, status, gate and two chat
+ * nodes as separate processes on MySQL + Redis + SMTP, driven only through
+ * the gate's HTTP API and the client protocol of docs/protocol.md (plus the
+ * status role's admin gRPC to look at presence and nodes).
+ */
+import assert from "node:assert/strict";
+import { eventually } from "./kit.ts";
+import {
+  type Account,
+  befriend,
+  type Cluster,
+  fullHistory,
+  login,
+  loginAndConnect,
+  register,
+  startCluster,
+} from "./cluster.ts";
+import { type ChatClient, connect, sleep } from "./ws_client.ts";
+
+/** The close code of a kicked session, docs/protocol.md §8. */
+const KICKED = 4003;
+
+async function nodesByName(cluster: Cluster) {
+  const { nodes } = await cluster.status.ListNodes({}, { metadata: cluster.admin.metadata });
+  return new Map(nodes.map((n) => [n.name, n]));
+}
+
+/** Connects `account` straight to the node `name` with a token from the gate. */
+async function connectTo(cluster: Cluster, account: Account, name: string) {
+  const reply = await login(cluster, account);
+  const client = await connect(cluster.nodes.get(name)!.wsUrl, reply.token);
+  return { client, account };
+}
+
+async function closeAll(clients: (ChatClient | undefined)[]) {
+  await Promise.all(clients.map((c) => c?.close()));
+}
+
+Deno.test({
+  name:
+    "alice on chat-1 and bob on chat-2 (placed by the gate) befriend, message live, and see receipts, typing and presence",
+  async fn() {
+    const cluster = await startCluster({ start: ["chat-1"], chat: { heartbeatMs: 2000 } });
+    const clients: ChatClient[] = [];
+    try {
+      const alice = await register(cluster, "alice");
+      const bob = await register(cluster, "bob");
+
+      // chat-1 is the only node: the gate must send alice there.
+      const a = await loginAndConnect(cluster, alice);
+      clients.push(a.client);
+      assert.equal(a.login.chat_url, cluster.nodes.get("chat-1")!.wsUrl);
+      const aw = a.client.welcome!;
+      assert.equal(aw.node, "chat-1");
+      assert.equal(aw.user.id, alice.id);
+      assert.equal(aw.user.email, alice.email);
+      assert.equal(aw.heartbeat_ms, 2000);
+      assert.equal(aw.protocol, 1);
+      assert.deepEqual(aw.unread, []);
+      assert.equal(aw.pending_requests, 0);
+      assert.deepEqual(await a.client.syncMessages(), []);
+
+      // Once chat-2 is up and chat-1 carries alice, chat-2 is the least loaded.
+      await cluster.startChat("chat-2");
+      await eventually(async () => {
+        const n = await nodesByName(cluster);
+        return n.get("chat-1")?.sessions === 1 && n.get("chat-2")?.state === "up";
+      }, { what: "status to list chat-2 and chat-1 with one session" });
+      const b = await loginAndConnect(cluster, bob, { via: "subprotocol" });
+      clients.push(b.client);
+      assert.equal(b.login.chat_url, cluster.nodes.get("chat-2")!.wsUrl);
+      assert.equal(b.client.welcome!.node, "chat-2");
+      assert.equal(b.client.protocol, "parley.v1");
+      await b.client.syncMessages();
+
+      // Search by name prefix and by exact e-mail; never oneself, never an e-mail.
+      const byName = await a.client.request("user.search", { query: "bo" });
+      assert.deepEqual(byName.users.map((u) => u.id), [bob.id]);
+      assert.equal("email" in byName.users[0], false);
+      const byMail = await a.client.request("user.search", { query: bob.email });
+      assert.deepEqual(byMail.users.map((u) => u.name), ["bob"]);
+      const self = await a.client.request("user.search", { query: "ali" });
+      assert.deepEqual(self.users, []);
+
+      // Friend request with a greeting, seen live on the other node.
+      const sent = await a.client.request("friend.request", {
+        user_id: bob.id,
+        greeting: "hi bob, it's alice",
+      });
+      assert.equal(sent.status, "sent");
+      assert.equal(sent.user.id, bob.id);
+      const fr = await b.client.next("friend.request");
+      assert.equal(fr.request.from.id, alice.id);
+      assert.equal(fr.request.to.id, bob.id);
+      assert.equal(fr.request.greeting, "hi bob, it's alice");
+      const pendingB = await b.client.request("friend.requests");
+      assert.deepEqual(pendingB.incoming.map((r) => [r.from.id, r.greeting]), [
+        [alice.id, "hi bob, it's alice"],
+      ]);
+      assert.deepEqual(pendingB.outgoing, []);
+      const pendingA = await a.client.request("friend.requests");
+      assert.deepEqual(pendingA.outgoing.map((r) => r.to.id), [bob.id]);
+
+      const accepted = await b.client.request("friend.accept", { user_id: alice.id });
+      assert.equal(accepted.friend.user.id, alice.id);
+      assert.equal(accepted.friend.online, true);
+      const fa = await a.client.next("friend.accepted");
+      assert.equal(fa.friend.user.id, bob.id);
+      assert.equal(fa.friend.online, true);
+      const listA = await a.client.request("friend.list");
+      assert.deepEqual(listA.friends.map((f) => [f.user.id, f.online]), [[bob.id, true]]);
+      assert.deepEqual((await b.client.request("friend.requests")).incoming, []);
+
+      // alice → bob, live across nodes, then delivered and read receipts back.
+      const m1 = (await a.client.request("msg.send", {
+        to: bob.id,
+        text: "hello bob 🧗",
+        client_id: "a-1",
+      })).message;
+      assert.equal(m1.from, alice.id);
+      assert.equal(m1.to, bob.id);
+      assert.equal(m1.text, "hello bob 🧗");
+      const n1 = await b.client.next("msg.new");
+      assert.deepEqual(n1.message, m1);
+
+      const ackD = await b.client.request("msg.ack", { peer: alice.id, delivered: m1.id });
+      assert.deepEqual(ackD, { delivered_id: m1.id, read_id: 0 });
+      const st1 = await a.client.next("msg.status");
+      assert.deepEqual(st1, { type: "msg.status", peer: bob.id, delivered_id: m1.id, read_id: 0 });
+      const ackR = await b.client.request("msg.ack", { peer: alice.id, read: m1.id });
+      assert.deepEqual(ackR, { delivered_id: m1.id, read_id: m1.id });
+      const st2 = await a.client.next("msg.status");
+      assert.deepEqual(st2, {
+        type: "msg.status",
+        peer: bob.id,
+        delivered_id: m1.id,
+        read_id: m1.id,
+      });
+
+      // bob → alice the other way.
+      const m2 = (await b.client.request("msg.send", {
+        to: alice.id,
+        text: "hi alice",
+        client_id: "b-1",
+      })).message;
+      assert.ok(m2.id > m1.id, "ids increase in the order messages are stored");
+      assert.deepEqual((await a.client.next("msg.new")).message, m2);
+      await a.client.request("msg.ack", { peer: bob.id, delivered: m2.id, read: m2.id });
+      assert.deepEqual(await b.client.next("msg.status"), {
+        type: "msg.status",
+        peer: alice.id,
+        delivered_id: m2.id,
+        read_id: m2.id,
+      });
+
+      const hist = await a.client.request("msg.history", { with: bob.id });
+      assert.deepEqual(hist.messages, [m1, m2]);
+      assert.equal(hist.more, false);
+      assert.equal(hist.peer_delivered_id, m1.id);
+      assert.equal(hist.peer_read_id, m1.id);
+
+      // Typing is forwarded across nodes.
+      a.client.send({ type: "typing", to: bob.id, active: true });
+      assert.deepEqual(await b.client.next("typing"), {
+        type: "typing",
+        from: alice.id,
+        active: true,
+      });
+      a.client.send({ type: "typing", to: bob.id, active: false });
+      assert.deepEqual(await b.client.next("typing"), {
+        type: "typing",
+        from: alice.id,
+        active: false,
+      });
+
+      // Presence: bob leaves, then comes back through the gate.
+      await b.client.close();
+      const off = await a.client.next("presence", (p) => p.user_id === bob.id);
+      assert.equal(off.online, false);
+      assert.equal(typeof off.last_seen, "number");
+      const listOff = await a.client.request("friend.list");
+      assert.equal(listOff.friends[0].online, false);
+      assert.equal(typeof listOff.friends[0].last_seen, "number");
+
+      const b2 = await loginAndConnect(cluster, bob);
+      clients.push(b2.client);
+      const on = await a.client.next("presence", (p) => p.user_id === bob.id);
+      assert.deepEqual(on, { type: "presence", user_id: bob.id, online: true, last_seen: null });
+      assert.deepEqual(await b2.client.syncMessages(), [], "everything was acked delivered");
+      const m3 = (await a.client.request("msg.send", {
+        to: bob.id,
+        text: "welcome back",
+        client_id: "a-2",
+      })).message;
+      assert.deepEqual((await b2.client.next("msg.new")).message, m3);
+      // The closed first session of bob got nothing after it closed.
+      assert.equal(b.client.events("msg.new").length, 1);
+    } finally {
+      await closeAll(clients);
+      await cluster.close();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "bob offline: alice's 30 messages are stored, synced to bob once each in order with unread counts, and not re-sent after his ack",
+  async fn() {
+    const cluster = await startCluster();
+    const clients: ChatClient[] = [];
+    try {
+      const alice = await register(cluster, "alice");
+      const bob = await register(cluster, "bob");
+      const a = await connectTo(cluster, alice, "chat-1");
+      const b = await connectTo(cluster, bob, "chat-2");
+      clients.push(a.client, b.client);
+      await befriend(a, b);
+      await b.client.close();
+      await a.client.next("presence", (p) => p.user_id === bob.id && !p.online);
+
+      const sent = [];
+      for (let i = 0; i < 30; i++) {
+        const r = await a.client.request("msg.send", {
+          to: bob.id,
+          text: `offline message ${i}`,
+          client_id: `off-${i}`,
+        });
+        assert.equal(r.duplicate, false);
+        sent.push(r.message);
+      }
+      for (let i = 1; i < sent.length; i++) assert.ok(sent[i].id > sent[i - 1].id);
+      const last = sent[sent.length - 1].id;
+
+      // First login: every message once, in order, after a welcome that counts them.
+      const b1 = await loginAndConnect(cluster, bob);
+      clients.push(b1.client);
+      assert.deepEqual(b1.client.welcome!.unread, [{
+        user_id: alice.id,
+        count: 30,
+        last_id: last,
+      }]);
+      assert.deepEqual(await b1.client.syncMessages(), sent);
+      await sleep(300);
+      assert.deepEqual(b1.client.events("msg.new"), [], "synced messages are not pushed again");
+      const list = await b1.client.request("friend.list");
+      assert.equal(list.friends[0].unread, 30);
+
+      // Not acked delivered: the next login syncs the same messages again (at least once).
+      await b1.client.close();
+      const b2 = await loginAndConnect(cluster, bob);
+      clients.push(b2.client);
+      assert.deepEqual(await b2.client.syncMessages(), sent);
+      const ack = await b2.client.request("msg.ack", { peer: alice.id, delivered: last });
+      assert.deepEqual(ack, { delivered_id: last, read_id: 0 });
+      assert.deepEqual(
+        await a.client.next("msg.status"),
+        { type: "msg.status", peer: bob.id, delivered_id: last, read_id: 0 },
+      );
+
+      // Acked delivered: nothing is re-sent; still unread.
+      await b2.client.close();
+      const b3 = await loginAndConnect(cluster, bob);
+      clients.push(b3.client);
+      assert.deepEqual(await b3.client.syncMessages(), []);
+      assert.deepEqual(b3.client.welcome!.unread, [{
+        user_id: alice.id,
+        count: 30,
+        last_id: last,
+      }]);
+
+      // Read the first ten: the read state survives a reconnect.
+      const tenth = sent[9].id;
+      await b3.client.request("msg.ack", { peer: alice.id, read: tenth });
+      assert.deepEqual(
+        await a.client.next("msg.status"),
+        { type: "msg.status", peer: bob.id, delivered_id: last, read_id: tenth },
+      );
+      await b3.client.close();
+      const b4 = await loginAndConnect(cluster, bob);
+      clients.push(b4.client);
+      assert.deepEqual(await b4.client.syncMessages(), []);
+      assert.deepEqual(b4.client.welcome!.unread, [{
+        user_id: alice.id,
+        count: 20,
+        last_id: last,
+      }]);
+      assert.equal((await b4.client.request("friend.list")).friends[0].unread, 20);
+      const hist = await a.client.request("msg.history", { with: bob.id, limit: 100 });
+      assert.equal(hist.peer_delivered_id, last);
+      assert.equal(hist.peer_read_id, tenth);
+
+      // A retry of an old client_id stores nothing and notifies nobody.
+      const again = await a.client.request("msg.send", {
+        to: bob.id,
+        text: "offline message 5",
+        client_id: "off-5",
+      });
+      assert.equal(again.duplicate, true);
+      assert.deepEqual(again.message, sent[5]);
+      const fresh = (await a.client.request("msg.send", {
+        to: bob.id,
+        text: "now you are online",
+        client_id: "on-1",
+      })).message;
+      assert.deepEqual((await b4.client.next("msg.new")).message, fresh);
+      assert.equal(b4.client.events("msg.new").length, 1, "the duplicate was not pushed");
+      const all = await fullHistory(a.client, bob.id);
+      assert.deepEqual(all, [...sent, fresh]);
+    } finally {
+      await closeAll(clients);
+      await cluster.close();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "bob logging in again on the other node kicks his first session (4003); presence and messages follow the new session",
+  async fn() {
+    const cluster = await startCluster();
+    const clients: ChatClient[] = [];
+    try {
+      const alice = await register(cluster, "alice");
+      const bob = await register(cluster, "bob");
+      const a = await connectTo(cluster, alice, "chat-1");
+      const b1 = await connectTo(cluster, bob, "chat-2");
+      clients.push(a.client, b1.client);
+      await befriend(a, b1);
+      const presenceBefore = a.client.events("presence").length;
+
+      // bob's second login, on chat-1 while the first session lives on chat-2.
+      const b2 = await connectTo(cluster, bob, "chat-1");
+      clients.push(b2.client);
+      const kicked = await b1.client.next("kicked");
+      assert.equal(typeof kicked.reason, "string");
+      assert.equal((await b1.client.closed).code, KICKED);
+      const session2 = b2.client.welcome!.session_id;
+      assert.notEqual(session2, b1.client.welcome!.session_id);
+
+      const presence = () =>
+        cluster.status.Presence({ id: bob.id, login: "" }, { metadata: cluster.admin.metadata });
+      await eventually(async () => {
+        const p = await presence();
+        return p.online && p.node === "chat-1" && p.session_id === session2;
+      }, { what: "presence to point at bob's new session on chat-1" });
+      // The old session's close must not remove the new session's presence.
+      await sleep(500);
+      const p = await presence();
+      assert.deepEqual([p.online, p.node, p.session_id], [true, "chat-1", session2]);
+      const list = await a.client.request("friend.list");
+      assert.deepEqual(list.friends.map((f) => [f.user.id, f.online]), [[bob.id, true]]);
+      assert.equal(
+        a.client.events("presence").length,
+        presenceBefore,
+        "a re-login shows friends no offline/online flicker",
+      );
+
+      const m = (await a.client.request("msg.send", {
+        to: bob.id,
+        text: "which one are you?",
+        client_id: "k-1",
+      })).message;
+      assert.deepEqual((await b2.client.next("msg.new")).message, m);
+      assert.deepEqual(b1.client.events("msg.new"), []);
+
+      // A third login on the same node as the second kicks it too.
+      const b3 = await connectTo(cluster, bob, "chat-1");
+      clients.push(b3.client);
+      await b2.client.next("kicked");
+      assert.equal((await b2.client.closed).code, KICKED);
+      const session3 = b3.client.welcome!.session_id;
+      await eventually(async () => (await presence()).session_id === session3, {
+        what: "presence to point at bob's third session",
+      });
+      // m was never acked delivered, so the third session syncs it; m2 comes live.
+      assert.deepEqual(await b3.client.syncMessages(), [m]);
+      const m2 = (await a.client.request("msg.send", {
+        to: bob.id,
+        text: "and now?",
+        client_id: "k-2",
+      })).message;
+      assert.deepEqual((await b3.client.next("msg.new")).message, m2);
+      assert.equal(b2.client.events("msg.new").length, 1);
+    } finally {
+      await closeAll(clients);
+      await cluster.close();
+    }
+  },
+});

@@ -1,0 +1,418 @@
+/**
+ * Starts Parley the way an operator would, for the cross-role chat tests:
+ * a cluster of separate processes (verify, status, gate and chat nodes, each
+ * a child running main.ts with its own JSON config) on a fresh MySQL
+ * database, a fresh Redis key prefix and a real SMTP capture; or every role
+ * in one process on sqlite + memory. Users are registered and logged in
+ * through the gate's HTTP API, with the code read from the captured mail.
+ */
+import { Redis } from "ioredis";
+import {
+  type Child,
+  freePort,
+  freshMysql,
+  freshRedis,
+  REDIS_URL,
+  type SmtpCapture,
+  spawnServer,
+  startSmtp,
+  tempDir,
+} from "./kit.ts";
+import { adminMetadata, statusClient, type StatusMethods } from "../proto/services.ts";
+import type { RpcClient } from "../proto/grpc.ts";
+import type { WireMessage } from "../proto/protocol.ts";
+import { type ChatClient, connect, type ConnectOptions, sleep } from "./ws_client.ts";
+
+export const JWT_SECRET = "test-secret-for-parley-chat-tests-0123456789";
+export const ADMIN_TOKEN = "test-admin-token-0123456789";
+const READY = "parley is running";
+
+export interface ChatTuning {
+  heartbeatMs?: number;
+  msgRate?: number;
+  msgBurst?: number;
+  maxUnauthenticated?: number;
+  authTimeoutMs?: number;
+  drainTimeoutMs?: number;
+}
+
+export interface ChatNode {
+  name: string;
+  /** ws://127.0.0.1:PORT/ws, what the gate hands out for this node. */
+  wsUrl: string;
+  grpcAddr: string;
+  child: Child | null;
+}
+
+/** What both the cluster and the single process offer a test. */
+export interface Parley {
+  gateUrl: string;
+  smtp: SmtpCapture;
+  /** The status role with the admin token, for Presence / ListNodes. */
+  status: RpcClient<StatusMethods>;
+  admin: { metadata: Record<string, string> };
+  nodes: Map<string, ChatNode>;
+  /** Every child's log, for failure messages. */
+  logs(): string;
+  close(): Promise<void>;
+}
+
+export interface Cluster extends Parley {
+  /** Starts (or restarts) the chat node `name` and waits until it is running. */
+  startChat(name: string): Promise<ChatNode>;
+}
+
+export interface ClusterOptions {
+  /** Chat nodes to give ports to; default chat-1 and chat-2. */
+  chatNodes?: string[];
+  /** Which of them to start now; default all. */
+  start?: string[];
+  nodeTtlMs?: number;
+  chat?: ChatTuning;
+}
+
+async function writeConfig(dir: string, name: string, config: unknown): Promise<string> {
+  const path = `${dir}/${name}.json`;
+  await Deno.writeTextFile(path, JSON.stringify(config, null, 2));
+  return path;
+}
+
+async function dropRedisPrefix(prefix: string): Promise<void> {
+  const redis = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  try {
+    await redis.connect();
+    let cursor = "0";
+    do {
+      const [next, keys] = await redis.scan(cursor, "MATCH", `${prefix}*`, "COUNT", 500);
+      if (keys.length) await redis.del(...keys);
+      cursor = next;
+    } while (cursor !== "0");
+  } finally {
+    await redis.quit().catch(() => redis.disconnect());
+  }
+}
+
+/** Kills every child that is still running, in reverse start order. */
+async function killAll(children: Child[]): Promise<void> {
+  for (const c of [...children].reverse()) await c.kill("SIGKILL").catch(() => {});
+}
+
+/**
+ * verify, status, gate and the chat nodes as separate processes on MySQL +
+ * Redis + SMTP. Always `close()` it in `finally`.
+ */
+export async function startCluster(options: ClusterOptions = {}): Promise<Cluster> {
+  const names = options.chatNodes ?? ["chat-1", "chat-2"];
+  const smtp = await startSmtp();
+  const db = await freshMysql();
+  const redis = freshRedis();
+  const dir = await tempDir();
+  const children: Child[] = [];
+  const nodes = new Map<string, ChatNode>();
+  let status: RpcClient<StatusMethods> | null = null;
+
+  const close = async () => {
+    status?.close();
+    await killAll(children);
+    await smtp.close();
+    await db.drop().catch(() => {});
+    await dropRedisPrefix(redis.prefix).catch(() => {});
+    await dir.remove();
+  };
+
+  try {
+    const [verifyPort, statusPort, gatePort] = [
+      await freePort(),
+      await freePort(),
+      await freePort(),
+    ];
+    const chatPorts = new Map<string, { port: number; grpcPort: number }>();
+    for (const n of names) chatPorts.set(n, { port: await freePort(), grpcPort: await freePort() });
+
+    const base = {
+      logLevel: "info",
+      storeUrl: db.url,
+      engineUrl: redis.url,
+      smtpUrl: smtp.url,
+      verify: { host: "127.0.0.1", port: verifyPort, address: `127.0.0.1:${verifyPort}` },
+      status: {
+        host: "127.0.0.1",
+        port: statusPort,
+        address: `127.0.0.1:${statusPort}`,
+        nodeTtlMs: options.nodeTtlMs ?? 15_000,
+      },
+      gate: { host: "127.0.0.1", port: gatePort },
+    };
+    // Secrets travel as environment variables, as an operator would pass them.
+    const env = { PARLEY_JWT_SECRET: JWT_SECRET, PARLEY_ADMIN_TOKEN: ADMIN_TOKEN };
+
+    const spawnRole = async (role: string, name: string, extra: Record<string, unknown> = {}) => {
+      const dataDir = `${dir.path}/${name}`;
+      await Deno.mkdir(dataDir, { recursive: true });
+      const path = await writeConfig(dir.path, name, { ...base, ...extra, dataDir });
+      const child = spawnServer(["--role", role, "--config", path], env);
+      children.push(child);
+      return child;
+    };
+
+    const startChat = async (name: string): Promise<ChatNode> => {
+      const ports = chatPorts.get(name);
+      if (!ports) throw new Error(`no chat node named ${name} in this cluster`);
+      const child = await spawnRole("chat", name, {
+        chat: { name, host: "127.0.0.1", ...ports, ...options.chat },
+      });
+      await child.waitForLog(READY);
+      const node = nodes.get(name)!;
+      node.child = child;
+      return node;
+    };
+    for (const n of names) {
+      const p = chatPorts.get(n)!;
+      nodes.set(n, {
+        name: n,
+        wsUrl: `ws://127.0.0.1:${p.port}/ws`,
+        grpcAddr: `127.0.0.1:${p.grpcPort}`,
+        child: null,
+      });
+    }
+
+    const verify = await spawnRole("verify", "verify");
+    const statusChild = await spawnRole("status", "status");
+    await Promise.all([verify.waitForLog(READY), statusChild.waitForLog(READY)]);
+    const gate = await spawnRole("gate", "gate");
+    await Promise.all([
+      gate.waitForLog(READY),
+      ...(options.start ?? names).map((n) => startChat(n)),
+    ]);
+    status = statusClient(base.status.address);
+    return {
+      gateUrl: `http://127.0.0.1:${gatePort}`,
+      smtp,
+      status,
+      admin: { metadata: adminMetadata(ADMIN_TOKEN) },
+      nodes,
+      logs: () => children.map((c) => c.log()).join("\n"),
+      startChat,
+      close,
+    };
+  } catch (e) {
+    const logs = children.map((c) => c.log()).join("\n");
+    await close();
+    throw new Error(`cluster did not start: ${(e as Error).message}\n${logs.slice(-6000)}`);
+  }
+}
+
+export interface SingleOptions {
+  chat?: ChatTuning;
+}
+
+/** Every role in one process on sqlite (in a temp data dir) + memory engine, mail over SMTP. */
+export async function startSingle(options: SingleOptions = {}): Promise<Parley> {
+  const smtp = await startSmtp();
+  const dir = await tempDir();
+  let child: Child | null = null;
+  let status: RpcClient<StatusMethods> | null = null;
+  const close = async () => {
+    status?.close();
+    await child?.kill("SIGKILL");
+    await smtp.close();
+    await dir.remove();
+  };
+  try {
+    const [verifyPort, statusPort, gatePort, chatPort, grpcPort] = [
+      await freePort(),
+      await freePort(),
+      await freePort(),
+      await freePort(),
+      await freePort(),
+    ];
+    const path = await writeConfig(dir.path, "parley", {
+      dataDir: `${dir.path}/data`,
+      verify: { host: "127.0.0.1", port: verifyPort },
+      status: { host: "127.0.0.1", port: statusPort },
+      gate: { host: "127.0.0.1", port: gatePort },
+      chat: { name: "solo", host: "127.0.0.1", port: chatPort, grpcPort, ...options.chat },
+    });
+    child = spawnServer(["--config", path], {
+      PARLEY_SMTP_URL: smtp.url,
+      PARLEY_JWT_SECRET: JWT_SECRET,
+      PARLEY_ADMIN_TOKEN: ADMIN_TOKEN,
+    });
+    await child.waitForLog(READY);
+    status = statusClient(`127.0.0.1:${statusPort}`);
+    const node: ChatNode = {
+      name: "solo",
+      wsUrl: `ws://127.0.0.1:${chatPort}/ws`,
+      grpcAddr: `127.0.0.1:${grpcPort}`,
+      child,
+    };
+    const c = child;
+    return {
+      gateUrl: `http://127.0.0.1:${gatePort}`,
+      smtp,
+      status,
+      admin: { metadata: adminMetadata(ADMIN_TOKEN) },
+      nodes: new Map([["solo", node]]),
+      logs: () => c.log(),
+      close,
+    };
+  } catch (e) {
+    const logs = child?.log() ?? "";
+    await close();
+    throw new Error(`parley did not start: ${(e as Error).message}\n${logs.slice(-6000)}`);
+  }
+}
+
+// --- the gate's HTTP API ---
+
+/** A gate error: the HTTP status and the `error.code` of the body. */
+export class GateError extends Error {
+  override name = "GateError";
+  constructor(readonly status: number, readonly code: string, message: string) {
+    super(`${status} ${code}: ${message}`);
+  }
+}
+
+export interface Account {
+  id: number;
+  name: string;
+  email: string;
+  password: string;
+}
+
+export interface LoginReply {
+  token: string;
+  expires_at: number | string;
+  user: { id: number; name: string; email: string };
+  chat_url: string;
+}
+
+/** Calls the gate; a non-2xx answer throws GateError with its code. */
+export async function gateCall<T>(
+  gateUrl: string,
+  method: string,
+  path: string,
+  options: { body?: unknown; token?: string } = {},
+): Promise<{ status: number; body: T }> {
+  const headers: Record<string, string> = {};
+  if (options.body !== undefined) headers["content-type"] = "application/json";
+  if (options.token) headers.authorization = `Bearer ${options.token}`;
+  const res = await fetch(`${gateUrl}${path}`, {
+    method,
+    headers,
+    body: options.body === undefined ? undefined : JSON.stringify(options.body),
+  });
+  const text = await res.text();
+  let body: unknown = null;
+  try {
+    body = text ? JSON.parse(text) : null;
+  } catch {
+    body = text;
+  }
+  if (!res.ok) {
+    const err = (body as { error?: { code?: string; message?: string } })?.error;
+    throw new GateError(res.status, err?.code ?? "unknown", err?.message ?? text);
+  }
+  return { status: res.status, body: body as T };
+}
+
+/** Registers `name` (e-mail name@example.test) with the code from the captured mail. */
+export async function register(p: Parley, name: string): Promise<Account> {
+  const email = `${name}@example.test`;
+  const password = `pw-${name}-123456`;
+  const since = p.smtp.mails.length;
+  const sent = await gateCall(p.gateUrl, "POST", "/api/v1/codes", {
+    body: { email, purpose: "register" },
+  });
+  if (sent.status !== 202) throw new Error(`POST /api/v1/codes answered ${sent.status}`);
+  const code = await p.smtp.codeFor(email, { since });
+  const reg = await gateCall<{ user: { id: number } }>(p.gateUrl, "POST", "/api/v1/register", {
+    body: { email, name, password, code },
+  });
+  if (reg.status !== 201) throw new Error(`POST /api/v1/register answered ${reg.status}`);
+  return { id: reg.body.user.id, name, email, password };
+}
+
+export async function login(p: Parley, account: Account): Promise<LoginReply> {
+  const res = await gateCall<LoginReply>(p.gateUrl, "POST", "/api/v1/login", {
+    body: { login: account.name, password: account.password },
+  });
+  return res.body;
+}
+
+/** Logs in through the gate and connects to the chat_url it returned. */
+export async function loginAndConnect(
+  p: Parley,
+  account: Account,
+  options: ConnectOptions = {},
+): Promise<{ client: ChatClient; login: LoginReply }> {
+  const reply = await login(p, account);
+  return { client: await connect(reply.chat_url, reply.token, options), login: reply };
+}
+
+/**
+ * What a real client does after its node went away: log in through the gate
+ * and connect to the chat_url it gets, retrying with backoff while the gate
+ * has no node (503), rate-limits (429), or hands out a node that is gone.
+ */
+export async function loginWithRetry(
+  p: Parley,
+  account: Account,
+  options: ConnectOptions & { deadlineMs?: number; avoidUrl?: string } = {},
+): Promise<{ client: ChatClient; login: LoginReply; attempts: string[] }> {
+  const deadline = Date.now() + (options.deadlineMs ?? 20_000);
+  const attempts: string[] = [];
+  let backoff = 200;
+  for (;;) {
+    let wait = backoff;
+    try {
+      const reply = await login(p, account);
+      attempts.push(`login → ${reply.chat_url}`);
+      const client = await connect(reply.chat_url, reply.token, options);
+      return { client, login: reply, attempts };
+    } catch (e) {
+      attempts.push(String(e));
+      if (e instanceof GateError && e.status !== 503 && e.status !== 429) throw e;
+      if (e instanceof GateError && e.status === 429) wait = Math.max(wait, 1000);
+    }
+    if (Date.now() + wait > deadline) {
+      throw new Error(`could not log ${account.name} in again:\n${attempts.join("\n")}`);
+    }
+    await sleep(wait);
+    backoff = Math.min(backoff * 2, 2000);
+  }
+}
+
+/** a asks b to be friends, b accepts; both see the live events. */
+export async function befriend(
+  a: { client: ChatClient; account: Account },
+  b: { client: ChatClient; account: Account },
+): Promise<void> {
+  const sent = await a.client.request("friend.request", {
+    user_id: b.account.id,
+    greeting: `hi ${b.account.name}`,
+  });
+  if (sent.status !== "sent") throw new Error(`friend.request answered ${sent.status}`);
+  await b.client.next("friend.request", (ev) => ev.request.from.id === a.account.id);
+  await b.client.request("friend.accept", { user_id: a.account.id });
+  await a.client.next("friend.accepted", (ev) => ev.friend.user.id === b.account.id);
+}
+
+/** Every message between the client's user and `peer`, oldest first, through msg.history pages. */
+export async function fullHistory(
+  client: ChatClient,
+  peer: number,
+): Promise<WireMessage[]> {
+  const out: WireMessage[] = [];
+  let before: number | undefined;
+  for (;;) {
+    const page = await client.request("msg.history", {
+      with: peer,
+      limit: 100,
+      ...(before ? { before } : {}),
+    });
+    out.unshift(...[...page.messages].sort((x, y) => x.id - y.id));
+    if (!page.more || page.messages.length === 0) return out;
+    before = Math.min(...page.messages.map((m) => m.id));
+  }
+}
