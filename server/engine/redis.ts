@@ -200,10 +200,16 @@ export class RedisEngine implements Engine {
 
   mget(keys: string[]): Promise<(string | null)[]> {
     if (keys.length === 0) return Promise.resolve([]);
+    if (!this.#target.cluster) return this.#client.mget(keys);
     // In a cluster the keys may live in different slots (MGET would fail
     // with CROSSSLOT); parallel GETs still cost one round trip of latency.
-    if (this.#target.cluster) return Promise.all(keys.map((k) => this.#client.get(k)));
-    return this.#client.mget(keys);
+    // Like MGET, a key of another type reads as missing.
+    return Promise.all(keys.map((k) =>
+      this.#client.get(k).catch((e: Error) => {
+        if (e.message.startsWith("WRONGTYPE")) return null;
+        throw e;
+      })
+    ));
   }
 
   async set(key: string, value: string, options: SetOptions = {}): Promise<boolean> {

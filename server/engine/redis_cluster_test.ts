@@ -1,0 +1,52 @@
+/**
+ * The engine contract on `redis-cluster://`, against a private three-master
+ * Redis Cluster started for this test: it proves that no primitive or
+ * domain call spans slots (MGET in isRevoked, flushing every master).
+ * Skipped where no redis-server binary is installed.
+ */
+import assert from "node:assert/strict";
+import { Redis } from "ioredis";
+import { silentLogger } from "../log.ts";
+import { engineContract } from "./engine_contract.ts";
+import { openEngine } from "./mod.ts";
+import { haveRedisServer, startRedisCluster } from "./_redis_servers.ts";
+
+Deno.test({
+  name: "redis-cluster: the engine contract holds on a three-master cluster",
+  ignore: !(await haveRedisServer()),
+  async fn(t) {
+    const cluster = await startRedisCluster(3);
+    try {
+      const cases: [string, () => Promise<void>][] = [];
+      let n = 0;
+      engineContract("redis-cluster", async () => {
+        const prefix = `parley_t_c${n++}:`;
+        const engine = await openEngine(`${cluster.url}?prefix=${prefix}`, { log: silentLogger });
+        return {
+          engine,
+          async cleanup() {
+            await engine.flushForTests();
+            await engine.close();
+          },
+        };
+      }, (name, fn) => cases.push([name, fn]));
+      let failed = 0;
+      for (const [name, fn] of cases) if (!(await t.step(name, fn))) failed++;
+      assert.equal(failed, 0, `${failed} contract cases failed on the cluster`);
+
+      await t.step("flushForTests() left no key behind on any master", async () => {
+        for (const s of cluster.servers) {
+          const raw = new Redis({ port: s.port, host: "127.0.0.1", lazyConnect: true });
+          try {
+            await raw.connect();
+            assert.equal(await raw.dbsize(), 0, `keys left on 127.0.0.1:${s.port}`);
+          } finally {
+            await raw.quit();
+          }
+        }
+      });
+    } finally {
+      await cluster.stop();
+    }
+  },
+});
