@@ -123,8 +123,11 @@ export function adminMetadata(token: string): Record<string, string> {
 // --- chat.proto ---
 export interface NodeKickRequest {
   user_id: number;
+  /** Empty: whatever session the user has on that node. */
   session_id: string;
   reason: string;
+  /** A newer login replaces the session (the user stays online); unset for an admin's kick. */
+  replaced?: boolean;
 }
 export interface DeliverItem {
   user_id: number;

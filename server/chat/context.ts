@@ -1,0 +1,30 @@
+/**
+ * What every part of a running chat node shares: its config and name, the
+ * store and engine, the hub, the peers, metrics, and whether it is
+ * draining. Built once by mod.ts and passed down explicitly.
+ */
+import type { ResolvedConfig } from "../config.ts";
+import type { Engine } from "../engine/types.ts";
+import type { Logger } from "../log.ts";
+import type { Store } from "../store/types.ts";
+import type { Hub } from "./hub.ts";
+import type { ChatMetrics } from "./metrics.ts";
+import type { Peers } from "./peers.ts";
+
+export interface ChatContext {
+  config: ResolvedConfig;
+  /** This node's name (config.chat.name). */
+  node: string;
+  log: Logger;
+  store: Store;
+  engine: Engine;
+  hub: Hub;
+  peers: Peers;
+  metrics: ChatMetrics;
+  state: {
+    /** No new sockets or logins. */
+    draining: boolean;
+    /** Sockets that have not authenticated yet. */
+    unauthenticated: number;
+  };
+}

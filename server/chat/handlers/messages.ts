@@ -1,0 +1,117 @@
+/**
+ * Messages: `msg.send` (checks, durable store, ack, live push), `msg.history`
+ * (paged, oldest → newest within a page), `msg.ack` (receipts, told to the
+ * sender as `msg.status`) and `typing` (forwarded, never stored).
+ */
+import { AppError } from "../../../proto/errors.ts";
+import { DEFAULT_HISTORY_LIMIT } from "../../../proto/protocol.ts";
+import type { ChatContext } from "../context.ts";
+import type { Session } from "../session.ts";
+import { wireMessage } from "../wire.ts";
+import type { Handlers } from "./mod.ts";
+
+/** Throws not_friends (or user_not_found) unless `peer` is the user's friend. */
+async function requireFriend(ctx: ChatContext, s: Session, peer: number): Promise<void> {
+  if (await s.isFriend(peer)) return;
+  if (!(await ctx.store.userById(peer))) throw new AppError("user_not_found", "no such user", 404);
+  throw new AppError("not_friends", "you can only write to your friends", 403);
+}
+
+function notToSelf(s: Session, peer: number, field: string): void {
+  if (peer === s.userId) {
+    throw new AppError("invalid_request", `${field}: must be another user, not yourself`);
+  }
+}
+
+export const messageHandlers: Handlers<"msg.send" | "msg.history" | "msg.ack" | "typing"> = {
+  async "msg.send"(ctx, s, frame, reply) {
+    notToSelf(s, frame.to, "to");
+    await requireFriend(ctx, s, frame.to);
+    if (!s.messageBucket.take()) {
+      const ms = s.messageBucket.retryAfterMs();
+      throw new AppError("rate_limited", `too many messages; retry in ${ms} ms`, 429, ms / 1000);
+    }
+    const { message, duplicate } = await ctx.store.insertMessage({
+      senderId: s.userId,
+      recipientId: frame.to,
+      clientId: frame.client_id,
+      text: frame.text,
+      createdAt: Date.now(),
+    });
+    const wire = wireMessage(message);
+    reply({ message: wire, duplicate });
+    // A retry was pushed (or synced) the first time; pushing it again would be a duplicate.
+    if (duplicate) return;
+    ctx.metrics.messagesStored.inc();
+    await ctx.hub.route(frame.to, { type: "msg.new", message: wire }, message.createdAt);
+  },
+
+  async "msg.history"(ctx, s, frame, reply) {
+    notToSelf(s, frame.with, "with");
+    const limit = frame.limit ?? DEFAULT_HISTORY_LIMIT;
+    const friend = await s.isFriend(frame.with);
+    // One more than asked tells whether older messages exist.
+    const page = await ctx.store.history(s.userId, frame.with, {
+      before: frame.before,
+      limit: limit + 1,
+    });
+    if (!friend) {
+      if (!(await ctx.store.userById(frame.with))) {
+        throw new AppError("user_not_found", "no such user", 404);
+      }
+      // Former friends keep their shared history; strangers have none to read.
+      const shared = frame.before === undefined
+        ? page.length > 0
+        : (await ctx.store.history(s.userId, frame.with, { limit: 1 })).length > 0;
+      if (!shared) {
+        throw new AppError("not_friends", "you have no conversation with that user", 403);
+      }
+    }
+    const cursor = await ctx.store.cursor(frame.with, s.userId);
+    reply({
+      messages: page.slice(0, limit).reverse().map(wireMessage),
+      more: page.length > limit,
+      peer_delivered_id: cursor.deliveredId,
+      peer_read_id: cursor.readId,
+    });
+  },
+
+  async "msg.ack"(ctx, s, frame, reply) {
+    notToSelf(s, frame.peer, "peer");
+    if (frame.delivered === undefined && frame.read === undefined) {
+      throw new AppError("invalid_request", "msg.ack needs delivered or read");
+    }
+    const [last, before] = await Promise.all([
+      ctx.store.lastMessageId(frame.peer, s.userId),
+      ctx.store.cursor(s.userId, frame.peer),
+    ]);
+    const top = Math.max(frame.delivered ?? 0, frame.read ?? 0);
+    if (top > last) {
+      throw new AppError(
+        "invalid_ack",
+        `message ${top} is not one that user sent you (their newest to you is ${last})`,
+      );
+    }
+    const after = await ctx.store.advanceCursor(s.userId, frame.peer, {
+      deliveredId: frame.delivered,
+      readId: frame.read,
+    });
+    reply({ delivered_id: after.deliveredId, read_id: after.readId });
+    if (after.deliveredId === before.deliveredId && after.readId === before.readId) return;
+    await ctx.hub.route(frame.peer, {
+      type: "msg.status",
+      peer: s.userId,
+      delivered_id: after.deliveredId,
+      read_id: after.readId,
+    });
+  },
+
+  async typing(ctx, s, frame) {
+    notToSelf(s, frame.to, "to");
+    if (!(await s.isFriend(frame.to))) {
+      throw new AppError("not_friends", "you can only send typing indicators to friends", 403);
+    }
+    if (!s.typingBucket.take()) return;
+    await ctx.hub.route(frame.to, { type: "typing", from: s.userId, active: frame.active ?? true });
+  },
+};

@@ -1,0 +1,33 @@
+/** `ping` and `user.search`. */
+import { AppError } from "../../../proto/errors.ts";
+import { DEFAULT_SEARCH_LIMIT } from "../../../proto/protocol.ts";
+import { publicUser } from "../wire.ts";
+import type { Handlers } from "./mod.ts";
+
+export const userHandlers: Handlers<"ping" | "user.search"> = {
+  ping(_ctx, s, frame) {
+    s.send(
+      frame.id === undefined
+        ? { type: "pong", time: Date.now() }
+        : { type: "pong", id: frame.id, time: Date.now() },
+    );
+    return Promise.resolve();
+  },
+
+  async "user.search"(ctx, s, frame, reply) {
+    const page = await ctx.store.searchUsers(frame.query.trim(), {
+      limit: frame.limit ?? DEFAULT_SEARCH_LIMIT,
+      after: frame.after,
+    }).catch((e) => {
+      if (e instanceof AppError && e.code === "bad_cursor") {
+        throw new AppError("invalid_request", "after: not a cursor from a previous page");
+      }
+      throw e;
+    });
+    // publicUser() leaves out e-mails: a search by e-mail confirms a match, never shows one.
+    reply({
+      users: page.items.filter((u) => u.id !== s.userId).map(publicUser),
+      next: page.next,
+    });
+  },
+};

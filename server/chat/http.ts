@@ -1,0 +1,60 @@
+/**
+ * The chat node's HTTP surface as a plain `(Request) => Response`:
+ * `GET /ws` (the WebSocket), `GET /healthz` and `GET /metrics`.
+ */
+import type { ChatContext } from "./context.ts";
+import { Session } from "./session.ts";
+import { upgrade } from "./transport.ts";
+
+function json(status: number, body: unknown): Response {
+  return new Response(JSON.stringify(body), {
+    status,
+    headers: { "content-type": "application/json" },
+  });
+}
+
+const error = (status: number, code: string, message: string) =>
+  json(status, { error: { code, message } });
+
+export function httpHandler(
+  ctx: ChatContext,
+  sockets: Set<Session>,
+): (req: Request) => Promise<Response> {
+  return async (req) => {
+    const path = new URL(req.url).pathname;
+    if (req.method !== "GET") return error(405, "method_not_allowed", "only GET is served here");
+    switch (path) {
+      case "/ws": {
+        if (req.headers.get("upgrade")?.toLowerCase() !== "websocket") {
+          return error(426, "upgrade_required", "open a WebSocket here (see docs/protocol.md)");
+        }
+        if (ctx.state.draining) {
+          return error(503, "draining", "this chat node is shutting down; log in again");
+        }
+        try {
+          return upgrade(req, (conn, info) => {
+            const s = new Session(ctx, conn, info);
+            sockets.add(s);
+            s.done.then(() => sockets.delete(s));
+            return s;
+          });
+        } catch {
+          return error(400, "bad_upgrade", "not a valid WebSocket upgrade request");
+        }
+      }
+      case "/healthz":
+        return json(ctx.state.draining ? 503 : 200, {
+          ok: !ctx.state.draining,
+          node: ctx.node,
+          state: ctx.state.draining ? "draining" : "up",
+          sessions: ctx.hub.size,
+        });
+      case "/metrics":
+        return new Response(await ctx.metrics.registry.text(), {
+          headers: { "content-type": ctx.metrics.registry.contentType },
+        });
+      default:
+        return error(404, "not_found", "no such endpoint");
+    }
+  };
+}

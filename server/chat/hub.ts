@@ -1,0 +1,152 @@
+/**
+ * Routing: the sessions this node holds, and how an event reaches a user
+ * wherever they are connected. A user with a session here gets it pushed
+ * directly; otherwise presence names their node and the event goes there in
+ * a batched gRPC Deliver (peers.ts). A user who is offline, or whose node is
+ * dead or unreachable, gets nothing: messages wait in the store for the next
+ * login's sync, and other events (typing, presence, receipts) are dropped.
+ */
+import type { ServerEvent } from "../../proto/protocol.ts";
+import type { Engine } from "../engine/types.ts";
+import { getPresence, getPresenceMany, type PresenceRecord } from "../engine/presence.ts";
+import { getNode, liveNodes } from "../engine/nodes.ts";
+import type { ChatMetrics } from "./metrics.ts";
+import type { Peers } from "./peers.ts";
+
+/** What the hub needs of a session. */
+export interface LocalSession {
+  readonly id: string;
+  readonly userId: number;
+  /** Pushes an event (an object, or JSON from another node); false if the session is gone. */
+  deliver(frame: ServerEvent | string): boolean;
+  /**
+   * Ends the session (`kicked`, then close 4003). `replaced`: a newer login
+   * of the same user took over, so friends are not told the user left.
+   */
+  kick(reason: string, replaced: boolean): void;
+}
+
+export interface HubOptions {
+  engine: Engine;
+  peers: Peers;
+  metrics: ChatMetrics;
+  /** This node's name, as it appears in presence records. */
+  node: string;
+  /** A node whose heartbeat is older than this is dead. */
+  nodeTtlMs: number;
+}
+
+/** How long a node's address and liveness are trusted without asking the engine again. */
+const NODE_CACHE_MS = 2000;
+
+export class Hub {
+  #local = new Map<number, LocalSession>();
+  #nodes = new Map<string, { addr: string | null; at: number }>();
+  #live: { names: Set<string>; at: number } | null = null;
+
+  constructor(readonly options: HubOptions) {}
+
+  get size(): number {
+    return this.#local.size;
+  }
+
+  local(userId: number): LocalSession | undefined {
+    return this.#local.get(userId);
+  }
+
+  sessions(): LocalSession[] {
+    return [...this.#local.values()];
+  }
+
+  add(session: LocalSession): void {
+    this.#local.set(session.userId, session);
+    this.options.metrics.sessions.set(this.#local.size);
+  }
+
+  /** Forgets the session, unless a newer one of the same user took its place. */
+  remove(session: LocalSession): void {
+    if (this.#local.get(session.userId) === session) this.#local.delete(session.userId);
+    this.options.metrics.sessions.set(this.#local.size);
+  }
+
+  /**
+   * Sends `frame` to the user wherever they are. Resolves once the event is
+   * pushed to a local session or queued for its node, so events a caller
+   * routes one after another reach a user in that order; delivery over the
+   * network completes later. `sentAt` (a message's store time) feeds the
+   * delivery latency histogram.
+   */
+  async route(userId: number, frame: ServerEvent, sentAt?: number): Promise<void> {
+    if (this.#pushLocal(userId, frame, sentAt)) return;
+    const rec = await getPresence(this.options.engine, userId);
+    if (rec) await this.#sendRemote(userId, rec, JSON.stringify(frame), sentAt);
+  }
+
+  /** Sends one event to many users (e.g. presence to friends) with one presence lookup. */
+  async routeMany(userIds: number[], frame: ServerEvent): Promise<void> {
+    const remote = userIds.filter((id) => !this.#pushLocal(id, frame));
+    if (remote.length === 0) return;
+    const json = JSON.stringify(frame);
+    const recs = await getPresenceMany(this.options.engine, remote);
+    await Promise.all([...recs].map(([id, rec]) => this.#sendRemote(id, rec, json)));
+  }
+
+  #pushLocal(userId: number, frame: ServerEvent, sentAt?: number): boolean {
+    const s = this.#local.get(userId);
+    if (!s || !s.deliver(frame)) return false;
+    if (sentAt !== undefined) this.#observe("local", sentAt);
+    return true;
+  }
+
+  async #sendRemote(userId: number, rec: PresenceRecord, json: string, sentAt?: number) {
+    // Presence naming this node without a session here is a record being cleared.
+    if (rec.node === this.options.node) return;
+    const addr = await this.#addressOf(rec.node);
+    if (!addr) return;
+    const pending = this.options.peers.deliver(addr, { user_id: userId, frame: json });
+    pending.then((delivered) => {
+      const { metrics } = this.options;
+      metrics.crossNode.inc({ result: delivered ? "delivered" : "not_delivered" });
+      if (delivered && sentAt !== undefined) this.#observe("remote", sentAt);
+    });
+  }
+
+  #observe(path: string, sentAt: number): void {
+    this.options.metrics.deliveryLatency.observe({ path }, Math.max(0, Date.now() - sentAt) / 1000);
+  }
+
+  /** The gRPC address of a live node, or null if the node is unknown or its heartbeat expired. */
+  async #addressOf(name: string): Promise<string | null> {
+    const now = Date.now();
+    const hit = this.#nodes.get(name);
+    if (hit && now - hit.at < NODE_CACHE_MS) return hit.addr;
+    const rec = await getNode(this.options.engine, name);
+    const addr = rec && now - rec.heartbeatAt <= this.options.nodeTtlMs ? rec.grpcAddr : null;
+    this.#nodes.set(name, { addr, at: now });
+    return addr;
+  }
+
+  /** Forgets a node's cached address (after a failed call). */
+  forgetNode(addr: string): void {
+    for (const [name, v] of this.#nodes) if (v.addr === addr) this.#nodes.delete(name);
+  }
+
+  /** Names of the nodes whose heartbeat is fresh (this node always counts). */
+  async liveNodeNames(): Promise<Set<string>> {
+    const now = Date.now();
+    if (this.#live && now - this.#live.at < NODE_CACHE_MS) return this.#live.names;
+    const names = new Set(
+      (await liveNodes(this.options.engine, this.options.nodeTtlMs)).map((n) => n.name),
+    );
+    names.add(this.options.node);
+    this.#live = { names, at: now };
+    return names;
+  }
+
+  /** Whether the user's presence record points to a session that is still there. */
+  async isOnline(userId: number, rec: PresenceRecord | null | undefined): Promise<boolean> {
+    if (!rec) return false;
+    if (rec.node === this.options.node) return this.#local.get(userId)?.id === rec.session;
+    return (await this.liveNodeNames()).has(rec.node);
+  }
+}

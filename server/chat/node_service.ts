@@ -1,0 +1,34 @@
+/**
+ * This node's gRPC ChatNode service, called by the other chat nodes (to
+ * push events to users connected here, and to end a session replaced by a
+ * login elsewhere) and by status (an admin's kick).
+ */
+import type { Handler } from "../../proto/grpc.ts";
+import type { DeliverItem, NodeKickRequest } from "../../proto/services.ts";
+import type { ChatContext } from "./context.ts";
+
+export function nodeServiceHandlers(ctx: ChatContext): Record<string, Handler> {
+  return {
+    Kick(req: NodeKickRequest): Promise<{ kicked: boolean }> {
+      const s = ctx.hub.local(Number(req.user_id));
+      // With a session id, only that session: a stale kick must not end a newer one.
+      if (!s || (req.session_id && s.id !== req.session_id)) {
+        return Promise.resolve({ kicked: false });
+      }
+      ctx.metrics.kicks.inc({ where: "rpc" });
+      const reason = typeof req.reason === "string" && req.reason.trim()
+        ? req.reason.trim().slice(0, 200)
+        : "your session was ended";
+      s.kick(reason, req.replaced === true);
+      return Promise.resolve({ kicked: true });
+    },
+
+    Deliver(req: { items?: DeliverItem[] }): Promise<{ delivered: boolean[] }> {
+      const delivered = (req.items ?? []).map((item) => {
+        const s = ctx.hub.local(Number(item.user_id));
+        return s !== undefined && typeof item.frame === "string" && s.deliver(item.frame);
+      });
+      return Promise.resolve({ delivered });
+    },
+  };
+}

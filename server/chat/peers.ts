@@ -1,0 +1,125 @@
+/**
+ * The other chat nodes, as seen from this one: one gRPC ChatNode client per
+ * address (kept and reused), short deadlines, and Deliver calls batched per
+ * destination. Events for one node are sent in the order they were queued:
+ * at most one Deliver call per destination is in flight, and whatever
+ * queued up meanwhile goes out in the next one.
+ */
+import type { RpcClient } from "../../proto/grpc.ts";
+import {
+  chatNodeClient,
+  type ChatNodeMethods,
+  type DeliverItem,
+  type NodeKickRequest,
+} from "../../proto/services.ts";
+import type { TlsConfig } from "../config.ts";
+import type { Logger } from "../log.ts";
+
+/** Most items in one Deliver call. */
+const MAX_BATCH = 500;
+
+interface Pending {
+  item: DeliverItem;
+  resolve(delivered: boolean): void;
+}
+
+interface Outbox {
+  queue: Pending[];
+  busy: boolean;
+}
+
+export interface PeersOptions {
+  tls: TlsConfig | null;
+  log: Logger;
+  /** Deadline of each call; a node that does not answer in time counts as unreachable. */
+  deadlineMs?: number;
+  /** Told about every Deliver call's outcome (for metrics and the node cache). */
+  onDeliver?: (addr: string, items: number, ok: boolean) => void;
+}
+
+export class Peers {
+  #clients = new Map<string, RpcClient<ChatNodeMethods>>();
+  #outboxes = new Map<string, Outbox>();
+  #lastWarn = new Map<string, number>();
+  #closed = false;
+
+  constructor(readonly options: PeersOptions) {}
+
+  client(addr: string): RpcClient<ChatNodeMethods> {
+    let c = this.#clients.get(addr);
+    if (!c) {
+      c = chatNodeClient(addr, {
+        tls: this.options.tls,
+        deadlineMs: this.options.deadlineMs ?? 2000,
+      });
+      this.#clients.set(addr, c);
+    }
+    return c;
+  }
+
+  /** Ends the user's session on the node at `addr`; false if it was not there or unreachable. */
+  async kick(addr: string, req: NodeKickRequest): Promise<boolean> {
+    try {
+      return (await this.client(addr).Kick(req)).kicked;
+    } catch (e) {
+      this.#warn(addr, "Kick failed", e);
+      return false;
+    }
+  }
+
+  /**
+   * Queues one event for a user on the node at `addr`. Resolves with whether
+   * that node pushed it to a live session; false if the node did not answer.
+   */
+  deliver(addr: string, item: DeliverItem): Promise<boolean> {
+    if (this.#closed) return Promise.resolve(false);
+    let box = this.#outboxes.get(addr);
+    if (!box) {
+      box = { queue: [], busy: false };
+      this.#outboxes.set(addr, box);
+    }
+    const { promise, resolve } = Promise.withResolvers<boolean>();
+    box.queue.push({ item, resolve });
+    if (!box.busy) {
+      box.busy = true;
+      // A microtask lets the events queued in the same turn share one call.
+      queueMicrotask(() => this.#flush(addr, box));
+    }
+    return promise;
+  }
+
+  async #flush(addr: string, box: Outbox): Promise<void> {
+    while (box.queue.length > 0) {
+      const batch = box.queue.splice(0, MAX_BATCH);
+      let delivered: boolean[] = [];
+      let ok = true;
+      try {
+        delivered = (await this.client(addr).Deliver({ items: batch.map((p) => p.item) }))
+          .delivered ?? [];
+      } catch (e) {
+        ok = false;
+        this.#warn(addr, "Deliver failed", e);
+      }
+      this.options.onDeliver?.(addr, batch.length, ok);
+      batch.forEach((p, i) => p.resolve(delivered[i] === true));
+    }
+    box.busy = false;
+  }
+
+  /** Logs a failing peer at most every 5 s, so a dead node does not flood the log. */
+  #warn(addr: string, msg: string, error: unknown): void {
+    const now = Date.now();
+    if (now - (this.#lastWarn.get(addr) ?? 0) < 5000) return;
+    this.#lastWarn.set(addr, now);
+    this.options.log.warn(msg, { peer: addr, error: (error as Error)?.message ?? String(error) });
+  }
+
+  closeAll(): void {
+    this.#closed = true;
+    for (const box of this.#outboxes.values()) {
+      for (const p of box.queue.splice(0)) p.resolve(false);
+    }
+    for (const c of this.#clients.values()) c.close();
+    this.#clients.clear();
+  }
+}

@@ -1,0 +1,362 @@
+/**
+ * One client connection, from the socket's open to its close: the frame
+ * loop (size check, parse, validate, dispatch, reply), authentication
+ * state, the hold-back of live events during the offline sync, the
+ * per-session rate limits and friend cache, and the clean-up of presence
+ * when it ends. It talks to its socket only through `Conn`.
+ */
+import { toAppError } from "../../proto/errors.ts";
+import {
+  CLOSE,
+  type ErrorFrame,
+  MAX_FRAME_BYTES,
+  type ServerEvent,
+  type ServerFrame,
+} from "../../proto/protocol.ts";
+import { clearPresence } from "../engine/presence.ts";
+import { TokenBucket } from "../engine/rate_limit.ts";
+import type { ChatContext } from "./context.ts";
+import { dispatch } from "./handlers/mod.ts";
+import type { LocalSession } from "./hub.ts";
+import {
+  FrameError,
+  InvalidFrameWindow,
+  MAX_PENDING_FRAMES,
+  parseFrame,
+  tooBig,
+} from "./limits.ts";
+import { login } from "./login.ts";
+import { notifyPresence } from "./presence_notify.ts";
+import type { Conn, ConnEvents, UpgradeInfo } from "./transport.ts";
+
+type Phase = "unauth" | "sync" | "live" | "closed";
+type RequestId = string | number | null;
+
+/** How long a positive friendship check is trusted (removals also clear it at once). */
+const FRIEND_CACHE_MS = 30_000;
+
+export class Session implements LocalSession, ConnEvents {
+  /** Set when the login succeeds. */
+  id = "";
+  userId = 0;
+  /** Last time any frame arrived, for the heartbeat timeout. */
+  lastActivity = Date.now();
+  /** Replaced by a newer login of the same user: friends are not told it went offline. */
+  replaced = false;
+  readonly messageBucket: TokenBucket;
+  /** Typing indicators beyond this rate are dropped silently. */
+  readonly typingBucket = new TokenBucket(5, 10);
+
+  #ctx: ChatContext;
+  #conn: Conn;
+  #token: string | null;
+  #phase: Phase = "unauth";
+  #countedUnauth = false;
+  #authTimer: ReturnType<typeof setTimeout> | undefined;
+  #chain: Promise<void> = Promise.resolve();
+  #pending = 0;
+  #invalid = new InvalidFrameWindow();
+  #held: { frame: ServerEvent; json?: string }[] = [];
+  #synced = new Set<number>();
+  #friends = new Map<number, number>();
+  #registered = false;
+  #cleanup: Promise<void> | null = null;
+  #done = Promise.withResolvers<void>();
+
+  constructor(ctx: ChatContext, conn: Conn, info: UpgradeInfo) {
+    this.#ctx = ctx;
+    this.#conn = conn;
+    this.#token = info.token;
+    this.messageBucket = new TokenBucket(ctx.config.chat.msgRate, ctx.config.chat.msgBurst);
+  }
+
+  get closed(): boolean {
+    return this.#phase === "closed";
+  }
+
+  get authenticated(): boolean {
+    return this.#phase === "sync" || this.#phase === "live";
+  }
+
+  /** Resolves once the socket is closed and presence cleaned up. */
+  get done(): Promise<void> {
+    return this.#done.promise;
+  }
+
+  // --- transport events ---
+
+  onOpen(): void {
+    const { state, config, metrics } = this.#ctx;
+    if (this.#phase === "closed") return;
+    if (state.draining) return this.closeWith(CLOSE.TRY_AGAIN_LATER, "node draining");
+    if (state.unauthenticated >= config.chat.maxUnauthenticated) {
+      return this.closeWith(CLOSE.TRY_AGAIN_LATER, "too many unauthenticated connections");
+    }
+    state.unauthenticated++;
+    this.#countedUnauth = true;
+    metrics.unauthenticated.set(state.unauthenticated);
+    this.#authTimer = setTimeout(() => {
+      if (this.#phase === "unauth") this.closeWith(CLOSE.AUTH_TIMEOUT, "authentication timeout");
+    }, config.chat.authTimeoutMs);
+    if (this.#token !== null) {
+      const token = this.#token;
+      this.#token = null;
+      this.#startLogin(token, null);
+    }
+  }
+
+  onText(text: string): void {
+    if (this.#phase === "closed") return;
+    this.lastActivity = Date.now();
+    if (tooBig(text)) return this.#tooBig();
+    this.#enqueue(() => this.#handleText(text));
+  }
+
+  onBinary(bytes: number): void {
+    if (this.#phase === "closed") return;
+    this.lastActivity = Date.now();
+    if (bytes > MAX_FRAME_BYTES) return this.#tooBig();
+    this.#enqueue(() => {
+      this.#ctx.metrics.framesIn.inc({ type: "invalid" });
+      this.#invalidFrame(null, "invalid_frame", "binary frames are not part of the protocol");
+      return Promise.resolve();
+    });
+  }
+
+  onClose(code: number): void {
+    if (this.#phase === "closed") return;
+    this.#phase = "closed";
+    this.#ctx.metrics.closes.inc({ code: String(code) });
+    this.#onClosed();
+  }
+
+  // --- the frame loop ---
+
+  #enqueue(step: () => Promise<void>): void {
+    if (this.#pending >= MAX_PENDING_FRAMES) {
+      return this.closeWith(CLOSE.POLICY, "too many frames waiting");
+    }
+    this.#pending++;
+    // One frame at a time, in order: replies keep the order of requests.
+    this.#chain = this.#chain.then(step).catch((e) => {
+      this.#ctx.log.error("frame handling failed", { error: e, user: this.userId });
+    }).finally(() => this.#pending--);
+  }
+
+  async #handleText(text: string): Promise<void> {
+    if (this.#phase === "closed") return;
+    const { metrics } = this.#ctx;
+    let frame;
+    try {
+      frame = parseFrame(text);
+    } catch (e) {
+      if (!(e instanceof FrameError)) throw e;
+      metrics.framesIn.inc({ type: "invalid" });
+      return this.#invalidFrame(e.requestId, e.code, e.message);
+    }
+    metrics.framesIn.inc({ type: frame.type });
+    const id: RequestId = frame.id ?? null;
+    if (frame.type === "auth") {
+      if (this.#phase !== "unauth") {
+        return this.#error(id, "already_authenticated", "this socket is already authenticated");
+      }
+      return await this.#login(frame.token, id);
+    }
+    if (this.#phase === "unauth") {
+      return this.#invalidFrame(id, "not_authenticated", "send an auth frame first");
+    }
+    try {
+      await dispatch(this.#ctx, this, frame, (data) => {
+        if (id !== null) this.send({ type: "result", id, data });
+      });
+    } catch (e) {
+      const err = toAppError(e);
+      if (err !== e) this.#ctx.log.error("request failed", { error: e, type: frame.type });
+      this.#error(id, err.code, err.message, err.retryAfterS);
+    }
+  }
+
+  #startLogin(token: string, id: RequestId): void {
+    this.#enqueue(() => this.#login(token, id));
+  }
+
+  async #login(token: string, id: RequestId): Promise<void> {
+    clearTimeout(this.#authTimer);
+    try {
+      await login(this.#ctx, this, token, id);
+    } catch (e) {
+      this.#ctx.log.error("login failed", { error: e, user: this.userId });
+      this.fail(id, "internal", "the session could not be started; try again", 1011);
+    }
+  }
+
+  #tooBig(): void {
+    this.#ctx.metrics.invalidFrames.inc({ code: "frame_too_large" });
+    this.#error(null, "frame_too_large", `a frame may be at most ${MAX_FRAME_BYTES} bytes`);
+    this.closeWith(CLOSE.TOO_BIG, "frame too large");
+  }
+
+  #invalidFrame(id: RequestId, code: string, message: string): void {
+    this.#ctx.metrics.invalidFrames.inc({ code });
+    this.#error(id, code, message);
+    if (this.#invalid.add()) this.closeWith(CLOSE.POLICY, "too many invalid frames");
+  }
+
+  #error(id: RequestId, code: string, message: string, retryAfterS?: number): void {
+    const error: ErrorFrame["error"] = { code, message };
+    if (retryAfterS !== undefined) error.retry_after_ms = Math.ceil(retryAfterS * 1000);
+    this.send({ type: "error", id, error });
+  }
+
+  // --- what login.ts and the handlers use ---
+
+  send(frame: ServerFrame): void {
+    this.#sendJson(JSON.stringify(frame));
+  }
+
+  #sendJson(json: string): void {
+    if (this.#phase === "closed") return;
+    this.#conn.send(json);
+    this.#ctx.metrics.framesOut.inc();
+  }
+
+  /** Sends an error frame and closes with `closeCode`. */
+  fail(id: RequestId, code: string, message: string, closeCode: number): void {
+    this.#error(id, code, message);
+    this.closeWith(closeCode, code);
+  }
+
+  /** The login succeeded: from now on live events are held until `finishSync()`. */
+  beginSession(userId: number, sessionId: string): void {
+    this.userId = userId;
+    this.id = sessionId;
+    this.#phase = "sync";
+    this.#leaveUnauth();
+  }
+
+  /**
+   * Presence now names this session. If the socket closed while the login
+   * ran, clean up at once (the close handler ran before there was anything
+   * to clean).
+   */
+  markRegistered(): void {
+    this.#registered = true;
+    if (this.#phase === "closed") this.#runCleanup();
+  }
+
+  /** The offline sync is sent: push what was held back, minus messages the sync carried. */
+  finishSync(synced: Set<number>): void {
+    if (this.#phase !== "sync") return;
+    this.#synced = synced;
+    this.#phase = "live";
+    for (const { frame, json } of this.#held.splice(0)) this.#push(frame, json);
+  }
+
+  // --- LocalSession (the hub's side) ---
+
+  deliver(frame: ServerEvent | string): boolean {
+    if (!this.authenticated) return false;
+    let event: ServerEvent;
+    let json: string | undefined;
+    if (typeof frame === "string") {
+      json = frame;
+      try {
+        event = JSON.parse(frame);
+      } catch {
+        return false;
+      }
+    } else event = frame;
+    if (event.type === "friend.removed") this.forgetFriend(event.user_id);
+    if (event.type === "friend.accepted") this.rememberFriend(event.friend.user.id);
+    if (this.#phase === "sync") this.#held.push({ frame: event, json });
+    else this.#push(event, json);
+    return true;
+  }
+
+  #push(event: ServerEvent, json?: string): void {
+    // At-least-once is the guarantee, but not twice in one session.
+    if (event.type === "msg.new" && this.#synced.has(event.message.id)) return;
+    this.#sendJson(json ?? JSON.stringify(event));
+  }
+
+  kick(reason: string, replaced: boolean): void {
+    if (this.#phase === "closed") return;
+    this.replaced = replaced;
+    this.send({ type: "kicked", reason });
+    this.closeWith(CLOSE.KICKED, "kicked");
+  }
+
+  /** Asks the client to move to another node, then closes (drain). */
+  moveAway(chatUrl: string | null): void {
+    if (this.#phase === "closed") return;
+    this.send({ type: "reconnect", reason: "draining", chat_url: chatUrl });
+    this.closeWith(CLOSE.SERVICE_RESTART, "node draining");
+  }
+
+  closeWith(code: number, reason: string): void {
+    if (this.#phase === "closed") return;
+    this.#phase = "closed";
+    this.#conn.close(code, reason);
+    this.#ctx.metrics.closes.inc({ code: String(code) });
+    this.#onClosed();
+  }
+
+  // --- friendship cache for the hot path (msg.send, typing) ---
+
+  async isFriend(userId: number): Promise<boolean> {
+    const until = this.#friends.get(userId);
+    if (until !== undefined && until > Date.now()) return true;
+    const yes = await this.#ctx.store.areFriends(this.userId, userId);
+    if (yes) this.rememberFriend(userId);
+    else this.#friends.delete(userId);
+    return yes;
+  }
+
+  rememberFriend(userId: number): void {
+    this.#friends.set(userId, Date.now() + FRIEND_CACHE_MS);
+  }
+
+  forgetFriend(userId: number): void {
+    this.#friends.delete(userId);
+  }
+
+  // --- the end ---
+
+  #leaveUnauth(): void {
+    if (!this.#countedUnauth) return;
+    this.#countedUnauth = false;
+    const { state, metrics } = this.#ctx;
+    state.unauthenticated--;
+    metrics.unauthenticated.set(state.unauthenticated);
+  }
+
+  #onClosed(): void {
+    clearTimeout(this.#authTimer);
+    this.#leaveUnauth();
+    this.#held = [];
+    if (this.userId) this.#ctx.hub.remove(this);
+    if (this.#registered) this.#runCleanup();
+    else if (!this.userId) this.#done.resolve();
+    // A login still running calls markRegistered(), which cleans up.
+  }
+
+  #runCleanup(): void {
+    if (this.#cleanup) return;
+    this.#ctx.hub.remove(this);
+    this.#cleanup = this.#clearPresence().finally(() => this.#done.resolve());
+  }
+
+  async #clearPresence(): Promise<void> {
+    const { engine, store, log } = this.#ctx;
+    try {
+      // Compare the session: a newer login's record must survive this one's end.
+      const cleared = await clearPresence(engine, this.userId, this.id);
+      if (!cleared || this.replaced) return;
+      const now = Date.now();
+      await store.setLastSeen(this.userId, now);
+      await notifyPresence(this.#ctx, this.userId, { online: false, lastSeen: now });
+    } catch (e) {
+      log.warn("presence clean-up failed", { error: e, user: this.userId });
+    }
+  }
+}
