@@ -6,7 +6,7 @@
  * mapping from snake_case rows to the camelCase types.
  */
 import { AppError } from "../errors.ts";
-import type { FriendRequest, Message, User } from "./types.ts";
+import type { FriendRequest, Message, UnreadCount, User } from "./types.ts";
 
 /** Hard ceilings of the schema (in UTF-16 code units, so they also fit MySQL's character counts). */
 export const STORE_LIMITS = {
@@ -142,6 +142,10 @@ export function toRequest(r: Row): FriendRequest {
     greeting: String(r.greeting),
     createdAt: num(r.created_at),
   };
+}
+
+export function toUnread(r: Row): UnreadCount {
+  return { peerId: num(r.peer_id), count: num(r.n), lastId: num(r.last_id) };
 }
 
 export function userNotFound(): AppError {

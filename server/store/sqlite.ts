@@ -28,11 +28,13 @@ import {
   selfFriendError,
   toMessage,
   toRequest,
+  toUnread,
   toUser,
   uniqueIds,
   USER_COLUMNS,
   userNotFound,
 } from "./_common.ts";
+import { SQL } from "./_sql.ts";
 import { CREATE_SCHEMA_MIGRATIONS, MIGRATIONS } from "./migrations.ts";
 import {
   ConflictError,
@@ -47,6 +49,11 @@ import {
 } from "./types.ts";
 
 type Row = Record<string, SQLInputValue>;
+type Inserted = { message: Message; duplicate: boolean };
+type RequestResult = {
+  result: "created" | "exists" | "friends" | "accepted";
+  request: FriendRequest | null;
+};
 
 const SQLITE_CONSTRAINT_UNIQUE = 2067;
 const SQLITE_CONSTRAINT_FOREIGNKEY = 787;
@@ -59,13 +66,16 @@ function sqliteCode(e: unknown): number | undefined {
 export function openSqlite(path: string, options: { log: Logger }): SqliteStore {
   if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
   const db = new DatabaseSync(path);
-  // WAL lets readers run beside the one writer; NORMAL sync is durable across
-  // a crash of the process (not of the machine) and much faster than FULL.
   // busy_timeout first: switching to WAL needs a lock another process may hold.
   db.exec("PRAGMA busy_timeout = 10000");
+  // WAL lets readers run beside the one writer; NORMAL sync is durable across
+  // a crash of the process (not of the machine) and much faster than FULL.
   db.exec("PRAGMA journal_mode = WAL");
   db.exec("PRAGMA synchronous = NORMAL");
   db.exec("PRAGMA foreign_keys = ON");
+  // The searched columns are already lower-cased; a case-sensitive LIKE
+  // matches MySQL's utf8mb4_bin and lets SQLite turn a prefix into an index range.
+  db.exec("PRAGMA case_sensitive_like = ON");
   return new SqliteStore(db, options.log);
 }
 
@@ -91,15 +101,15 @@ export class SqliteStore implements Store {
     return st;
   }
 
-  #all(sql: string, ...params: SQLInputValue[]): Row[] {
+  #all(sql: string, params: SQLInputValue[] = []): Row[] {
     return this.#st(sql).all(...params) as Row[];
   }
 
-  #get(sql: string, ...params: SQLInputValue[]): Row | undefined {
+  #get(sql: string, params: SQLInputValue[] = []): Row | undefined {
     return this.#st(sql).get(...params) as Row | undefined;
   }
 
-  #run(sql: string, ...params: SQLInputValue[]): number {
+  #run(sql: string, params: SQLInputValue[] = []): number {
     return Number(this.#st(sql).run(...params).changes);
   }
 
@@ -125,11 +135,7 @@ export class SqliteStore implements Store {
       for (const m of MIGRATIONS) {
         if (done.has(m.version)) continue;
         for (const sql of m.sqlite) this.#db.exec(sql);
-        this.#run(
-          "INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)",
-          m.version,
-          Date.now(),
-        );
+        this.#run(SQL.recordMigration, [m.version, Date.now()]);
         this.#log.info("migration applied", { version: m.version, name: m.name });
       }
       const newest = Math.max(0, ...done);
@@ -144,47 +150,37 @@ export class SqliteStore implements Store {
     const table = this.#get(
       "SELECT 1 AS x FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'",
     );
-    if (!table) return 0;
-    return Number(this.#get("SELECT COALESCE(MAX(version), 0) AS v FROM schema_migrations")!.v);
+    return table ? Number(this.#get(SQL.schemaVersion)!.v) : 0;
   }
 
   async close(): Promise<void> {
-    if (!this.#closed) {
-      this.#closed = true;
-      this.#statements.clear();
-      this.#db.close();
-    }
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#statements.clear();
+    this.#db.close();
   }
 
   // --- users ---
 
   async createUser(input: { email: string; name: string; passwordHash: string }): Promise<User> {
     checkUserInput(input);
+    const { email, name, passwordHash } = input;
     try {
       const row = this.#get(
         `INSERT INTO users (email, email_norm, name, name_norm, display_name, bio, password_hash,
            created_at) VALUES (?, ?, ?, ?, '', '', ?, ?) RETURNING ${USER_COLUMNS}`,
-        input.email,
-        normalizeKey(input.email),
-        input.name,
-        normalizeKey(input.name),
-        input.passwordHash,
-        Date.now(),
+        [email, normalizeKey(email), name, normalizeKey(name), passwordHash, Date.now()],
       );
       return toUser(row!);
     } catch (e) {
-      if (sqliteCode(e) === SQLITE_CONSTRAINT_UNIQUE) {
-        // The message names the column: "UNIQUE constraint failed: users.email_norm".
-        throw new ConflictError(
-          String((e as Error).message).includes("users.email_norm") ? "email" : "name",
-        );
-      }
-      throw e;
+      if (sqliteCode(e) !== SQLITE_CONSTRAINT_UNIQUE) throw e;
+      // The message names the column: "UNIQUE constraint failed: users.email_norm".
+      throw new ConflictError(String(e).includes("users.email_norm") ? "email" : "name");
     }
   }
 
   async userById(id: number): Promise<User | null> {
-    const row = this.#get(`SELECT ${USER_COLUMNS} FROM users WHERE id = ?`, id);
+    const row = this.#get(SQL.userById, [id]);
     return row ? toUser(row) : null;
   }
 
@@ -193,43 +189,30 @@ export class SqliteStore implements Store {
     // One JSON parameter instead of a placeholder per id keeps the SQL text fixed.
     const rows = this.#all(
       `SELECT ${USER_COLUMNS} FROM users WHERE id IN (SELECT value FROM json_each(?))`,
-      JSON.stringify(want),
+      [JSON.stringify(want)],
     );
     return orderByIds(rows.map(toUser), want);
   }
 
   async userForLogin(login: string): Promise<{ user: User; passwordHash: string } | null> {
     const key = normalizeKey(login);
-    // Should a name ever equal someone's e-mail, the e-mail wins.
-    const row = this.#get(
-      `SELECT ${USER_COLUMNS}, password_hash FROM users WHERE email_norm = ? OR name_norm = ?
-       ORDER BY email_norm = ? DESC LIMIT 1`,
-      key,
-      key,
-      key,
-    );
+    const row = this.#get(SQL.userForLogin, [key, key, key]);
     return row ? { user: toUser(row), passwordHash: String(row.password_hash) } : null;
   }
 
   async userByEmail(email: string): Promise<User | null> {
-    const row = this.#get(
-      `SELECT ${USER_COLUMNS} FROM users WHERE email_norm = ?`,
-      normalizeKey(email),
-    );
+    const row = this.#get(SQL.userByEmail, [normalizeKey(email)]);
     return row ? toUser(row) : null;
   }
 
   async userByName(name: string): Promise<User | null> {
-    const row = this.#get(
-      `SELECT ${USER_COLUMNS} FROM users WHERE name_norm = ?`,
-      normalizeKey(name),
-    );
+    const row = this.#get(SQL.userByName, [normalizeKey(name)]);
     return row ? toUser(row) : null;
   }
 
   async setPasswordHash(userId: number, hash: string): Promise<void> {
     checkText("passwordHash", hash);
-    this.#run("UPDATE users SET password_hash = ? WHERE id = ?", hash, userId);
+    this.#run(SQL.setPasswordHash, [hash, userId]);
   }
 
   async updateProfile(
@@ -238,19 +221,14 @@ export class SqliteStore implements Store {
   ): Promise<User> {
     if (patch.displayName !== undefined) checkText("displayName", patch.displayName);
     if (patch.bio !== undefined) checkText("bio", patch.bio);
-    const row = this.#get(
-      `UPDATE users SET display_name = COALESCE(?, display_name), bio = COALESCE(?, bio)
-       WHERE id = ? RETURNING ${USER_COLUMNS}`,
-      patch.displayName ?? null,
-      patch.bio ?? null,
-      userId,
-    );
+    this.#run(SQL.updateProfile, [patch.displayName ?? null, patch.bio ?? null, userId]);
+    const row = this.#get(SQL.userById, [userId]);
     if (!row) throw userNotFound();
     return toUser(row);
   }
 
   async setLastSeen(userId: number, at: number): Promise<void> {
-    this.#run("UPDATE users SET last_seen_at = ? WHERE id = ?", at, userId);
+    this.#run(SQL.setLastSeen, [at, userId]);
   }
 
   async searchUsers(
@@ -258,59 +236,37 @@ export class SqliteStore implements Store {
     options: { limit: number; after?: string },
   ): Promise<Page<User>> {
     const key = normalizeKey(query);
-    const after = decodeAfter(options.after);
     const limit = clampLimit(options.limit);
     // One row more than asked tells whether there is a next page.
-    const rows = this.#all(
-      `SELECT ${USER_COLUMNS}, name_norm FROM users
-       WHERE (name_norm LIKE ? ESCAPE '!' OR email_norm = ?) AND name_norm > ?
-       ORDER BY name_norm LIMIT ?`,
+    const rows = this.#all(SQL.searchUsers, [
       escapeLike(key) + "%",
       key,
-      after ?? "",
+      decodeAfter(options.after) ?? "",
       limit + 1,
-    );
-    const more = rows.length > limit;
+    ]);
     const page = rows.slice(0, limit);
-    return {
-      items: page.map(toUser),
-      next: more ? encodeAfter(String(page[page.length - 1].name_norm)) : null,
-    };
+    const next = rows.length > limit ? encodeAfter(String(page[page.length - 1].name_norm)) : null;
+    return { items: page.map(toUser), next };
   }
 
   async countUsers(): Promise<number> {
-    return Number(this.#get("SELECT COUNT(*) AS n FROM users")!.n);
+    return Number(this.#get(SQL.countUsers)!.n);
   }
 
   // --- friends ---
 
   #pending(fromId: number, toId: number): FriendRequest | null {
-    const row = this.#get(
-      `SELECT ${REQUEST_COLUMNS} FROM friend_requests WHERE from_id = ? AND to_id = ?`,
-      fromId,
-      toId,
-    );
+    const row = this.#get(SQL.pendingRequest, [fromId, toId]);
     return row ? toRequest(row) : null;
   }
 
   /** Makes a and b friends (both directions) and drops requests either way. */
   #befriend(a: number, b: number, at: number): void {
-    this.#run(
-      `DELETE FROM friend_requests WHERE (from_id = ? AND to_id = ?) OR (from_id = ? AND to_id = ?)`,
-      a,
-      b,
-      b,
-      a,
-    );
+    this.#run(SQL.deleteRequestsBothWays, [a, b, b, a]);
     this.#run(
       `INSERT INTO friendships (user_id, friend_id, created_at) VALUES (?, ?, ?), (?, ?, ?)
        ON CONFLICT DO NOTHING`,
-      a,
-      b,
-      at,
-      b,
-      a,
-      at,
+      [a, b, at, b, a, at],
     );
   }
 
@@ -318,30 +274,26 @@ export class SqliteStore implements Store {
     fromId: number,
     toId: number,
     greeting: string,
-  ): Promise<
-    { result: "created" | "exists" | "friends" | "accepted"; request: FriendRequest | null }
-  > {
+  ): Promise<RequestResult> {
     if (fromId === toId) throw selfFriendError();
     checkText("greeting", greeting);
     try {
-      return this.#tx(() => {
-        if (this.#areFriends(fromId, toId)) return { result: "friends" as const, request: null };
+      return this.#tx((): RequestResult => {
+        if (this.#get(SQL.areFriends, [fromId, toId])) return { result: "friends", request: null };
         const reverse = this.#pending(toId, fromId);
         if (reverse) {
           this.#befriend(fromId, toId, Date.now());
-          return { result: "accepted" as const, request: reverse };
+          return { result: "accepted", request: reverse };
         }
         const existing = this.#pending(fromId, toId);
-        if (existing) return { result: "exists" as const, request: existing };
-        const row = this.#get(
-          `INSERT INTO friend_requests (from_id, to_id, greeting, created_at) VALUES (?, ?, ?, ?)
-           RETURNING ${REQUEST_COLUMNS}`,
+        if (existing) return { result: "exists", request: existing };
+        const row = this.#get(`${SQL.insertRequest} RETURNING ${REQUEST_COLUMNS}`, [
           fromId,
           toId,
           greeting,
           Date.now(),
-        );
-        return { result: "created" as const, request: toRequest(row!) };
+        ]);
+        return { result: "created", request: toRequest(row!) };
       });
     } catch (e) {
       if (sqliteCode(e) === SQLITE_CONSTRAINT_FOREIGNKEY) throw userNotFound();
@@ -352,15 +304,10 @@ export class SqliteStore implements Store {
   async pendingRequests(
     userId: number,
   ): Promise<{ incoming: FriendRequest[]; outgoing: FriendRequest[] }> {
-    const incoming = this.#all(
-      `SELECT ${REQUEST_COLUMNS} FROM friend_requests WHERE to_id = ? ORDER BY created_at, id`,
-      userId,
-    ).map(toRequest);
-    const outgoing = this.#all(
-      `SELECT ${REQUEST_COLUMNS} FROM friend_requests WHERE from_id = ? ORDER BY created_at, id`,
-      userId,
-    ).map(toRequest);
-    return { incoming, outgoing };
+    return {
+      incoming: this.#all(SQL.incomingRequests, [userId]).map(toRequest),
+      outgoing: this.#all(SQL.outgoingRequests, [userId]).map(toRequest),
+    };
   }
 
   async acceptFriendRequest(userId: number, fromId: number): Promise<boolean> {
@@ -372,103 +319,61 @@ export class SqliteStore implements Store {
   }
 
   async declineFriendRequest(userId: number, fromId: number): Promise<boolean> {
-    const n = this.#run(
-      "DELETE FROM friend_requests WHERE from_id = ? AND to_id = ?",
-      fromId,
-      userId,
-    );
-    return n > 0;
+    return this.#run(SQL.deleteRequest, [fromId, userId]) > 0;
   }
 
   async cancelFriendRequest(userId: number, toId: number): Promise<boolean> {
-    const n = this.#run(
-      "DELETE FROM friend_requests WHERE from_id = ? AND to_id = ?",
-      userId,
-      toId,
-    );
-    return n > 0;
-  }
-
-  #areFriends(a: number, b: number): boolean {
-    return !!this.#get("SELECT 1 AS x FROM friendships WHERE user_id = ? AND friend_id = ?", a, b);
+    return this.#run(SQL.deleteRequest, [userId, toId]) > 0;
   }
 
   async areFriends(a: number, b: number): Promise<boolean> {
-    return this.#areFriends(a, b);
+    return this.#get(SQL.areFriends, [a, b]) !== undefined;
   }
 
   async friends(userId: number): Promise<Friend[]> {
-    const rows = this.#all(
-      `SELECT u.id, u.email, u.name, u.display_name, u.bio, u.created_at, u.last_seen_at,
-         f.created_at AS since
-       FROM friendships f JOIN users u ON u.id = f.friend_id
-       WHERE f.user_id = ? ORDER BY u.name_norm`,
-      userId,
-    );
+    const rows = this.#all(SQL.friends, [userId]);
     return rows.map((r) => ({ user: toUser(r), since: Number(r.since) }));
   }
 
   async friendIds(userId: number): Promise<number[]> {
-    const rows = this.#all(
-      "SELECT friend_id FROM friendships WHERE user_id = ? ORDER BY friend_id",
-      userId,
-    );
-    return rows.map((r) => Number(r.friend_id));
+    return this.#all(SQL.friendIds, [userId]).map((r) => Number(r.friend_id));
   }
 
   async removeFriend(userId: number, friendId: number): Promise<boolean> {
-    const n = this.#run(
-      `DELETE FROM friendships WHERE (user_id = ? AND friend_id = ?) OR (user_id = ? AND friend_id = ?)`,
-      userId,
-      friendId,
-      friendId,
-      userId,
-    );
-    return n > 0;
+    return this.#run(SQL.removeFriend, [userId, friendId, friendId, userId]) > 0;
   }
 
   async countFriends(userId: number): Promise<number> {
-    const row = this.#get("SELECT COUNT(*) AS n FROM friendships WHERE user_id = ?", userId);
-    return Number(row!.n);
+    return Number(this.#get(SQL.countFriends, [userId])!.n);
   }
 
   // --- messages ---
 
-  #insertMessage(input: MessageInput): { message: Message; duplicate: boolean } {
+  #insertMessage(m: MessageInput): Inserted {
     const row = this.#get(
       `INSERT INTO messages (sender_id, recipient_id, client_id, text, created_at)
        VALUES (?, ?, ?, ?, ?) ON CONFLICT (sender_id, client_id) DO NOTHING RETURNING id`,
-      input.senderId,
-      input.recipientId,
-      input.clientId,
-      input.text,
-      input.createdAt,
+      [m.senderId, m.recipientId, m.clientId, m.text, m.createdAt],
     );
-    if (row) return { message: { id: Number(row.id), ...input }, duplicate: false };
-    const stored = this.#get(
-      `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE sender_id = ? AND client_id = ?`,
-      input.senderId,
-      input.clientId,
-    );
+    if (row) return { message: { id: Number(row.id), ...m }, duplicate: false };
+    const stored = this.#get(SQL.messageByClientId, [m.senderId, m.clientId]);
     return { message: toMessage(stored!), duplicate: true };
   }
 
-  async insertMessage(input: MessageInput): Promise<{ message: Message; duplicate: boolean }> {
+  async insertMessage(input: MessageInput): Promise<Inserted> {
     checkMessageInput(input);
     return this.#insertMessage(input);
   }
 
-  async insertMessages(
-    inputs: MessageInput[],
-  ): Promise<{ message: Message; duplicate: boolean }[]> {
+  async insertMessages(inputs: MessageInput[]): Promise<Inserted[]> {
     inputs.forEach(checkMessageInput);
     if (inputs.length === 0) return [];
-    // One transaction: one fsync for the lot, and ids follow the input order.
+    // One transaction: one commit for the lot, and ids follow the input order.
     return this.#tx(() => inputs.map((m) => this.#insertMessage(m)));
   }
 
   async messageById(id: number): Promise<Message | null> {
-    const row = this.#get(`SELECT ${MESSAGE_COLUMNS} FROM messages WHERE id = ?`, id);
+    const row = this.#get(SQL.messageById, [id]);
     return row ? toMessage(row) : null;
   }
 
@@ -480,24 +385,11 @@ export class SqliteStore implements Store {
     const before = options.before ?? Number.MAX_SAFE_INTEGER;
     const limit = clampLimit(options.limit);
     // Each direction walks ix_messages_pair backwards; the union is merged and cut.
+    const one = `SELECT * FROM (SELECT ${MESSAGE_COLUMNS} FROM messages
+      WHERE sender_id = ? AND recipient_id = ? AND id < ? ORDER BY id DESC LIMIT ?)`;
     const rows = this.#all(
-      `SELECT * FROM (
-         SELECT ${MESSAGE_COLUMNS} FROM messages
-         WHERE sender_id = ? AND recipient_id = ? AND id < ? ORDER BY id DESC LIMIT ?)
-       UNION ALL
-       SELECT * FROM (
-         SELECT ${MESSAGE_COLUMNS} FROM messages
-         WHERE sender_id = ? AND recipient_id = ? AND id < ? ORDER BY id DESC LIMIT ?)
-       ORDER BY id DESC LIMIT ?`,
-      a,
-      b,
-      before,
-      limit,
-      b,
-      a,
-      before,
-      limit,
-      limit,
+      `${one} UNION ALL ${one} ORDER BY id DESC LIMIT ?`,
+      [a, b, before, limit, b, a, before, limit, limit],
     );
     return rows.map(toMessage);
   }
@@ -506,43 +398,22 @@ export class SqliteStore implements Store {
     userId: number,
     options: { afterId?: number; limit: number },
   ): Promise<Message[]> {
-    const rows = this.#all(
-      `SELECT m.id, m.sender_id, m.recipient_id, m.client_id, m.text, m.created_at
-       FROM messages m
-       LEFT JOIN cursors c ON c.user_id = m.recipient_id AND c.peer_id = m.sender_id
-       WHERE m.recipient_id = ? AND m.id > ? AND m.id > COALESCE(c.delivered_id, 0)
-       ORDER BY m.id LIMIT ?`,
+    const rows = this.#all(SQL.undelivered, [
       userId,
       options.afterId ?? 0,
       clampLimit(options.limit),
-    );
+    ]);
     return rows.map(toMessage);
   }
 
   async unreadCounts(userId: number): Promise<UnreadCount[]> {
-    const rows = this.#all(
-      `SELECT m.sender_id AS peer_id, COUNT(*) AS n, MAX(m.id) AS last_id
-       FROM messages m
-       LEFT JOIN cursors c ON c.user_id = m.recipient_id AND c.peer_id = m.sender_id
-       WHERE m.recipient_id = ? AND m.id > COALESCE(c.read_id, 0)
-       GROUP BY m.sender_id ORDER BY m.sender_id`,
-      userId,
-    );
-    return rows.map((r) => ({
-      peerId: Number(r.peer_id),
-      count: Number(r.n),
-      lastId: Number(r.last_id),
-    }));
+    return this.#all(SQL.unreadCounts, [userId]).map(toUnread);
   }
 
   async countMessages(userId?: number): Promise<number> {
-    const row = userId === undefined ? this.#get("SELECT COUNT(*) AS n FROM messages") : this.#get(
-      `SELECT (SELECT COUNT(*) FROM messages WHERE sender_id = ?)
-              + (SELECT COUNT(*) FROM messages WHERE recipient_id = ? AND sender_id <> ?) AS n`,
-      userId,
-      userId,
-      userId,
-    );
+    const row = userId === undefined
+      ? this.#get(SQL.countMessages)
+      : this.#get(SQL.countUserMessages, [userId, userId, userId]);
     return Number(row!.n);
   }
 
@@ -555,31 +426,20 @@ export class SqliteStore implements Store {
   ): Promise<Cursor> {
     const read = Math.max(0, update.readId ?? 0);
     const delivered = Math.max(read, update.deliveredId ?? 0);
+    // One atomic upsert; max() keeps both cursors from moving back.
     const row = this.#get(
       `INSERT INTO cursors (user_id, peer_id, delivered_id, read_id) VALUES (?, ?, ?, ?)
        ON CONFLICT (user_id, peer_id) DO UPDATE SET
          delivered_id = max(delivered_id, excluded.delivered_id),
          read_id = max(read_id, excluded.read_id)
        RETURNING delivered_id, read_id`,
-      userId,
-      peerId,
-      delivered,
-      read,
-    );
-    return {
-      userId,
-      peerId,
-      deliveredId: Number(row!.delivered_id),
-      readId: Number(row!.read_id),
-    };
+      [userId, peerId, delivered, read],
+    )!;
+    return { userId, peerId, deliveredId: Number(row.delivered_id), readId: Number(row.read_id) };
   }
 
   async cursor(userId: number, peerId: number): Promise<Cursor> {
-    const row = this.#get(
-      "SELECT delivered_id, read_id FROM cursors WHERE user_id = ? AND peer_id = ?",
-      userId,
-      peerId,
-    );
+    const row = this.#get(SQL.cursor, [userId, peerId]);
     return {
       userId,
       peerId,
@@ -589,11 +449,6 @@ export class SqliteStore implements Store {
   }
 
   async lastMessageId(senderId: number, recipientId: number): Promise<number> {
-    const row = this.#get(
-      "SELECT COALESCE(MAX(id), 0) AS id FROM messages WHERE sender_id = ? AND recipient_id = ?",
-      senderId,
-      recipientId,
-    );
-    return Number(row!.id);
+    return Number(this.#get(SQL.lastMessageId, [senderId, recipientId])!.id);
   }
 }

@@ -1,0 +1,73 @@
+/**
+ * The statements both adapters run word for word, so that the two behave
+ * the same by construction; what differs by dialect (upserts, locking,
+ * batch inserts, the history union) stays in the adapter. Every value is a
+ * `?` placeholder.
+ */
+import { MESSAGE_COLUMNS, REQUEST_COLUMNS, USER_COLUMNS } from "./_common.ts";
+
+export const SQL = {
+  userById: `SELECT ${USER_COLUMNS} FROM users WHERE id = ?`,
+  userByEmail: `SELECT ${USER_COLUMNS} FROM users WHERE email_norm = ?`,
+  userByName: `SELECT ${USER_COLUMNS} FROM users WHERE name_norm = ?`,
+  /** (key, key, key): should a name ever equal someone's e-mail, the e-mail wins. */
+  userForLogin: `SELECT ${USER_COLUMNS}, password_hash FROM users
+    WHERE email_norm = ? OR name_norm = ? ORDER BY email_norm = ? DESC LIMIT 1`,
+  setPasswordHash: "UPDATE users SET password_hash = ? WHERE id = ?",
+  /** (displayName | null, bio | null, id): null keeps the old value. */
+  updateProfile: `UPDATE users SET display_name = COALESCE(?, display_name),
+    bio = COALESCE(?, bio) WHERE id = ?`,
+  setLastSeen: "UPDATE users SET last_seen_at = ? WHERE id = ?",
+  /** (LIKE pattern, e-mail, after, limit). */
+  searchUsers: `SELECT ${USER_COLUMNS}, name_norm FROM users
+    WHERE (name_norm LIKE ? ESCAPE '!' OR email_norm = ?) AND name_norm > ?
+    ORDER BY name_norm LIMIT ?`,
+  countUsers: "SELECT COUNT(*) AS n FROM users",
+
+  pendingRequest: `SELECT ${REQUEST_COLUMNS} FROM friend_requests WHERE from_id = ? AND to_id = ?`,
+  incomingRequests:
+    `SELECT ${REQUEST_COLUMNS} FROM friend_requests WHERE to_id = ? ORDER BY created_at, id`,
+  outgoingRequests:
+    `SELECT ${REQUEST_COLUMNS} FROM friend_requests WHERE from_id = ? ORDER BY created_at, id`,
+  insertRequest:
+    "INSERT INTO friend_requests (from_id, to_id, greeting, created_at) VALUES (?, ?, ?, ?)",
+  deleteRequest: "DELETE FROM friend_requests WHERE from_id = ? AND to_id = ?",
+  /** (a, b, b, a). */
+  deleteRequestsBothWays: `DELETE FROM friend_requests
+    WHERE (from_id = ? AND to_id = ?) OR (from_id = ? AND to_id = ?)`,
+  areFriends: "SELECT 1 AS x FROM friendships WHERE user_id = ? AND friend_id = ?",
+  friends: `SELECT u.id, u.email, u.name, u.display_name, u.bio, u.created_at, u.last_seen_at,
+      f.created_at AS since
+    FROM friendships f JOIN users u ON u.id = f.friend_id
+    WHERE f.user_id = ? ORDER BY u.name_norm`,
+  friendIds: "SELECT friend_id FROM friendships WHERE user_id = ? ORDER BY friend_id",
+  /** (a, b, b, a). */
+  removeFriend: `DELETE FROM friendships
+    WHERE (user_id = ? AND friend_id = ?) OR (user_id = ? AND friend_id = ?)`,
+  countFriends: "SELECT COUNT(*) AS n FROM friendships WHERE user_id = ?",
+
+  messageById: `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE id = ?`,
+  messageByClientId:
+    `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE sender_id = ? AND client_id = ?`,
+  /** (userId, afterId, limit): ix_messages_recipient, then each sender's cursor. */
+  undelivered: `SELECT m.id, m.sender_id, m.recipient_id, m.client_id, m.text, m.created_at
+    FROM messages m
+    LEFT JOIN cursors c ON c.user_id = m.recipient_id AND c.peer_id = m.sender_id
+    WHERE m.recipient_id = ? AND m.id > ? AND m.id > COALESCE(c.delivered_id, 0)
+    ORDER BY m.id LIMIT ?`,
+  unreadCounts: `SELECT m.sender_id AS peer_id, COUNT(*) AS n, MAX(m.id) AS last_id
+    FROM messages m
+    LEFT JOIN cursors c ON c.user_id = m.recipient_id AND c.peer_id = m.sender_id
+    WHERE m.recipient_id = ? AND m.id > COALESCE(c.read_id, 0)
+    GROUP BY m.sender_id ORDER BY m.sender_id`,
+  countMessages: "SELECT COUNT(*) AS n FROM messages",
+  /** (u, u, u): sent plus received, a message to oneself counted once. */
+  countUserMessages: `SELECT (SELECT COUNT(*) FROM messages WHERE sender_id = ?)
+    + (SELECT COUNT(*) FROM messages WHERE recipient_id = ? AND sender_id <> ?) AS n`,
+  cursor: "SELECT delivered_id, read_id FROM cursors WHERE user_id = ? AND peer_id = ?",
+  lastMessageId:
+    "SELECT COALESCE(MAX(id), 0) AS id FROM messages WHERE sender_id = ? AND recipient_id = ?",
+
+  schemaVersion: "SELECT COALESCE(MAX(version), 0) AS v FROM schema_migrations",
+  recordMigration: "INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)",
+} as const;
