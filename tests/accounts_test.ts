@@ -4,9 +4,10 @@
  * gRPC, first all in one process (SQLite + memory engine), then each role
  * in its own process (MySQL + Redis).
  *
- * The chat role is not started: login only needs status to name a chat
- * node, so the tests register a stand-in node with status RegisterNode and
- * expect its ws_url as the login's chat_url.
+ * In one process the chat role runs too and login must name it. The
+ * multi-process test leaves chat out (login only needs status to name a
+ * node): it registers a stand-in node with status RegisterNode and expects
+ * its ws_url as the login's chat_url.
  */
 import assert from "node:assert/strict";
 import { startServer } from "../main.ts";
@@ -80,7 +81,7 @@ async function mailedCode(api: GateApi, smtp: SmtpCapture, email: string, purpos
 const wrongCode = (code: string) => code === "000000" ? "111111" : "000000";
 
 /** register → login → me → logout → password reset, the same against any deployment. */
-async function basicFlow(api: GateApi, smtp: SmtpCapture) {
+async function basicFlow(api: GateApi, smtp: SmtpCapture, chatUrl: string) {
   const code = await mailedCode(api, smtp, "Zoe@Example.com");
   const reg = await api.register({
     email: "zoe@example.com",
@@ -93,7 +94,7 @@ async function basicFlow(api: GateApi, smtp: SmtpCapture) {
 
   const login = await api.login("zoe", "first password");
   assert.equal(login.status, 200, JSON.stringify(login.json));
-  assert.equal(login.json.chat_url, FAKE_NODE.ws_url);
+  assert.equal(login.json.chat_url, chatUrl);
   assert.equal((await api.me(login.json.token)).status, 200);
   assert.equal((await api.call("POST", "/api/v1/logout", undefined, login.json.token)).status, 204);
   expectError(await api.me(login.json.token), 401, "token_revoked");
@@ -111,28 +112,25 @@ async function basicFlow(api: GateApi, smtp: SmtpCapture) {
   assert.equal((await api.login("zoe", "second password")).status, 200);
 }
 
-Deno.test("accounts work end to end with every role in one process", async (t) => {
+Deno.test("accounts work end to end with all four roles in one process", async (t) => {
   const dir = await tempDir();
   const smtp = await startSmtp();
   const { log, lines } = memoryLogger();
   const config = testConfig({
-    roles: ["verify", "status", "gate"],
+    roles: ["verify", "status", "chat", "gate"],
     dataDir: dir.path,
     storeUrl: `sqlite:${dir.path}/parley.db`,
     engineUrl: "memory:",
     smtpUrl: smtp.url,
     logLevel: "debug",
-    // The stand-in node sends no heartbeats; it must outlive the test.
-    status: { nodeTtlMs: 600_000 },
   });
   const server = await startServer(config, log);
-  const status = statusClient(config.status.address);
   const secrets: string[] = [];
   try {
-    await status.RegisterNode(FAKE_NODE);
     const api = gateApi(`http://127.0.0.1:${server.handles.gate!.ports.http}`);
+    const chatUrl = `ws://127.0.0.1:${server.handles.chat!.ports.ws}/ws`;
 
-    await t.step("register → login → me → logout → reset", () => basicFlow(api, smtp));
+    await t.step("register → login → me → logout → reset", () => basicFlow(api, smtp, chatUrl));
 
     let annToken = "";
     await t.step("a code is mailed, resent only after a minute, and registers once", async () => {
@@ -212,7 +210,7 @@ Deno.test("accounts work end to end with every role in one process", async (t) =
         "token",
         "user",
       ]);
-      assert.equal(byName.json.chat_url, FAKE_NODE.ws_url);
+      assert.equal(byName.json.chat_url, chatUrl);
       assert.equal(byName.json.user.name, "ann");
       const ttl = byName.json.expires_at - Date.now();
       assert.ok(ttl > config.tokenTtlS * 1000 - 60_000 && ttl <= config.tokenTtlS * 1000);
@@ -371,17 +369,6 @@ Deno.test("accounts work end to end with every role in one process", async (t) =
       assert.equal((await api.login("ann", "ann's reset password")).status, 200);
     });
 
-    await t.step(
-      "with no chat node up, login answers 503 no_chat_node and Retry-After",
-      async () => {
-        await status.DeregisterNode({ name: FAKE_NODE.name });
-        const r = await api.login("ann", "ann's reset password");
-        expectError(r, 503, "no_chat_node");
-        retryAfter(r);
-        await status.RegisterNode(FAKE_NODE);
-      },
-    );
-
     await t.step("/metrics counts logins, registrations and codes", async () => {
       const res = await fetch(`http://127.0.0.1:${server.handles.gate!.ports.http}/metrics`);
       const text = await res.text();
@@ -399,7 +386,6 @@ Deno.test("accounts work end to end with every role in one process", async (t) =
       for (const s of secrets) assert.ok(!gateLog.includes(s), `the log contains a secret`);
     });
   } finally {
-    status.close();
     await server.close();
     await smtp.close();
     await dir.remove();
@@ -443,7 +429,14 @@ Deno.test("accounts work end to end with verify, status and gate in separate pro
     }
     status = statusClient(`127.0.0.1:${statusPort}`);
     await status.RegisterNode(FAKE_NODE);
-    await basicFlow(gateApi(`http://127.0.0.1:${gatePort}`), smtp);
+    const api = gateApi(`http://127.0.0.1:${gatePort}`);
+    await basicFlow(api, smtp, FAKE_NODE.ws_url);
+
+    // With no chat node up, login has nowhere to send the user.
+    await status.DeregisterNode({ name: FAKE_NODE.name });
+    const r = await api.login("zoe", "second password");
+    expectError(r, 503, "no_chat_node");
+    retryAfter(r);
   } finally {
     status?.close();
     for (const child of children.reverse()) await child.kill("SIGTERM");
