@@ -74,24 +74,21 @@ export function escapeLike(s: string): string {
   return s.replace(/[!%_]/g, (c) => "!" + c);
 }
 
-/** The search cursor: the last normalised name of a page, wrapped so callers treat it as opaque. */
-export function encodeAfter(nameNorm: string): string {
-  const bytes = new TextEncoder().encode(nameNorm);
-  return btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_")
-    .replace(/=+$/, "");
+/**
+ * The search cursor: the id of the last user on a page (base 36), from
+ * which the query finds that user's name; short whatever the name, and
+ * stable because users are never renamed or deleted.
+ */
+export function encodeAfter(lastUserId: number): string {
+  return lastUserId.toString(36);
 }
 
-export function decodeAfter(after: string | undefined): string | null {
-  if (after === undefined || after === "") return null;
-  try {
-    const b64 = after.replace(/-/g, "+").replace(/_/g, "/");
-    const bin = atob(b64 + "=".repeat((4 - b64.length % 4) % 4));
-    return new TextDecoder("utf-8", { fatal: true }).decode(
-      Uint8Array.from(bin, (c) => c.charCodeAt(0)),
-    );
-  } catch {
-    throw new AppError("bad_cursor", "the paging cursor is not valid", 400);
-  }
+/** The user id in a cursor, or 0 for none. */
+export function decodeAfter(after: string | undefined): number {
+  if (after === undefined || after === "") return 0;
+  const id = /^[0-9a-z]{1,10}$/.test(after) ? parseInt(after, 36) : 0;
+  if (id <= 0) throw new AppError("bad_cursor", "the paging cursor is not valid", 400);
+  return id;
 }
 
 /** A page size that the database accepts: an integer from 1 to 1000. */

@@ -135,6 +135,12 @@ export function userCases(test: StoreCase): void {
     const exact = await s.searchUsers("p", { limit: 7 });
     assert.equal(exact.items.length, 7);
     assert.equal(exact.next, null);
+    // A cursor from another query still pages by name.
+    const fromP04 = await s.searchUsers("p0", {
+      limit: 2,
+      after: (await s.searchUsers("p", { limit: 4 })).next!,
+    });
+    assert.deepEqual(fromP04.items.map((u) => u.name), ["p05", "p06"]);
     await assert.rejects(
       s.searchUsers("p", { limit: 3, after: "@@not-a-cursor" }),
       isCode("bad_cursor"),

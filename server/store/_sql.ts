@@ -18,9 +18,13 @@ export const SQL = {
   updateProfile: `UPDATE users SET display_name = COALESCE(?, display_name),
     bio = COALESCE(?, bio) WHERE id = ?`,
   setLastSeen: "UPDATE users SET last_seen_at = ? WHERE id = ?",
-  /** (LIKE pattern, e-mail, after, limit). */
-  searchUsers: `SELECT ${USER_COLUMNS}, name_norm FROM users
-    WHERE (name_norm LIKE ? ESCAPE '!' OR email_norm = ?) AND name_norm > ?
+  /**
+   * (LIKE pattern, e-mail, after id, after id, limit); after id 0 for the
+   * first page. A cursor naming no user matches nothing.
+   */
+  searchUsers: `SELECT ${USER_COLUMNS} FROM users
+    WHERE (name_norm LIKE ? ESCAPE '!' OR email_norm = ?)
+      AND (? = 0 OR name_norm > (SELECT a.name_norm FROM users a WHERE a.id = ?))
     ORDER BY name_norm LIMIT ?`,
   countUsers: "SELECT COUNT(*) AS n FROM users",
 

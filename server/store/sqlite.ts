@@ -237,15 +237,17 @@ export class SqliteStore implements Store {
   ): Promise<Page<User>> {
     const key = normalizeKey(query);
     const limit = clampLimit(options.limit);
+    const after = decodeAfter(options.after);
     // One row more than asked tells whether there is a next page.
     const rows = this.#all(SQL.searchUsers, [
       escapeLike(key) + "%",
       key,
-      decodeAfter(options.after) ?? "",
+      after,
+      after,
       limit + 1,
     ]);
     const page = rows.slice(0, limit);
-    const next = rows.length > limit ? encodeAfter(String(page[page.length - 1].name_norm)) : null;
+    const next = rows.length > limit ? encodeAfter(Number(page[page.length - 1].id)) : null;
     return { items: page.map(toUser), next };
   }
 
