@@ -150,7 +150,7 @@ export function userNotFound(): AppError {
 }
 
 export function selfFriendError(): AppError {
-  return new AppError("friend_self", "you cannot send a friend request to yourself", 400);
+  return new AppError("self_request", "you cannot send a friend request to yourself", 400);
 }
 
 /** Each id once, in first-seen order; non-integers dropped (they match no row anyway). */

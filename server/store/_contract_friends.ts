@@ -144,7 +144,7 @@ export function friendCases(test: StoreCase): void {
 
   test("createFriendRequest() refuses oneself and unknown users", async (s) => {
     const ann = await makeUser(s, "ann");
-    await assert.rejects(s.createFriendRequest(ann.id, ann.id, ""), isCode("friend_self"));
+    await assert.rejects(s.createFriendRequest(ann.id, ann.id, ""), isCode("self_request"));
     await assert.rejects(s.createFriendRequest(ann.id, ann.id + 99, ""), isCode("user_not_found"));
     assert.deepEqual(await s.pendingRequests(ann.id), { incoming: [], outgoing: [] });
   });

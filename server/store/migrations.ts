@@ -3,7 +3,9 @@
  * adapter side by side so the two schemas stay in step. Each adapter's
  * migrate() applies the versions not yet recorded in schema_migrations, in
  * order, under a lock. To change the schema, append version N+1; never edit
- * a migration that has shipped.
+ * a migration that has shipped. MySQL commits DDL one statement at a time,
+ * so a version that fails half-way is re-run from its start next time:
+ * write its MySQL statements to be re-runnable (IF NOT EXISTS and the like).
  *
  * Shape notes: times are Unix ms in BIGINT columns; `*_norm` columns hold
  * normalizeKey() of the e-mail and name and carry the uniqueness, so the
