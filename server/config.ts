@@ -54,6 +54,13 @@ export const ConfigSchema = z.strictObject({
     port: port.optional(),
     /** Take the client IP from X-Forwarded-For (only behind a trusted proxy). */
     trustProxy: z.boolean().optional(),
+    /** Verification codes one client IP may request per hour. */
+    codesPerIpPerHour: z.number().int().positive().optional(),
+    /** Verification codes one e-mail address may be sent per day. */
+    codesPerEmailPerDay: z.number().int().positive().optional(),
+    /** Failed logins per account, then per client IP, allowed in 15 minutes. */
+    loginFailuresPerAccount: z.number().int().positive().optional(),
+    loginFailuresPerIp: z.number().int().positive().optional(),
   }).optional(),
   verify: z.strictObject({
     host: z.string().optional(),
@@ -96,6 +103,18 @@ export interface TlsConfig {
   ca?: string;
 }
 
+export interface WindowLimit {
+  limit: number;
+  windowMs: number;
+}
+
+export interface GateLimits {
+  codesPerIp: WindowLimit;
+  codesPerEmail: WindowLimit;
+  loginFailuresPerAccount: WindowLimit;
+  loginFailuresPerIp: WindowLimit;
+}
+
 /** Every field required: what the roles are given. */
 export interface ResolvedConfig {
   roles: Role[];
@@ -110,7 +129,7 @@ export interface ResolvedConfig {
   tokenTtlS: number;
   adminToken: string;
   tls: TlsConfig | null;
-  gate: { host: string; port: number; trustProxy: boolean };
+  gate: { host: string; port: number; trustProxy: boolean; limits: GateLimits };
   verify: { host: string; port: number; address: string };
   status: { host: string; port: number; address: string; nodeTtlMs: number };
   chat: {
@@ -359,7 +378,20 @@ export function resolveConfig(flags: Flags = {}, options: ResolveOptions = {}): 
     tokenTtlS: c.tokenTtlS ?? 7 * 86400,
     adminToken: c.adminToken ?? secrets.getOrCreate("admin.token", () => randomToken(24)),
     tls,
-    gate: { host: gateHost, port: c.gate?.port ?? 8080, trustProxy: c.gate?.trustProxy ?? false },
+    gate: {
+      host: gateHost,
+      port: c.gate?.port ?? 8080,
+      trustProxy: c.gate?.trustProxy ?? false,
+      limits: {
+        codesPerIp: { limit: c.gate?.codesPerIpPerHour ?? 20, windowMs: 60 * 60_000 },
+        codesPerEmail: { limit: c.gate?.codesPerEmailPerDay ?? 10, windowMs: 24 * 60 * 60_000 },
+        loginFailuresPerAccount: {
+          limit: c.gate?.loginFailuresPerAccount ?? 10,
+          windowMs: 15 * 60_000,
+        },
+        loginFailuresPerIp: { limit: c.gate?.loginFailuresPerIp ?? 50, windowMs: 15 * 60_000 },
+      },
+    },
     verify: {
       host: verifyHost,
       port: verifyPort,

@@ -56,7 +56,7 @@ export function accountRoutes(app: Hono<GateEnv>, s: Services): void {
   app.post("/api/v1/codes", async (c) => {
     const body = await parseBody(c, CodeRequest);
     const [store, engine] = await Promise.all([s.store(), s.engine()]);
-    await limitCodeRequest(engine, ip(c), body.email);
+    await limitCodeRequest(engine, ip(c), body.email, s.config.gate.limits);
     const user = await store.userByEmail(body.email);
     const real = body.purpose === "register" ? user === null : user !== null;
     const decoy = await getDecoys();
@@ -99,7 +99,7 @@ export function accountRoutes(app: Hono<GateEnv>, s: Services): void {
   app.post("/api/v1/login", async (c) => {
     const body = await parseBody(c, LoginRequest);
     const [store, engine] = await Promise.all([s.store(), s.engine()]);
-    const failures = new LoginFailures(engine);
+    const failures = new LoginFailures(engine, s.config.gate.limits);
     const found = await store.userForLogin(body.login);
     const account = LoginFailures.account(found?.user ?? null, body.login);
     try {
@@ -164,7 +164,7 @@ export function accountRoutes(app: Hono<GateEnv>, s: Services): void {
     await s.verify.CheckCode(check);
     await store.setPasswordHash(user.id, await hashPassword(body.new_password));
     await revokeUserTokens(engine, user.id, Date.now(), s.config.tokenTtlS * 1000);
-    await new LoginFailures(engine).clear(LoginFailures.account(user, ""));
+    await new LoginFailures(engine, s.config.gate.limits).clear(LoginFailures.account(user, ""));
     s.log.info("password reset", { userId: user.id });
     return c.body(null, 204);
   });
@@ -179,7 +179,7 @@ export function accountRoutes(app: Hono<GateEnv>, s: Services): void {
     if (!found) throw new AppError("token_invalid", "the session token is not valid", 401);
     // A stolen token must not become a way to guess the password: wrong old
     // passwords count as failed logins of the account.
-    const failures = new LoginFailures(engine);
+    const failures = new LoginFailures(engine, s.config.gate.limits);
     const account = LoginFailures.account(user, "");
     await failures.check(account, ip(c));
     if (!await verifyPassword(body.old_password, found.passwordHash)) {

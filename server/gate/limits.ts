@@ -10,15 +10,17 @@
  * Each refusal is AppError rate_limited (429) with the seconds to wait.
  */
 import { AppError } from "../errors.ts";
+import type { GateLimits } from "../config.ts";
 import { type Engine, hit } from "../engine/mod.ts";
 
-export const LIMITS = {
+/** The defaults; config fields gate.codesPerIpPerHour etc. override them. */
+export const LIMITS: GateLimits = {
   codesPerIp: { limit: 20, windowMs: 60 * 60_000 },
   codesPerEmail: { limit: 10, windowMs: 24 * 60 * 60_000 },
   loginFailuresPerAccount: { limit: 10, windowMs: 15 * 60_000 },
   loginFailuresPerIp: { limit: 50, windowMs: 15 * 60_000 },
 };
-export type Limits = typeof LIMITS;
+export type Limits = GateLimits;
 
 export function rateLimited(retryAfterMs: number, what: string): AppError {
   const s = Math.max(1, Math.ceil(retryAfterMs / 1000));
