@@ -11,6 +11,8 @@ export interface Proc {
   tail(): string;
   /** Resolves once the output contains `text`; rejects if the process exits first. */
   waitFor(text: string, timeoutMs?: number): Promise<void>;
+  /** Polls `check` until it is true; rejects if the process exits first. */
+  waitUntil(check: () => Promise<boolean>, what: string, timeoutMs?: number): Promise<void>;
   /** First full line of stdout that is JSON. */
   firstJson(): Promise<unknown>;
   /** VmRSS in KiB. */
@@ -83,6 +85,16 @@ export function spawnProc(
     tail: () => text,
     waitFor: (needle, timeoutMs = 60_000) =>
       until(() => text.includes(needle), `"${needle}" in its output`, timeoutMs),
+    async waitUntil(check, what, timeoutMs = 60_000) {
+      const deadline = Date.now() + timeoutMs;
+      while (!(await check().catch(() => false))) {
+        if (exited) throw new Error(`${name} exited before ${what}:\n${text.slice(-3000)}`);
+        if (Date.now() > deadline) {
+          throw new Error(`${name}: not ${what} within ${timeoutMs} ms:\n${text.slice(-3000)}`);
+        }
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    },
     async firstJson() {
       let found: unknown;
       await until(
@@ -101,7 +113,13 @@ export function spawnProc(
       return found;
     },
     async rssKb() {
-      const s = await Deno.readTextFile(`/proc/${child.pid}/status`);
+      // Deno only lets a process read /proc with --allow-all, so ask cat.
+      const out = await new Deno.Command("cat", {
+        args: [`/proc/${child.pid}/status`],
+        stdout: "piped",
+        stderr: "null",
+      }).output();
+      const s = new TextDecoder().decode(out.stdout);
       const m = s.match(/^VmRSS:\s+(\d+)\s+kB/m);
       if (!m) throw new Error(`${name}: no VmRSS in /proc/${child.pid}/status`);
       return Number(m[1]);
@@ -125,4 +143,26 @@ export function spawnProc(
 
 export async function readyJsonLine<T>(proc: Proc): Promise<T> {
   return await proc.firstJson() as T;
+}
+
+/** True once something accepts TCP connections on 127.0.0.1:port. */
+export async function tcpOpen(port: number): Promise<boolean> {
+  try {
+    const c = await Deno.connect({ hostname: "127.0.0.1", port });
+    c.close();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** True once GET url answers 2xx. */
+export async function httpOk(url: string): Promise<boolean> {
+  try {
+    const res = await fetch(url);
+    await res.body?.cancel();
+    return res.ok;
+  } catch {
+    return false;
+  }
 }

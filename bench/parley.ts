@@ -1,0 +1,277 @@
+/**
+ * Starts Parley for a benchmark the way an operator would: `main.ts` child
+ * processes with config files, on a fresh MySQL database and a fresh Redis
+ * key prefix (or SQLite + memory in one process), and stops and drops them
+ * afterwards.
+ *
+ * Set-up is not what is measured, so users and friendships are written
+ * straight into the store before the servers start (every user gets the
+ * same real scrypt hash, computed once with the production parameters, so
+ * gate logins still verify it), and session tokens are signed with the
+ * cluster's JWT key the way the gate signs them. Hashing a password per
+ * user through `/register` would take 50,000 × 0.3 s for the capacity run.
+ */
+import { createServer, type Server } from "node:net";
+import { freshMysql, freshRedis, REPO_DIR, tempDir } from "../tests/kit.ts";
+import { createLogger } from "../server/log.ts";
+import { openStore } from "../server/store/mod.ts";
+import { hashPassword } from "../server/passwords.ts";
+import { signToken } from "../server/tokens.ts";
+import { httpOk, type Proc, spawnProc, tcpOpen } from "./procs.ts";
+
+export const BENCH_PASSWORD = "bench-password-0";
+
+export type Backend = "mysql+redis" | "sqlite+memory";
+
+export interface ClusterOptions {
+  backend: Backend;
+  /** Chat nodes (mysql+redis only; sqlite+memory runs every role in one process). */
+  chatNodes: number;
+  /** Users bench_1 … bench_N created before start. */
+  users: number;
+  /** Pairs of user numbers (1-based) made friends before start. */
+  friends: [number, number][];
+  heartbeatMs?: number;
+  logLevel?: "debug" | "info" | "warn" | "error";
+}
+
+export interface ChatNode {
+  name: string;
+  /** The WebSocket URL clients dial (what the gate hands out as chat_url). */
+  url: string;
+  /** The process holding this node (shared with other roles for sqlite+memory). */
+  proc: Proc;
+}
+
+export interface Cluster {
+  backend: Backend;
+  gateUrl: string;
+  nodes: ChatNode[];
+  /** Store ids of bench_1 … bench_N, index 0 = bench_1. */
+  userIds: number[];
+  loginOf(n: number): string;
+  /** Session tokens for the given user numbers, signed like the gate signs them. */
+  tokens(users: number[]): Promise<string[]>;
+  close(): Promise<void>;
+}
+
+/** `n` distinct free ports: all are held open together, then released. */
+async function freePorts(n: number): Promise<number[]> {
+  const servers: Server[] = [];
+  try {
+    for (let i = 0; i < n; i++) {
+      const srv = createServer();
+      servers.push(srv);
+      await new Promise<void>((resolve, reject) => {
+        srv.once("error", reject);
+        srv.listen(0, "0.0.0.0", () => resolve());
+      });
+    }
+    return servers.map((s) => {
+      const a = s.address();
+      return typeof a === "object" && a ? a.port : 0;
+    });
+  } finally {
+    await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+  }
+}
+
+const userName = (n: number) => `bench_${String(n).padStart(6, "0")}`;
+
+/** The config keys a bench node shares with every other process of its cluster. */
+function common(dataDir: string, storeUrl: string, engineUrl: string, o: ClusterOptions) {
+  return {
+    dataDir,
+    logLevel: o.logLevel ?? "warn",
+    storeUrl,
+    engineUrl,
+    jwtSecret: JWT_SECRET,
+    adminToken: "bench-admin-token-0123456789",
+  };
+}
+
+/** The JWT key of every bench cluster; a bench cluster lives for one run on loopback only. */
+const JWT_SECRET = "bench-jwt-secret-0123456789-0123456789-abcdef";
+
+function chatConfig(o: ClusterOptions, name: string, port: number, grpcPort: number) {
+  return {
+    name,
+    host: "0.0.0.0",
+    port,
+    grpcPort,
+    heartbeatMs: o.heartbeatMs ?? 10_000,
+    // The throughput runs send far past a person's rate on purpose; the
+    // per-user limit is Parley's own and is raised, not bypassed.
+    msgRate: 1_000_000,
+    msgBurst: 1_000_000,
+    maxUnauthenticated: 20_000,
+    drainTimeoutMs: 1_000,
+  };
+}
+
+async function seed(storeUrl: string, o: ClusterOptions): Promise<number[]> {
+  const log = createLogger({ proc: "bench-seed" }, { level: "warn" });
+  const store = await openStore(storeUrl, { log });
+  try {
+    await store.migrate();
+    const hash = await hashPassword(BENCH_PASSWORD);
+    const ids: number[] = new Array(o.users);
+    let next = 0;
+    const lane = async () => {
+      while (next < o.users) {
+        const i = next++;
+        const name = userName(i + 1);
+        const u = await store.createUser({
+          email: `${name}@bench.example`,
+          name,
+          passwordHash: hash,
+        });
+        ids[i] = u.id;
+      }
+    };
+    await Promise.all(Array.from({ length: 16 }, lane));
+    let f = 0;
+    const friendLane = async () => {
+      while (f < o.friends.length) {
+        const [a, b] = o.friends[f++];
+        await store.createFriendRequest(ids[a - 1], ids[b - 1], "");
+        const r = await store.createFriendRequest(ids[b - 1], ids[a - 1], "");
+        if (r.result !== "accepted" && r.result !== "friends") {
+          throw new Error(`bench seed: ${a} and ${b} did not become friends (${r.result})`);
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: 16 }, friendLane));
+    return ids;
+  } finally {
+    await store.close();
+  }
+}
+
+function serve(name: string, args: string[]): Proc {
+  return spawnProc(
+    name,
+    Deno.execPath(),
+    [
+      "run",
+      "--allow-net",
+      "--allow-read",
+      "--allow-write",
+      "--allow-env",
+      "--allow-sys",
+      `${REPO_DIR}main.ts`,
+      ...args,
+    ],
+    {},
+    REPO_DIR,
+  );
+}
+
+export async function startCluster(o: ClusterOptions): Promise<Cluster> {
+  const dir = await tempDir();
+  const procs: Proc[] = [];
+  let dropDb: (() => Promise<void>) | null = null;
+  const cleanup = async () => {
+    await Promise.all(procs.map((p) => p.stop("SIGINT")));
+    await dropDb?.().catch(() => {});
+    await dir.remove();
+  };
+  try {
+    let storeUrl: string, engineUrl: string;
+    if (o.backend === "mysql+redis") {
+      const db = await freshMysql();
+      dropDb = db.drop;
+      storeUrl = db.url;
+      engineUrl = freshRedis().url;
+    } else {
+      storeUrl = `sqlite:${dir.path}/parley.db`;
+      engineUrl = "memory:";
+    }
+    const userIds = await seed(storeUrl, o);
+
+    const nodeCount = o.backend === "mysql+redis" ? o.chatNodes : 1;
+    const ports = await freePorts(3 + 2 * nodeCount);
+    const [gatePort, verifyPort, statusPort] = ports;
+    const base = { gate: { host: "127.0.0.1", port: gatePort } };
+    const gateUrl = `http://127.0.0.1:${gatePort}`;
+    const verify = { host: "127.0.0.1", port: verifyPort };
+    const status = { host: "127.0.0.1", port: statusPort };
+    const write = async (file: string, config: unknown) => {
+      const path = `${dir.path}/${file}`;
+      await Deno.writeTextFile(path, JSON.stringify(config, null, 2));
+      return path;
+    };
+    const nodes: ChatNode[] = [];
+    const chats = Array.from(
+      { length: nodeCount },
+      (_, i) => chatConfig(o, `bench-chat-${i + 1}`, ports[3 + 2 * i], ports[4 + 2 * i]),
+    );
+
+    if (o.backend === "sqlite+memory") {
+      const cfg = await write("all.json", {
+        ...common(`${dir.path}/all`, storeUrl, engineUrl, o),
+        ...base,
+        verify,
+        status,
+        chat: chats[0],
+      });
+      const p = serve("parley-all", ["--role", "all", "--config", cfg]);
+      procs.push(p);
+      await p.waitUntil(() => httpOk(`${gateUrl}/healthz`), "answering /healthz");
+      await p.waitUntil(() => tcpOpen(chats[0].port), "listening for WebSockets");
+      nodes.push({ name: chats[0].name, url: `ws://127.0.0.1:${chats[0].port}/ws`, proc: p });
+    } else {
+      const core = serve("parley-core", [
+        "--role",
+        "verify,status,gate",
+        "--config",
+        await write("core.json", {
+          ...common(`${dir.path}/core`, storeUrl, engineUrl, o),
+          ...base,
+          verify,
+          status,
+        }),
+      ]);
+      procs.push(core);
+      await core.waitUntil(() => httpOk(`${gateUrl}/healthz`), "answering /healthz");
+      for (const chat of chats) {
+        const p = serve(chat.name, [
+          "--role",
+          "chat",
+          "--config",
+          await write(`${chat.name}.json`, {
+            ...common(`${dir.path}/${chat.name}`, storeUrl, engineUrl, o),
+            verify: { address: `127.0.0.1:${verifyPort}` },
+            status: { address: `127.0.0.1:${statusPort}` },
+            chat,
+          }),
+        ]);
+        procs.push(p);
+        nodes.push({ name: chat.name, url: `ws://127.0.0.1:${chat.port}/ws`, proc: p });
+      }
+      await Promise.all(
+        nodes.map((n, i) =>
+          n.proc.waitUntil(() => tcpOpen(chats[i].port), "listening for WebSockets")
+        ),
+      );
+    }
+
+    const secret = new TextEncoder().encode(JWT_SECRET);
+    return {
+      backend: o.backend,
+      gateUrl,
+      nodes,
+      userIds,
+      loginOf: userName,
+      async tokens(users) {
+        return await Promise.all(
+          users.map(async (n) => (await signToken(secret, userIds[n - 1], 86_400)).token),
+        );
+      },
+      close: cleanup,
+    };
+  } catch (e) {
+    await cleanup();
+    throw e;
+  }
+}
