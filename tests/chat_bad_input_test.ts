@@ -187,21 +187,23 @@ Deno.test({
       });
 
       await t.step(
-        "a binary frame and text that is not a JSON object get invalid_frame with a null id",
+        "a binary frame and text that is not a JSON object with a string type get invalid_frame",
         async () => {
           a = await session(alice);
-          const frames = [
-            new TextEncoder().encode(JSON.stringify({ type: "ping", id: "bin" })),
-            "not json {",
-            "[1,2,3]",
-            JSON.stringify({ id: "no-type" }),
-            JSON.stringify({ type: 7, id: "num-type" }),
+          // [frame, the id the error carries]: null where the frame could not be
+          // read, the frame's own id where it could (proto/protocol.ts ErrorFrame.id).
+          const frames: [string | Uint8Array, string | null][] = [
+            [new TextEncoder().encode(JSON.stringify({ type: "ping", id: "bin" })), null],
+            ["not json {", null],
+            ["[1,2,3]", null],
+            [JSON.stringify({ id: "no-type" }), "no-type"],
+            [JSON.stringify({ type: 7, id: "num-type" }), "num-type"],
           ];
-          for (const f of frames) {
+          for (const [f, id] of frames) {
             a.send(f);
             const e = await a.next("error");
             assert.equal(e.error.code, "invalid_frame", `for ${String(f).slice(0, 40)}`);
-            assert.equal(e.id, null);
+            assert.equal(e.id, id, `the id of the error for ${String(f).slice(0, 40)}`);
           }
           assert.deepEqual(a.events("pong"), [], "the binary ping was not served");
         },
@@ -311,6 +313,7 @@ Deno.test({
           await b.next("msg.new", (ev) => ev.message.id === toBob.id);
           const toCarol = await send(a, carol.id, "for carol", "ack-2");
           assert.ok(toCarol.id > toBob.id);
+          await c.next("msg.new", (ev) => ev.message.id === toCarol.id);
           const markA = a.frames.length;
           const markC = c.frames.length;
           // alice's message to carol is newer than anything alice sent bob.

@@ -135,8 +135,11 @@ Deno.test({
       const killed = await dead.child!.kill("SIGKILL");
       assert.equal(killed.signal, "SIGKILL");
       const [ca, cc] = await Promise.all([a.client.closed, c.client.closed]);
-      assert.equal(ca.code, 1006, "a crashed node sends no close frame");
-      assert.equal(cc.code, 1006);
+      // A crashed node sends no close frame: docs say 1006; Deno's WebSocket reports 0 for a reset.
+      for (const info of [ca, cc]) {
+        assert.equal(info.wasClean, false, JSON.stringify(info));
+        assert.ok(info.code === 1006 || info.code === 0, JSON.stringify(info));
+      }
       await Promise.all([fromAlice.stop(), fromCarol.stop()]);
       // bob keeps writing to alice while she is away; then stops.
       await sleep(300);

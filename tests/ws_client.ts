@@ -42,6 +42,8 @@ export class RequestError extends Error {
 export interface CloseInfo {
   code: number;
   reason: string;
+  /** False when the connection ended without a close handshake (crash, network loss). */
+  wasClean: boolean;
 }
 
 export interface OpenOptions {
@@ -104,7 +106,7 @@ export class ChatClient {
     ws.onmessage = (ev) => this.#onMessage(ev.data);
     this.closed = new Promise((resolve) => {
       ws.addEventListener("close", (ev) => {
-        this.closeInfo = { code: ev.code, reason: ev.reason };
+        this.closeInfo = { code: ev.code, reason: ev.reason, wasClean: ev.wasClean };
         clearInterval(this.#pingTimer);
         for (const [id, p] of this.#pending) {
           clearTimeout(p.timer);
@@ -313,7 +315,7 @@ export class ChatClient {
     const d = delay(3000);
     const info = await Promise.race([this.closed, d.promise.then(() => null)]);
     d.cancel();
-    return info ?? { code: 1006, reason: "close did not finish" };
+    return info ?? { code: 1006, reason: "close did not finish", wasClean: false };
   }
 }
 
@@ -486,7 +488,7 @@ export class RawSocket {
       if (f.opcode === OPCODE.TEXT) texts.push(new TextDecoder().decode(f.payload));
       if (f.opcode === OPCODE.CLOSE) {
         const code = f.payload.length >= 2 ? (f.payload[0] << 8) | f.payload[1] : 1005;
-        return { code, reason: new TextDecoder().decode(f.payload.subarray(2)) };
+        return { code, reason: new TextDecoder().decode(f.payload.subarray(2)), wasClean: true };
       }
     }
   }
