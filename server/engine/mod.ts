@@ -20,7 +20,9 @@ export * from "./revocation.ts";
 /**
  * Opens the engine `url` names. A redis engine is connected when this
  * resolves; an unreachable Redis rejects with AppError `engine_unavailable`
- * at the first connection error, a malformed URL with `engine_url_invalid`.
+ * at the first connection error, a malformed URL with `engine_url_invalid`;
+ * later, while Redis is unreachable, calls reject within about a second
+ * with `engine_unavailable` (503) rather than wait for it to come back.
  */
 export async function openEngine(url: string, options: { log: Logger }): Promise<Engine> {
   if (url === "memory:") return new MemoryEngine();

@@ -169,6 +169,10 @@ export class RedisEngine implements Engine {
         {
           keyPrefix: t.prefix,
           clusterRetryStrategy: RETRY,
+          // A Cluster has no maxRetriesPerRequest: with an offline queue its
+          // commands would wait for as long as the cluster is unreachable.
+          // open() waits for "ready", so nothing needs queueing before that.
+          enableOfflineQueue: false,
           // Node connections carry no keyPrefix: flushForTests scans them with full keys.
           redisOptions: { ...COMMON, ...auth },
         } satisfies ClusterOptions,
@@ -194,18 +198,39 @@ export class RedisEngine implements Engine {
     return new RedisEngine(client as Client, t);
   }
 
-  get(key: string): Promise<string | null> {
-    return this.#client.get(key);
+  /**
+   * Awaits a command, turning an outage (no connection, retries exhausted,
+   * cluster down) into AppError `engine_unavailable` (503) that the edges
+   * can answer with "try again"; Redis refusing a command (WRONGTYPE, ERR)
+   * is a bug and stays as it is.
+   */
+  async #run<T>(command: Promise<T>): Promise<T> {
+    try {
+      return await command;
+    } catch (e) {
+      const err = e as Error;
+      if (err?.name === "ReplyError" && /^(WRONGTYPE|ERR) /.test(err.message)) throw err;
+      throw new AppError(
+        "engine_unavailable",
+        `shared state (Redis) is unavailable: ${err?.message}`,
+        503,
+        2,
+      );
+    }
   }
 
-  mget(keys: string[]): Promise<(string | null)[]> {
-    if (keys.length === 0) return Promise.resolve([]);
-    if (!this.#target.cluster) return this.#client.mget(keys);
+  async get(key: string): Promise<string | null> {
+    return await this.#run(this.#client.get(key));
+  }
+
+  async mget(keys: string[]): Promise<(string | null)[]> {
+    if (keys.length === 0) return [];
+    if (!this.#target.cluster) return await this.#run(this.#client.mget(keys));
     // In a cluster the keys may live in different slots (MGET would fail
     // with CROSSSLOT); parallel GETs still cost one round trip of latency.
     // Like MGET, a key of another type reads as missing.
-    return Promise.all(keys.map((k) =>
-      this.#client.get(k).catch((e: Error) => {
+    return await Promise.all(keys.map((k) =>
+      this.#run(this.#client.get(k)).catch((e: Error) => {
         if (e.message.startsWith("WRONGTYPE")) return null;
         throw e;
       })
@@ -215,62 +240,64 @@ export class RedisEngine implements Engine {
   async set(key: string, value: string, options: SetOptions = {}): Promise<boolean> {
     const c = this.#client;
     const ms = options.ttlMs === undefined ? undefined : ttlArg(options.ttlMs);
-    let r: string | null;
-    if (ms !== undefined && options.nx) r = await c.set(key, value, "PX", ms, "NX");
-    else if (ms !== undefined) r = await c.set(key, value, "PX", ms);
-    else if (options.nx) r = await c.set(key, value, "NX");
-    else r = await c.set(key, value);
-    return r === "OK";
+    let r: Promise<string | null>;
+    if (ms !== undefined && options.nx) r = c.set(key, value, "PX", ms, "NX");
+    else if (ms !== undefined) r = c.set(key, value, "PX", ms);
+    else if (options.nx) r = c.set(key, value, "NX");
+    else r = c.set(key, value);
+    return (await this.#run(r)) === "OK";
   }
 
   async del(key: string): Promise<void> {
-    await this.#client.del(key);
+    await this.#run(this.#client.del(key));
   }
 
   async delIfEquals(key: string, value: string): Promise<boolean> {
-    return (await this.#client.parleyDelIfEquals(key, value)) === 1;
+    return (await this.#run(this.#client.parleyDelIfEquals(key, value))) === 1;
   }
 
   async expireIfEquals(key: string, value: string, ttlMs: number): Promise<boolean> {
-    return (await this.#client.parleyExpireIfEquals(key, value, ttlArg(ttlMs))) === 1;
+    const ms = ttlArg(ttlMs);
+    return (await this.#run(this.#client.parleyExpireIfEquals(key, value, ms))) === 1;
   }
 
   async incr(key: string, ttlMs: number, by = 1): Promise<{ value: number; ttlMs: number }> {
-    const [value, left] = await this.#client.parleyIncr(key, byArg(by), ttlArg(ttlMs));
+    const ms = ttlArg(ttlMs);
+    const [value, left] = await this.#run(this.#client.parleyIncr(key, byArg(by), ms));
     return { value: Number(value), ttlMs: Number(left) };
   }
 
-  pttl(key: string): Promise<number> {
-    return this.#client.pttl(key);
+  async pttl(key: string): Promise<number> {
+    return await this.#run(this.#client.pttl(key));
   }
 
-  hget(key: string, field: string): Promise<string | null> {
-    return this.#client.hget(key, field);
+  async hget(key: string, field: string): Promise<string | null> {
+    return await this.#run(this.#client.hget(key, field));
   }
 
-  hmget(key: string, fields: string[]): Promise<(string | null)[]> {
-    if (fields.length === 0) return Promise.resolve([]);
-    return this.#client.hmget(key, ...fields);
+  async hmget(key: string, fields: string[]): Promise<(string | null)[]> {
+    if (fields.length === 0) return [];
+    return await this.#run(this.#client.hmget(key, ...fields));
   }
 
   async hset(key: string, field: string, value: string): Promise<void> {
-    await this.#client.hset(key, field, value);
+    await this.#run(this.#client.hset(key, field, value));
   }
 
   async hdel(key: string, field: string): Promise<void> {
-    await this.#client.hdel(key, field);
+    await this.#run(this.#client.hdel(key, field));
   }
 
   async hdelIfEquals(key: string, field: string, value: string): Promise<boolean> {
-    return (await this.#client.parleyHdelIfEquals(key, field, value)) === 1;
+    return (await this.#run(this.#client.parleyHdelIfEquals(key, field, value))) === 1;
   }
 
-  hgetall(key: string): Promise<Record<string, string>> {
-    return this.#client.hgetall(key);
+  async hgetall(key: string): Promise<Record<string, string>> {
+    return await this.#run(this.#client.hgetall(key));
   }
 
-  hlen(key: string): Promise<number> {
-    return this.#client.hlen(key);
+  async hlen(key: string): Promise<number> {
+    return await this.#run(this.#client.hlen(key));
   }
 
   async hscan(
@@ -278,7 +305,8 @@ export class RedisEngine implements Engine {
     cursor: string,
     count: number,
   ): Promise<{ cursor: string; entries: [string, string][] }> {
-    const [next, flat] = await this.#client.hscan(key, cursor, "COUNT", countArg(count));
+    const page = this.#client.hscan(key, cursor, "COUNT", countArg(count));
+    const [next, flat] = await this.#run(page);
     const entries: [string, string][] = [];
     for (let i = 0; i + 1 < flat.length; i += 2) entries.push([flat[i], flat[i + 1]]);
     return { cursor: next, entries };

@@ -1,11 +1,13 @@
 /**
  * The engine contract on `redis-cluster://`, against a private three-master
  * Redis Cluster started for this test: it proves that no primitive or
- * domain call spans slots (MGET in isRevoked, flushing every master).
+ * domain call spans slots (MGET in isRevoked, flushing every master), and
+ * that calls fail fast once the cluster is gone.
  * Skipped where no redis-server binary is installed.
  */
 import assert from "node:assert/strict";
 import { Redis } from "ioredis";
+import { AppError } from "../../proto/errors.ts";
 import { silentLogger } from "../log.ts";
 import { engineContract } from "./engine_contract.ts";
 import { openEngine } from "./mod.ts";
@@ -43,6 +45,24 @@ Deno.test({
           } finally {
             await raw.quit();
           }
+        }
+      });
+
+      await t.step("calls fail fast with engine_unavailable once the cluster is gone", async () => {
+        const engine = await openEngine(`${cluster.url}?prefix=parley_t_gone:`, {
+          log: silentLogger,
+        });
+        try {
+          await engine.set("k", "v");
+          await cluster.stop();
+          const t0 = Date.now();
+          await assert.rejects(
+            () => engine.get("k"),
+            (e: unknown) => e instanceof AppError && e.code === "engine_unavailable",
+          );
+          assert.ok(Date.now() - t0 < 3_000, `took ${Date.now() - t0} ms`);
+        } finally {
+          await engine.close();
         }
       });
     } finally {

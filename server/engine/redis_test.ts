@@ -110,7 +110,7 @@ Deno.test({
       await engine.set("k", "v");
       await server.stop();
       const t0 = Date.now();
-      await assert.rejects(() => engine.get("k"));
+      await assert.rejects(() => engine.get("k"), isCode("engine_unavailable"));
       assert.ok(Date.now() - t0 < 3_000, `took ${Date.now() - t0} ms`);
       assert.ok(lines.includes("redis connection error"), "the outage is logged");
     } finally {
