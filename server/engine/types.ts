@@ -8,8 +8,10 @@
  * suite (engine_contract.ts) checks the primitives and the domain modules
  * against each adapter.
  *
- * TTLs are in milliseconds. Keys are plain strings; callers namespace them
- * ("code:register:a@b.c").
+ * TTLs are in milliseconds (a TTL that is not a positive number rejects
+ * with RangeError). Keys are plain strings; callers namespace them
+ * ("code:register:a@b.c"). While Redis is unreachable a call rejects with
+ * AppError `engine_unavailable` (503) instead of waiting for it.
  */
 
 export interface SetOptions {
@@ -33,8 +35,9 @@ export interface Engine {
   expireIfEquals(key: string, value: string, ttlMs: number): Promise<boolean>;
   /**
    * Adds `by` to an integer key, creating it at 0 with `ttlMs` if missing
-   * (the TTL is not extended by later increments). Returns the new value and
-   * the ms left before the key expires.
+   * (the TTL is not extended by later increments; a key found without a TTL
+   * gets `ttlMs`). Returns the new value and the ms left before the key
+   * expires.
    */
   incr(key: string, ttlMs: number, by?: number): Promise<{ value: number; ttlMs: number }>;
   /** Remaining TTL in ms; -1 if the key has none, -2 if it does not exist. */
@@ -56,7 +59,11 @@ export interface Engine {
     count: number,
   ): Promise<{ cursor: string; entries: [string, string][] }>;
 
-  /** Drops every key; for tests only. */
+  /**
+   * For tests only: drops this engine's keys (for redis, those under its
+   * `?prefix=`; it refuses to run with no prefix), narrowed to those
+   * starting with `prefix` if given.
+   */
   flushForTests(prefix?: string): Promise<void>;
   close(): Promise<void>;
 }
