@@ -26,5 +26,7 @@ export interface ChatContext {
     draining: boolean;
     /** Sockets that have not authenticated yet. */
     unauthenticated: number;
+    /** Some peer called this node's gRPC service, so it may hold a connection to it. */
+    rpcServed: boolean;
   };
 }

@@ -28,6 +28,9 @@ function withPort(configured: string, asked: number, bound: number, kind: "url" 
   return u.toString();
 }
 
+/** How often a node drops its gRPC clients of nodes that left the registry. */
+const PEER_SWEEP_MS = 1000;
+
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     const t = setTimeout(resolve, ms);
@@ -67,7 +70,7 @@ export async function start(config: ResolvedConfig, deps: Deps): Promise<RoleHan
     hub,
     peers,
     metrics,
-    state: { draining: false, unauthenticated: 0 },
+    state: { draining: false, unauthenticated: 0, rpcServed: false },
   };
   const sockets = new Set<Session>();
 
@@ -115,6 +118,14 @@ export async function start(config: ResolvedConfig, deps: Deps): Promise<RoleHan
     }
   }, Math.max(50, Math.floor(config.chat.heartbeatMs / 2)));
 
+  // Let go of nodes that left the registry (see close()).
+  const peerSweep = setInterval(async () => {
+    try {
+      const live = await liveNodes(engine, config.status.nodeTtlMs);
+      peers.retain(new Set(live.map((n) => n.grpcAddr)));
+    } catch { /* the engine is down: keep what we have */ }
+  }, PEER_SWEEP_MS);
+
   log.info("chat node listening", { node, wsUrl, grpcAddr });
 
   /** The least-loaded other live node that takes logins, for `reconnect.chat_url`. */
@@ -126,6 +137,14 @@ export async function start(config: ResolvedConfig, deps: Deps): Promise<RoleHan
       return nodes[0]?.wsUrl ?? null;
     } catch {
       return null;
+    }
+  };
+
+  const othersLive = async () => {
+    try {
+      return (await liveNodes(engine, config.status.nodeTtlMs)).some((n) => n.name !== node);
+    } catch {
+      return true;
     }
   };
 
@@ -153,7 +172,15 @@ export async function start(config: ResolvedConfig, deps: Deps): Promise<RoleHan
       clearInterval(sweep);
       for (const s of sockets) s.closeWith(1001, "server shutting down");
       await allDone(sockets, 3000);
+      clearInterval(peerSweep);
       await registration.stop();
+      // Deregistered: the other nodes drop their connections to this one
+      // within a peer sweep. Shutting the gRPC server down while they still
+      // hold one sends them a GOAWAY, which can crash a Deno process
+      // (denoland/deno#36788); a connection they close themselves is safe.
+      if (ctx.state.rpcServed && (await othersLive())) {
+        await sleep(PEER_SWEEP_MS + 500, new AbortController().signal);
+      }
       await rpc.close();
       peers.closeAll();
       ac.abort();

@@ -114,6 +114,21 @@ export class Peers {
     this.options.log.warn(msg, { peer: addr, error: (error as Error)?.message ?? String(error) });
   }
 
+  /**
+   * Closes the clients of addresses not in `addrs` (nodes that left the
+   * registry). Closing from this side first matters: under Deno, a client
+   * whose server goes away with an HTTP/2 GOAWAY can crash the process
+   * (denoland/deno#36788), so a node that shuts down waits for its peers to
+   * let go of it (see mod.ts).
+   */
+  retain(addrs: Set<string>): void {
+    for (const [addr, c] of this.#clients) {
+      if (addrs.has(addr) || this.#outboxes.get(addr)?.busy) continue;
+      c.close();
+      this.#clients.delete(addr);
+    }
+  }
+
   closeAll(): void {
     this.#closed = true;
     for (const box of this.#outboxes.values()) {

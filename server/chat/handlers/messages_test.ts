@@ -1,0 +1,326 @@
+import assert from "node:assert/strict";
+import { startCluster, type TestCluster } from "../_test_kit.ts";
+import { type ChatClient, RequestError, sleep } from "../../../tests/ws_client.ts";
+import type { User } from "../../store/types.ts";
+
+async function code(p: Promise<unknown>): Promise<string> {
+  try {
+    await p;
+  } catch (e) {
+    if (e instanceof RequestError) return e.code;
+    throw e;
+  }
+  return "ok";
+}
+
+async function pair(c: TestCluster, nodes: [number, number] = [0, 0]) {
+  const alice = await c.user("alice");
+  const bob = await c.user("bob");
+  await c.befriend(alice, bob);
+  const a = await c.connect(alice, { node: nodes[0] });
+  const b = await c.connect(bob, { node: nodes[1] });
+  await a.syncMessages();
+  await b.syncMessages();
+  return { alice, bob, a, b };
+}
+
+/** Stores `n` messages from `from` to `to` directly, as if sent while `to` was offline. */
+function backlog(c: TestCluster, from: User, to: User, n: number, tag = "m") {
+  return c.store.insertMessages(
+    Array.from({ length: n }, (_, i) => ({
+      senderId: from.id,
+      recipientId: to.id,
+      clientId: `${tag}-${i}`,
+      text: `${tag} ${i}`,
+      createdAt: Date.now(),
+    })),
+  );
+}
+
+Deno.test("a message is stored, acked to the sender and pushed live; a retry is not stored twice", async () => {
+  const c = await startCluster();
+  try {
+    const { alice, bob, a, b } = await pair(c);
+    const r = await a.request("msg.send", { to: bob.id, text: "hello 世界 🧗", client_id: "c1" });
+    assert.equal(r.duplicate, false);
+    assert.deepEqual(
+      [r.message.from, r.message.to, r.message.text, r.message.client_id],
+      [alice.id, bob.id, "hello 世界 🧗", "c1"],
+    );
+    assert.ok(r.message.id > 0 && Math.abs(r.message.sent_at - Date.now()) < 5000);
+    assert.deepEqual((await b.next("msg.new")).message, r.message);
+    const again = await a.request("msg.send", {
+      to: bob.id,
+      text: "hello 世界 🧗",
+      client_id: "c1",
+    });
+    assert.equal(again.duplicate, true);
+    assert.deepEqual(again.message, r.message);
+    b.send({ type: "ping", id: "p" });
+    await b.next("pong");
+    assert.equal(b.events("msg.new").length, 1);
+    assert.equal(await c.store.countMessages(alice.id), 1);
+  } finally {
+    await c.close();
+  }
+});
+
+Deno.test("messages cross nodes live, and receipts come back as msg.status", async () => {
+  const c = await startCluster();
+  try {
+    await c.addNode();
+    const { bob, alice, a, b } = await pair(c, [0, 1]);
+    const sent = [];
+    for (let i = 0; i < 5; i++) {
+      sent.push(
+        (await a.request("msg.send", { to: bob.id, text: `m${i}`, client_id: `k${i}` })).message,
+      );
+    }
+    const got = [];
+    for (let i = 0; i < 5; i++) got.push((await b.next("msg.new")).message);
+    assert.deepEqual(got, sent);
+    const ack = await b.request("msg.ack", {
+      peer: alice.id,
+      delivered: sent[4].id,
+      read: sent[2].id,
+    });
+    assert.deepEqual(ack, { delivered_id: sent[4].id, read_id: sent[2].id });
+    const st = await a.next("msg.status");
+    assert.deepEqual(st, {
+      type: "msg.status",
+      peer: bob.id,
+      delivered_id: sent[4].id,
+      read_id: sent[2].id,
+    });
+    // Read state survives a reconnect: two unread left.
+    await b.close();
+    const b2 = await c.connect(bob, { node: 1 });
+    assert.deepEqual(b2.welcome!.unread, [{ user_id: alice.id, count: 2, last_id: sent[4].id }]);
+    assert.deepEqual(await b2.syncMessages(), []);
+    const h = await a.request("msg.history", { with: bob.id });
+    assert.deepEqual([h.peer_delivered_id, h.peer_read_id], [sent[4].id, sent[2].id]);
+  } finally {
+    await c.close();
+  }
+});
+
+Deno.test("acks beyond what the peer sent, or naming nothing, are rejected and change nothing", async () => {
+  const c = await startCluster();
+  try {
+    const { alice, bob, a, b } = await pair(c);
+    const carol = await c.user("carol");
+    const m = (await a.request("msg.send", { to: bob.id, text: "x", client_id: "1" })).message;
+    const mine = (await b.request("msg.send", { to: alice.id, text: "y", client_id: "1" })).message;
+    assert.equal(
+      await code(b.request("msg.ack", { peer: alice.id, read: m.id + 1 })),
+      "invalid_ack",
+    );
+    // bob's own message is not one alice sent him.
+    assert.equal(
+      await code(b.request("msg.ack", { peer: alice.id, delivered: mine.id })),
+      mine.id > m.id ? "invalid_ack" : "ok",
+    );
+    assert.equal(await code(b.request("msg.ack", { peer: carol.id, read: 1 })), "invalid_ack");
+    assert.equal(await code(b.request("msg.ack", { peer: alice.id })), "invalid_request");
+    assert.equal(await code(b.request("msg.ack", { peer: bob.id, read: 1 })), "invalid_request");
+    const cur = await c.store.cursor(bob.id, alice.id);
+    assert.equal(cur.readId, 0);
+    assert.equal(a.events("msg.status").length, 0);
+    // Acking back in time is not an error and moves nothing.
+    await b.request("msg.ack", { peer: alice.id, read: m.id });
+    await a.next("msg.status");
+    assert.deepEqual(await b.request("msg.ack", { peer: alice.id, delivered: 1 }), {
+      delivered_id: m.id,
+      read_id: m.id,
+    });
+  } finally {
+    await c.close();
+  }
+});
+
+Deno.test("messages to strangers, missing users, oneself, or of bad text are refused and not stored", async () => {
+  const c = await startCluster();
+  try {
+    const { alice, bob, a, b } = await pair(c);
+    const carol = await c.user("carol");
+    const send = (to: number, text: string, id = crypto.randomUUID()) =>
+      code(a.request("msg.send", { to, text, client_id: id }));
+    assert.equal(await send(carol.id, "hi"), "not_friends");
+    assert.equal(await send(999_999, "hi"), "user_not_found");
+    assert.equal(await send(alice.id, "hi"), "invalid_request");
+    assert.equal(await send(bob.id, ""), "invalid_request");
+    assert.equal(await send(bob.id, " \n\t "), "invalid_request");
+    assert.equal(await send(bob.id, "🧗".repeat(4001)), "invalid_request");
+    assert.equal(await send(bob.id, "a\ud800b"), "invalid_request");
+    assert.equal(
+      await code(a.request("msg.send", { to: bob.id, text: "x", client_id: "" })),
+      "invalid_request",
+    );
+    assert.equal(await c.store.countMessages(), 0);
+    // 4,000 characters are fine, even when each is two UTF-16 units.
+    assert.equal(await send(bob.id, "🧗".repeat(4000)), "ok");
+    assert.equal((await b.next("msg.new")).message.text.length, 8000);
+  } finally {
+    await c.close();
+  }
+});
+
+Deno.test("a user over the message rate gets rate_limited with retry_after_ms, and nothing is stored", async () => {
+  const c = await startCluster({ msgRate: 1, msgBurst: 3 });
+  try {
+    const { bob, a } = await pair(c);
+    for (let i = 0; i < 3; i++) {
+      await a.request("msg.send", { to: bob.id, text: `m${i}`, client_id: `k${i}` });
+    }
+    const err = await a.request("msg.send", { to: bob.id, text: "too fast", client_id: "k3" })
+      .catch((e) => e as RequestError);
+    assert.ok(err instanceof RequestError);
+    assert.equal(err.code, "rate_limited");
+    const frame = err.frame as { error: { retry_after_ms?: number } };
+    assert.ok(frame.error.retry_after_ms! > 0 && frame.error.retry_after_ms! <= 1000);
+    assert.equal(await c.store.countMessages(), 3);
+    await sleep(frame.error.retry_after_ms!);
+    await a.request("msg.send", { to: bob.id, text: "later", client_id: "k3" });
+  } finally {
+    await c.close();
+  }
+});
+
+Deno.test("history pages by id, oldest first within a page, for friends and former friends only", async () => {
+  const c = await startCluster();
+  try {
+    const { alice, bob, a } = await pair(c);
+    const carol = await c.user("carol");
+    await backlog(c, alice, bob, 3, "a");
+    await backlog(c, bob, alice, 2, "b");
+    const p1 = await a.request("msg.history", { with: bob.id, limit: 3 });
+    assert.deepEqual(p1.messages.map((m) => m.text), ["a 2", "b 0", "b 1"]);
+    assert.equal(p1.more, true);
+    const p2 = await a.request("msg.history", {
+      with: bob.id,
+      limit: 3,
+      before: p1.messages[0].id,
+    });
+    assert.deepEqual(p2.messages.map((m) => m.text), ["a 0", "a 1"]);
+    assert.equal(p2.more, false);
+    assert.equal(await code(a.request("msg.history", { with: carol.id })), "not_friends");
+    assert.equal(
+      await code(a.request("msg.history", { with: carol.id, before: 3 })),
+      "not_friends",
+    );
+    assert.equal(await code(a.request("msg.history", { with: 999_999 })), "user_not_found");
+    assert.equal(await code(a.request("msg.history", { with: alice.id })), "invalid_request");
+    await c.store.removeFriend(alice.id, bob.id);
+    const after = await a.request("msg.history", { with: bob.id });
+    assert.equal(after.messages.length, 5);
+  } finally {
+    await c.close();
+  }
+});
+
+Deno.test("typing is forwarded to a friend, never stored, and refused for strangers", async () => {
+  const c = await startCluster();
+  try {
+    const { alice, bob, a, b } = await pair(c);
+    const carol = await c.user("carol");
+    const cl = await c.connect(carol);
+    a.send({ type: "typing", to: bob.id });
+    assert.deepEqual(await b.next("typing"), { type: "typing", from: alice.id, active: true });
+    a.send({ type: "typing", to: bob.id, active: false });
+    assert.equal((await b.next("typing")).active, false);
+    a.send({ type: "typing", id: "t", to: carol.id });
+    const err = await a.next("error");
+    assert.deepEqual([err.id, err.error.code], ["t", "not_friends"]);
+    await sleep(50);
+    assert.equal(cl.events("typing").length, 0);
+    assert.equal(await c.store.countMessages(), 0);
+  } finally {
+    await c.close();
+  }
+});
+
+Deno.test("an offline user gets every message at login, in order, once, in batches, with unread counts", async () => {
+  const c = await startCluster();
+  try {
+    const alice = await c.user("alice");
+    const bob = await c.user("bob");
+    const carol = await c.user("carol");
+    await c.befriend(alice, bob);
+    await c.befriend(carol, bob);
+    await backlog(c, alice, bob, 150, "a");
+    await backlog(c, carol, bob, 100, "c");
+    const b = await c.connect(bob);
+    assert.deepEqual(
+      b.welcome!.unread.map((u) => [u.user_id, u.count]),
+      [[alice.id, 150], [carol.id, 100]],
+    );
+    const batches = [];
+    for (;;) {
+      const f = await b.next("msg.sync");
+      batches.push(f);
+      if (f.done) break;
+    }
+    assert.deepEqual(batches.map((f) => f.messages.length), [100, 100, 50]);
+    const ids = batches.flatMap((f) => f.messages.map((m) => m.id));
+    assert.equal(new Set(ids).size, 250);
+    assert.deepEqual(ids, [...ids].sort((x, y) => x - y));
+    // Ack the first 100 of alice's as delivered: only the rest comes again.
+    const fromAlice = batches.flatMap((f) => f.messages).filter((m) => m.from === alice.id);
+    await b.request("msg.ack", { peer: alice.id, delivered: fromAlice[99].id });
+    await b.close();
+    const b2 = await c.connect(bob);
+    const again = await b2.syncMessages();
+    assert.equal(again.length, 150);
+    assert.equal(again.filter((m) => m.from === alice.id)[0].id, fromAlice[100].id);
+  } finally {
+    await c.close();
+  }
+});
+
+Deno.test("messages sent while the recipient's sync runs arrive after it, each exactly once", async () => {
+  const c = await startCluster({ msgRate: 10_000, msgBurst: 10_000 });
+  try {
+    await c.addNode();
+    const alice = await c.user("alice");
+    const bob = await c.user("bob");
+    await c.befriend(alice, bob);
+    const a = await c.connect(alice, { node: 1 });
+    await backlog(c, alice, bob, 600, "old");
+    let stop = false;
+    const sending = (async () => {
+      let i = 0;
+      while (!stop && i < 300) {
+        await a.request("msg.send", { to: bob.id, text: `new ${i}`, client_id: `n${i}` });
+        i++;
+      }
+      return i;
+    })();
+    await sleep(5);
+    const b: ChatClient = await c.connect(bob);
+    await b.syncMessages();
+    await sleep(50);
+    stop = true;
+    const sentNew = await sending;
+    b.send({ type: "ping", id: "end" });
+    await b.next("pong");
+    await sleep(200);
+    const total = 600 + sentNew;
+    const seen = [];
+    let doneAt = -1;
+    for (const [i, f] of b.frames.entries()) {
+      if (f.type === "msg.sync") {
+        seen.push(...f.messages.map((m) => m.id));
+        if (f.done) doneAt = i;
+      }
+      if (f.type === "msg.new") {
+        assert.ok(doneAt >= 0 && i > doneAt, "a msg.new came before the sync was done");
+        seen.push(f.message.id);
+      }
+    }
+    assert.equal(seen.length, total, "every message once");
+    assert.equal(new Set(seen).size, total);
+    assert.deepEqual(seen, [...seen].sort((x, y) => x - y));
+  } finally {
+    await c.close();
+  }
+});
