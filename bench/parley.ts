@@ -33,6 +33,8 @@ export interface ClusterOptions {
   friends: [number, number][];
   heartbeatMs?: number;
   logLevel?: "debug" | "info" | "warn" | "error";
+  /** Start every process with the V8 inspector on a loopback port, for CPU profiles. */
+  inspect?: boolean;
 }
 
 export interface ChatNode {
@@ -41,12 +43,16 @@ export interface ChatNode {
   url: string;
   /** The process holding this node (shared with other roles for sqlite+memory). */
   proc: Proc;
+  /** Its inspector port when started with `inspect`. */
+  inspectPort?: number;
 }
 
 export interface Cluster {
   backend: Backend;
   gateUrl: string;
   nodes: ChatNode[];
+  /** The process running gate, status and verify (the only process for sqlite+memory). */
+  core: { proc: Proc; inspectPort?: number };
   /** Store ids of bench_1 … bench_N, index 0 = bench_1. */
   userIds: number[];
   loginOf(n: number): string;
@@ -148,12 +154,13 @@ async function seed(storeUrl: string, o: ClusterOptions): Promise<number[]> {
   }
 }
 
-function serve(name: string, args: string[]): Proc {
+function serve(name: string, args: string[], inspectPort?: number): Proc {
   return spawnProc(
     name,
     Deno.execPath(),
     [
       "run",
+      ...(inspectPort ? [`--inspect=127.0.0.1:${inspectPort}`] : []),
       "--allow-net",
       "--allow-read",
       "--allow-write",
@@ -191,6 +198,8 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
 
     const nodeCount = o.backend === "mysql+redis" ? o.chatNodes : 1;
     const ports = await freePorts(3 + 2 * nodeCount);
+    // One inspector port per process: the core (or all-in-one) process first, then each chat node.
+    const inspectPorts = o.inspect ? await freePorts(1 + nodeCount) : [];
     const [gatePort, verifyPort, statusPort] = ports;
     const base = { gate: { host: "127.0.0.1", port: gatePort } };
     const gateUrl = `http://127.0.0.1:${gatePort}`;
@@ -202,6 +211,7 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
       return path;
     };
     const nodes: ChatNode[] = [];
+    let core: Cluster["core"] | undefined;
     const chats = Array.from(
       { length: nodeCount },
       (_, i) => chatConfig(o, `bench-chat-${i + 1}`, ports[3 + 2 * i], ports[4 + 2 * i]),
@@ -215,13 +225,19 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
         status,
         chat: chats[0],
       });
-      const p = serve("parley-all", ["--role", "all", "--config", cfg]);
+      const p = serve("parley-all", ["--role", "all", "--config", cfg], inspectPorts[0]);
+      core = { proc: p, inspectPort: inspectPorts[0] };
       procs.push(p);
       await p.waitUntil(() => httpOk(`${gateUrl}/healthz`), "answering /healthz");
       await p.waitUntil(() => tcpOpen(chats[0].port), "listening for WebSockets");
-      nodes.push({ name: chats[0].name, url: `ws://127.0.0.1:${chats[0].port}/ws`, proc: p });
+      nodes.push({
+        name: chats[0].name,
+        url: `ws://127.0.0.1:${chats[0].port}/ws`,
+        proc: p,
+        inspectPort: inspectPorts[0],
+      });
     } else {
-      const core = serve("parley-core", [
+      const p = serve("parley-core", [
         "--role",
         "verify,status,gate",
         "--config",
@@ -231,10 +247,11 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
           verify,
           status,
         }),
-      ]);
-      procs.push(core);
-      await core.waitUntil(() => httpOk(`${gateUrl}/healthz`), "answering /healthz");
-      for (const chat of chats) {
+      ], inspectPorts[0]);
+      procs.push(p);
+      core = { proc: p, inspectPort: inspectPorts[0] };
+      await p.waitUntil(() => httpOk(`${gateUrl}/healthz`), "answering /healthz");
+      for (const [i, chat] of chats.entries()) {
         const p = serve(chat.name, [
           "--role",
           "chat",
@@ -245,9 +262,14 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
             status: { address: `127.0.0.1:${statusPort}` },
             chat,
           }),
-        ]);
+        ], inspectPorts[1 + i]);
         procs.push(p);
-        nodes.push({ name: chat.name, url: `ws://127.0.0.1:${chat.port}/ws`, proc: p });
+        nodes.push({
+          name: chat.name,
+          url: `ws://127.0.0.1:${chat.port}/ws`,
+          proc: p,
+          inspectPort: inspectPorts[1 + i],
+        });
       }
       await Promise.all(
         nodes.map((n, i) =>
@@ -261,6 +283,7 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
       backend: o.backend,
       gateUrl,
       nodes,
+      core: core!,
       userIds,
       loginOf: userName,
       async tokens(users) {

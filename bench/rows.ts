@@ -2,7 +2,7 @@
  * Turns what a bench run measured into the table's rows, each beside the
  * target issue 5 sets for it.
  */
-import type { Measured } from "./mod.ts";
+import type { Measured } from "./plan.ts";
 import type { Row } from "./report.ts";
 import type { MessageSummary } from "./scenarios.ts";
 
@@ -69,7 +69,7 @@ export function buildRows(m: Measured): Row[] {
     met: cr === null ? null : cr >= 0.7,
     faults: faults(m.crossnode),
   });
-  for (const q of ["p50", "p99", "max"] as const) {
+  for (const q of ["p50", "p95", "p99", "max"] as const) {
     const v = (t: "parley" | "relay" | "socketio") => at(m.latency[t]?.latencyMs[q]);
     const r = ratio(v("parley"), v("relay"));
     rows.push({
