@@ -15,6 +15,7 @@ import {
   type Parley,
   register,
   startSingle,
+  withLogs,
 } from "./cluster.ts";
 import { ChatClient, connect, OPCODE, RawSocket, RequestError, sleep } from "./ws_client.ts";
 import type { WireMessage } from "../proto/protocol.ts";
@@ -454,6 +455,8 @@ Deno.test({
           assert.deepEqual(got, ab, "bob was pushed exactly the valid messages");
         },
       );
+    } catch (e) {
+      throw withLogs(e, parley);
     } finally {
       await Promise.all(open.map((s) => s.close()));
       await parley.close();

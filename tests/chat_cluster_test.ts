@@ -15,6 +15,7 @@ import {
   loginAndConnect,
   register,
   startCluster,
+  withLogs,
 } from "./cluster.ts";
 import { type ChatClient, connect, sleep } from "./ws_client.ts";
 
@@ -196,6 +197,8 @@ Deno.test({
       assert.deepEqual((await b2.client.next("msg.new")).message, m3);
       // The closed first session of bob got nothing after it closed.
       assert.equal(b.client.events("msg.new").length, 1);
+    } catch (e) {
+      throw withLogs(e, cluster);
     } finally {
       await closeAll(clients);
       await cluster.close();
@@ -307,6 +310,8 @@ Deno.test({
       assert.equal(b4.client.events("msg.new").length, 1, "the duplicate was not pushed");
       const all = await fullHistory(a.client, bob.id);
       assert.deepEqual(all, [...sent, fresh]);
+    } catch (e) {
+      throw withLogs(e, cluster);
     } finally {
       await closeAll(clients);
       await cluster.close();
@@ -382,6 +387,8 @@ Deno.test({
       })).message;
       assert.deepEqual((await b3.client.next("msg.new")).message, m2);
       assert.equal(b2.client.events("msg.new").length, 1);
+    } catch (e) {
+      throw withLogs(e, cluster);
     } finally {
       await closeAll(clients);
       await cluster.close();

@@ -16,6 +16,7 @@ import {
   loginWithRetry,
   register,
   startCluster,
+  withLogs,
 } from "./cluster.ts";
 import { type ChatClient, connect, RequestError, sleep } from "./ws_client.ts";
 import type { WireMessage } from "../proto/protocol.ts";
@@ -204,6 +205,135 @@ Deno.test({
         client_id: "alice-after",
       })).message;
       assert.deepEqual((await b.client.next("msg.new", (e) => e.message.id === m.id)).message, m);
+    } catch (e) {
+      throw withLogs(e, cluster);
+    } finally {
+      await Promise.all(clients.map((cl) => cl.close()));
+      await cluster.close();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "a session that stops pinging is closed with 4004 after three heartbeat intervals and its friends see it go offline",
+  async fn() {
+    const cluster = await startCluster({ chat: { heartbeatMs: 1000 } });
+    const clients: ChatClient[] = [];
+    try {
+      const alice = await register(cluster, "alice");
+      const bob = await register(cluster, "bob");
+      const a = {
+        client: await connect(
+          cluster.nodes.get("chat-1")!.wsUrl,
+          (await login(cluster, alice)).token,
+        ),
+        account: alice,
+      };
+      const b = {
+        client: await connect(
+          cluster.nodes.get("chat-2")!.wsUrl,
+          (await login(cluster, bob)).token,
+        ),
+        account: bob,
+      };
+      clients.push(a.client, b.client);
+      await befriend(a, b);
+      assert.equal(b.client.welcome!.heartbeat_ms, 1000);
+
+      // bob's client keeps pinging for a while: the session lives past three intervals.
+      await sleep(3500);
+      assert.ok(b.client.isOpen, "a pinging session stays open");
+      b.client.stopPinging();
+      const silentSince = Date.now();
+      const closed = await b.client.closed;
+      const after = Date.now() - silentSince;
+      assert.equal(closed.code, 4004);
+      assert.ok(after >= 2500 && after < 6000, `closed ${after} ms after the last ping`);
+      const off = await a.client.next("presence", (p) => p.user_id === bob.id, 5000);
+      assert.equal(off.online, false);
+      const p = await cluster.status.Presence({ id: bob.id, login: "" }, {
+        metadata: cluster.admin.metadata,
+      });
+      assert.equal(p.online, false);
+      assert.ok(a.client.isOpen, "alice kept pinging and stays");
+    } catch (e) {
+      throw withLogs(e, cluster);
+    } finally {
+      await Promise.all(clients.map((cl) => cl.close()));
+      await cluster.close();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "a chat node stopped with SIGTERM tells its clients to reconnect to the other node (1012), is no longer picked, deregisters and exits",
+  async fn() {
+    const cluster = await startCluster({ chat: { drainTimeoutMs: 3000 } });
+    const clients: ChatClient[] = [];
+    try {
+      const alice = await register(cluster, "alice");
+      const bob = await register(cluster, "bob");
+      const aliceLogin = await login(cluster, alice);
+      const a = {
+        client: await connect(cluster.nodes.get("chat-1")!.wsUrl, aliceLogin.token),
+        account: alice,
+      };
+      const b = {
+        client: await connect(
+          cluster.nodes.get("chat-2")!.wsUrl,
+          (await login(cluster, bob)).token,
+        ),
+        account: bob,
+      };
+      clients.push(a.client, b.client);
+      await befriend(a, b);
+      const unread = (await b.client.request("msg.send", {
+        to: alice.id,
+        text: "before the drain",
+        client_id: "d-0",
+      })).message;
+      await a.client.next("msg.new");
+
+      const draining = cluster.nodes.get("chat-1")!.child!;
+      draining.proc.kill("SIGTERM");
+      const ev = await a.client.next("reconnect", undefined, 5000);
+      assert.equal(ev.reason, "draining");
+      assert.equal(
+        (ev as { chat_url?: string | null }).chat_url,
+        cluster.nodes.get("chat-2")!.wsUrl,
+      );
+      assert.equal((await a.client.closed).code, 1012);
+      // No longer picked for logins at once (draining, then deregistered), though
+      // chat-1 now carries fewer sessions than chat-2; gone long before the 15 s TTL.
+      const { nodes } = await cluster.status.ListNodes({}, { metadata: cluster.admin.metadata });
+      const one = nodes.find((n) => n.name === "chat-1");
+      assert.ok(!one || one.state === "draining", JSON.stringify(one));
+      for (let i = 0; i < 3; i++) {
+        assert.equal((await cluster.status.PickNode({})).name, "chat-2");
+      }
+      await eventually(async () => {
+        const { nodes } = await cluster.status.ListNodes({}, { metadata: cluster.admin.metadata });
+        return nodes.map((n) => n.name).join() === "chat-2";
+      }, { timeoutMs: 5000, what: "chat-1 to deregister" });
+
+      // The same token works on the node the event named.
+      const a2 = await connect((ev as { chat_url: string }).chat_url, aliceLogin.token);
+      clients.push(a2);
+      assert.equal(a2.welcome!.node, "chat-2");
+      assert.deepEqual(await a2.syncMessages(), [unread], "never acked delivered: synced again");
+      const m = (await a2.request("msg.send", {
+        to: bob.id,
+        text: "moved",
+        client_id: "d-1",
+      })).message;
+      assert.deepEqual((await b.client.next("msg.new")).message, m);
+
+      const status = await draining.proc.status;
+      assert.equal(status.code, 0, draining.log().slice(-2000));
+    } catch (e) {
+      throw withLogs(e, cluster);
     } finally {
       await Promise.all(clients.map((cl) => cl.close()));
       await cluster.close();

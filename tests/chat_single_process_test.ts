@@ -6,7 +6,14 @@
  */
 import assert from "node:assert/strict";
 import { eventually } from "./kit.ts";
-import { befriend, loginAndConnect, type Parley, register, startSingle } from "./cluster.ts";
+import {
+  befriend,
+  loginAndConnect,
+  type Parley,
+  register,
+  startSingle,
+  withLogs,
+} from "./cluster.ts";
 import { type ChatClient, sleep } from "./ws_client.ts";
 
 Deno.test({
@@ -117,6 +124,8 @@ Deno.test({
       assert.deepEqual(hist.messages, [m1, m2, ...waiting, m3]);
       assert.equal(hist.peer_delivered_id, m2.id);
       assert.equal(hist.peer_read_id, 0);
+    } catch (e) {
+      throw withLogs(e, parley);
     } finally {
       await Promise.all(clients.map((c) => c.close()));
       await parley.close();

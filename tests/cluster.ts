@@ -263,6 +263,22 @@ export async function startSingle(options: SingleOptions = {}): Promise<Parley> 
   }
 }
 
+/**
+ * Adds what the servers logged at warn and error level (and anything that
+ * was not a log line, such as a crash) to a failed test's error.
+ */
+export function withLogs(e: unknown, p: Parley): unknown {
+  const lines = p.logs().split("\n").filter((l) =>
+    l.trim() && (!l.startsWith("{") || /"level":"(warn|error)"/.test(l))
+  );
+  if (e instanceof Error && lines.length) {
+    e.message += `\n--- server warnings, errors and crashes (last 40) ---\n${
+      lines.slice(-40).map((l) => l.slice(0, 600)).join("\n")
+    }`;
+  }
+  return e;
+}
+
 // --- the gate's HTTP API ---
 
 /** A gate error: the HTTP status and the `error.code` of the body. */
