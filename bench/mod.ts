@@ -13,18 +13,49 @@
  * Scenarios (`--only`): throughput, sqlite, crossnode, latency, capacity, login.
  */
 import { parseArgs } from "node:util";
-import { FULL, QUICK, SCENARIOS, SMOKE } from "./plan.ts";
+import { FULL, type Profile, QUICK, SCENARIOS, SMOKE } from "./plan.ts";
 import { runBench } from "./run.ts";
 import { formatTable, machine } from "./report.ts";
 import { buildRows } from "./rows.ts";
 import { formatSummary } from "./profile.ts";
 
 const USAGE = `Usage: deno task bench [--full | --smoke] [--only ${SCENARIOS.join(",")}]
-                       [--profile] [--out FILE]
+                       [--profile] [--pairs N] [--seconds S] [--sessions N] [--out FILE]
 
 Quick pass by default (under 3 minutes); --full for the long one; --smoke
 checks the bench itself in seconds. Needs MySQL and Redis (as the tests do)
-and node (for the Socket.IO baseline, installed on first use).`;
+and node (for the Socket.IO baseline, installed on first use).
+
+  --pairs N      sender/receiver pairs in the throughput runs
+  --seconds S    length of each throughput and latency run (warm-up is a fifth of it)
+  --sessions N   idle sessions in the capacity run (spread over 3 chat nodes)`;
+
+/** The pass's sizes with the command line's overrides; a bad number is an error. */
+function withOverrides(
+  base: Profile,
+  v: { pairs?: string; seconds?: string; sessions?: string },
+): Profile {
+  const int = (name: string, text: string | undefined, min: number) => {
+    if (text === undefined) return undefined;
+    const n = Number(text);
+    if (!Number.isInteger(n) || n < min) throw new Error(`--${name}: expected an integer ≥ ${min}`);
+    return n;
+  };
+  const pairs = int("pairs", v.pairs, 1);
+  const seconds = int("seconds", v.seconds, 1);
+  const sessions = int("sessions", v.sessions, 3);
+  const p = structuredClone(base);
+  if (pairs) p.throughput.pairs = pairs;
+  if (seconds) {
+    for (const run of [p.throughput, p.latency]) {
+      run.durationMs = seconds * 1000;
+      run.warmupMs = seconds * 200;
+    }
+    p.login.durationMs = seconds * 1000;
+  }
+  if (sessions) p.capacity.sessions = sessions;
+  return p;
+}
 
 async function main(args: string[]): Promise<number> {
   let values;
@@ -36,6 +67,9 @@ async function main(args: string[]): Promise<number> {
         smoke: { type: "boolean" },
         only: { type: "string" },
         profile: { type: "boolean" },
+        pairs: { type: "string" },
+        seconds: { type: "string" },
+        sessions: { type: "string" },
         out: { type: "string" },
         help: { type: "boolean", short: "h" },
       },
@@ -55,7 +89,13 @@ async function main(args: string[]): Promise<number> {
       return 2;
     }
   }
-  const profile = values.full ? FULL : values.smoke ? SMOKE : QUICK;
+  let profile = values.full ? FULL : values.smoke ? SMOKE : QUICK;
+  try {
+    profile = withOverrides(profile, values);
+  } catch (e) {
+    console.error(`bench: ${(e as Error).message}`);
+    return 2;
+  }
   const startedAt = new Date();
   const errors: string[] = [];
   const t0 = performance.now();
@@ -72,6 +112,12 @@ async function main(args: string[]): Promise<number> {
   );
   console.log(formatTable(rows));
   const notes = rows.filter((r) => r.note).map((r) => `${r.scenario}: ${r.note}`);
+  if (measured.mysql) {
+    notes.push(
+      `MySQL ${measured.mysql.version}: innodb_flush_log_at_trx_commit=` +
+        `${measured.mysql.innodb_flush_log_at_trx_commit}, sync_binlog=${measured.mysql.sync_binlog}`,
+    );
+  }
   if (notes.length) console.log(`\n${notes.join("\n")}`);
   for (const pr of measured.profiles) console.log(`\n${formatSummary(pr.label, pr.summary)}`);
   if (errors.length) console.log(`\nErrors:\n- ${errors.join("\n- ")}`);

@@ -12,7 +12,8 @@
  * user through `/register` would take 50,000 × 0.3 s for the capacity run.
  */
 import { createServer, type Server } from "node:net";
-import { freshMysql, freshRedis, REPO_DIR, tempDir } from "../tests/kit.ts";
+import mysql from "mysql2/promise";
+import { freshMysql, freshRedis, MYSQL_URL, REPO_DIR, tempDir } from "../tests/kit.ts";
 import { createLogger } from "../server/log.ts";
 import { openStore } from "../server/store/mod.ts";
 import { hashPassword } from "../server/passwords.ts";
@@ -296,5 +297,21 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
   } catch (e) {
     await cleanup();
     throw e;
+  }
+}
+
+/** The MySQL settings that decide what "durable" means for a run (flush per commit or not). */
+export async function mysqlDurability(): Promise<Record<string, string>> {
+  const conn = await mysql.createConnection({ uri: MYSQL_URL });
+  try {
+    const [rows] = await conn.query(
+      "SHOW VARIABLES WHERE Variable_name IN " +
+        "('version', 'innodb_flush_log_at_trx_commit', 'sync_binlog', 'log_bin', 'innodb_doublewrite')",
+    );
+    return Object.fromEntries(
+      (rows as { Variable_name: string; Value: string }[]).map((r) => [r.Variable_name, r.Value]),
+    );
+  } finally {
+    await conn.end();
   }
 }

@@ -56,6 +56,8 @@ export interface Measured {
   capacity: Partial<Record<TargetKind, SessionsSummary>>;
   login?: LoginSummary;
   kdfPerSecond?: number;
+  /** MySQL's durability settings during the run. */
+  mysql?: Record<string, string>;
   /** With --profile: CPU profiles of Parley's processes during each scenario. */
   profiles: { label: string; file: string; summary: ProfileSummary }[];
 }

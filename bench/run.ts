@@ -5,7 +5,7 @@
  * memory. A part that fails is recorded in `errors` and the pass goes on.
  */
 import { type Baseline, startDenoRelay, startSocketIoRelay } from "./baselines.ts";
-import { BENCH_PASSWORD, type Cluster, startCluster } from "./parley.ts";
+import { BENCH_PASSWORD, type Cluster, mysqlDurability, startCluster } from "./parley.ts";
 import type { Endpoint } from "./load/clients.ts";
 import type { Pace } from "./load/jobs.ts";
 import { runKdf, runLogins, runMessages, runSessions } from "./scenarios.ts";
@@ -240,6 +240,7 @@ async function durableCluster(ctx: Ctx): Promise<void> {
   );
   if (!cluster) return;
   ctx.closers.push(cluster.close);
+  m.mysql = await mysqlDurability().catch(() => undefined);
   const [n1, n2] = cluster.nodes;
   if (only.has("capacity")) {
     m.capacity.parley = await attempt(
