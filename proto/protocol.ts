@@ -58,7 +58,12 @@ export const CLOSE = {
   KICKED: 4003,
   /** No frame from the client for three heartbeat intervals. */
   HEARTBEAT_TIMEOUT: 4004,
+  /** The client did not read: more than MAX_BUFFERED_BYTES of frames were waiting for it. */
+  TOO_SLOW: 4005,
 } as const;
+
+/** Bytes of frames the server lets wait for a client that does not read, before closing 4005. */
+export const MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
 
 // --- frames a client sends ---
 

@@ -16,6 +16,7 @@ import type { Session } from "./session.ts";
 import { selfUser, wireMessage } from "./wire.ts";
 
 const KICK_REASON = "logged in elsewhere";
+const SYNC_BUFFER_BYTES = 1024 * 1024;
 
 export async function login(
   ctx: ChatContext,
@@ -125,6 +126,8 @@ async function sendSync(ctx: ChatContext, s: Session): Promise<void> {
   const synced = new Set<number>();
   let afterId = 0;
   for (;;) {
+    // Send a long backlog no faster than the client reads it.
+    await s.drained(SYNC_BUFFER_BYTES);
     const batch = await ctx.store.undelivered(s.userId, { afterId, limit: SYNC_BATCH });
     if (s.closed) return;
     for (const m of batch) synced.add(m.id);

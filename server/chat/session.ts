@@ -9,6 +9,7 @@ import { toAppError } from "../../proto/errors.ts";
 import {
   CLOSE,
   type ErrorFrame,
+  MAX_BUFFERED_BYTES,
   MAX_FRAME_BYTES,
   type ServerEvent,
   type ServerFrame,
@@ -216,8 +217,26 @@ export class Session implements LocalSession, ConnEvents {
 
   #sendJson(json: string): void {
     if (this.#phase === "closed") return;
+    // A client that stops reading must not make the node hold its frames forever.
+    if (this.#conn.buffered() > MAX_BUFFERED_BYTES) {
+      return this.closeWith(CLOSE.TOO_SLOW, "client does not read");
+    }
     this.#conn.send(json);
     this.#ctx.metrics.framesOut.inc();
+  }
+
+  /**
+   * Waits until at most `bytes` are waiting for the client (flow control for
+   * the sync); a client that reads too little for two heartbeat intervals
+   * is closed with 4005 (before the heartbeat timeout, which a client that
+   * does not read also runs into: its pings queue up behind our frames).
+   */
+  async drained(bytes: number): Promise<void> {
+    const deadline = Date.now() + 2 * this.#ctx.config.chat.heartbeatMs;
+    while (this.#phase !== "closed" && this.#conn.buffered() > bytes) {
+      if (Date.now() > deadline) return this.closeWith(CLOSE.TOO_SLOW, "client does not read");
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
   }
 
   /** Sends an error frame and closes with `closeCode`. */

@@ -336,3 +336,42 @@ Deno.test("/metrics shows sessions and frames", async () => {
     await c.close();
   }
 });
+
+Deno.test("a client that does not read its offline sync is closed with 4005", async () => {
+  const c = await startCluster({ heartbeatMs: 200 });
+  try {
+    const alice = await c.user("alice");
+    const bob = await c.user("bob");
+    await c.befriend(alice, bob);
+    const text = "x".repeat(4000);
+    for (let k = 0; k < 40; k++) {
+      await c.store.insertMessages(
+        Array.from({ length: 100 }, (_, i) => ({
+          senderId: alice.id,
+          recipientId: bob.id,
+          clientId: `${k}-${i}`,
+          text,
+          createdAt: Date.now(),
+        })),
+      );
+    }
+    const raw = await RawSocket.open(c.url);
+    try {
+      await raw.sendText(JSON.stringify({ type: "auth", token: await c.token(bob.id) }));
+      // Ping (so the heartbeat is fine) but read nothing for a while.
+      for (let i = 0; i < 15; i++) {
+        await raw.sendText('{"type":"ping"}');
+        await sleep(100);
+      }
+      const texts: string[] = [];
+      const info = await raw.readUntilClose(texts, 5000);
+      assert.equal(info?.code, 4005);
+      const synced = texts.filter((t) => t.startsWith('{"type":"msg.sync"')).length;
+      assert.ok(synced < 40, `only part of the sync was sent (${synced} batches)`);
+    } finally {
+      raw.close();
+    }
+  } finally {
+    await c.close();
+  }
+});

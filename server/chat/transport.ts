@@ -10,6 +10,8 @@ import { AUTH_SUBPROTOCOL_PREFIX, SUBPROTOCOL } from "../../proto/protocol.ts";
 export interface Conn {
   send(text: string): void;
   close(code: number, reason: string): void;
+  /** Bytes sent but not yet written to the network (a client that does not read). */
+  buffered(): number;
 }
 
 /** What the transport tells a session. */
@@ -56,6 +58,7 @@ export function upgrade(
         socket.send(text);
       } catch { /* closed meanwhile: the close event follows */ }
     },
+    buffered: () => socket.bufferedAmount,
     close(code, reason) {
       if (socket.readyState === WebSocket.CLOSING || socket.readyState === WebSocket.CLOSED) return;
       try {
