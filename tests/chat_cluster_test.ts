@@ -18,6 +18,7 @@ import {
   withLogs,
 } from "./cluster.ts";
 import { type ChatClient, connect, sleep } from "./ws_client.ts";
+import type { WireMessage } from "../proto/protocol.ts";
 
 /** The close code of a kicked session, docs/protocol.md §8. */
 const KICKED = 4003;
@@ -208,7 +209,7 @@ Deno.test({
 
 Deno.test({
   name:
-    "bob offline: alice's 30 messages are stored, synced to bob once each in order with unread counts, and not re-sent after his ack",
+    "bob offline: alice's 30 messages are stored, synced to bob once each in order with unread counts, and not re-sent after his ack; carol's request waits for him",
   async fn() {
     const cluster = await startCluster();
     const clients: ChatClient[] = [];
@@ -235,6 +236,13 @@ Deno.test({
       for (let i = 1; i < sent.length; i++) assert.ok(sent[i].id > sent[i - 1].id);
       const last = sent[sent.length - 1].id;
 
+      // carol asks the offline bob to be friends.
+      const carol = await register(cluster, "carol");
+      const c = await connectTo(cluster, carol, "chat-1");
+      clients.push(c.client);
+      const asked = await c.client.request("friend.request", { user_id: bob.id, greeting: "hi!" });
+      assert.equal(asked.status, "sent");
+
       // First login: every message once, in order, after a welcome that counts them.
       const b1 = await loginAndConnect(cluster, bob);
       clients.push(b1.client);
@@ -243,6 +251,14 @@ Deno.test({
         count: 30,
         last_id: last,
       }]);
+      assert.equal(b1.client.welcome!.pending_requests, 1);
+      const pending = await b1.client.request("friend.requests");
+      assert.deepEqual(pending.incoming.map((r) => [r.from.id, r.greeting]), [[carol.id, "hi!"]]);
+      await b1.client.request("friend.decline", { user_id: carol.id });
+      assert.deepEqual(await c.client.next("friend.declined"), {
+        type: "friend.declined",
+        user_id: bob.id,
+      });
       assert.deepEqual(await b1.client.syncMessages(), sent);
       await sleep(300);
       assert.deepEqual(b1.client.events("msg.new"), [], "synced messages are not pushed again");
@@ -387,6 +403,82 @@ Deno.test({
       })).message;
       assert.deepEqual((await b3.client.next("msg.new")).message, m2);
       assert.equal(b2.client.events("msg.new").length, 1);
+    } catch (e) {
+      throw withLogs(e, cluster);
+    } finally {
+      await closeAll(clients);
+      await cluster.close();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "messages pipelined from chat-1 while bob logs in on chat-2 reach him exactly once and in id order, across the sync and live pushes",
+  async fn() {
+    // Rate limits are not under test here.
+    const cluster = await startCluster({ chat: { msgRate: 1000, msgBurst: 1000 } });
+    const clients: ChatClient[] = [];
+    try {
+      const alice = await register(cluster, "alice");
+      const bob = await register(cluster, "bob");
+      const a = await connectTo(cluster, alice, "chat-1");
+      const b = await connectTo(cluster, bob, "chat-2");
+      clients.push(a.client, b.client);
+      await befriend(a, b);
+      await b.client.close();
+
+      const acks: Promise<WireMessage>[] = [];
+      const pipeline = (from: number, to: number) => {
+        for (let i = from; i < to; i++) {
+          acks.push(
+            a.client.request("msg.send", { to: bob.id, text: `m${i}`, client_id: `p-${i}` }, 20_000)
+              .then((r) => r.message),
+          );
+        }
+      };
+      // 40 before bob is back, 160 more while his session starts.
+      pipeline(0, 40);
+      await Promise.all(acks);
+      let bobClient: ChatClient | null = null;
+      const login2 = connectTo(cluster, bob, "chat-2").then((x) => bobClient = x.client);
+      // Spread over ~400 ms so that bob's session start falls in the middle.
+      for (let i = 40; i < 200; i += 10) {
+        pipeline(i, i + 10);
+        await sleep(25);
+      }
+      await login2;
+      const b2 = bobClient!;
+      clients.push(b2);
+      const sent = await Promise.all(acks);
+      const ids = sent.map((m) => m.id);
+      for (let i = 1; i < ids.length; i++) assert.ok(ids[i] > ids[i - 1], "acks in send order");
+
+      const received = () =>
+        b2.frames.flatMap((f) =>
+          f.type === "msg.sync" ? f.messages : f.type === "msg.new" ? [f.message] : []
+        );
+      await eventually(() => received().length >= sent.length, {
+        what: `bob to receive ${sent.length} messages (has ${received().length})`,
+      });
+      await sleep(300);
+      assert.deepEqual(received().map((m) => m.id), ids, "each once, in order, none missing");
+      const done = b2.frames.findIndex((f) => f.type === "msg.sync" && f.done);
+      const firstNew = b2.frames.findIndex((f) => f.type === "msg.new");
+      assert.ok(done >= 0, "the sync finished");
+      assert.ok(firstNew === -1 || firstNew > done, "live pushes come after the sync's done");
+
+      // Online: a burst of 100 pipelined messages arrives live, in order, once each.
+      await b2.request("msg.ack", { peer: alice.id, delivered: ids[ids.length - 1] });
+      const before = b2.events("msg.new").length;
+      acks.length = 0;
+      pipeline(200, 300);
+      const burst = (await Promise.all(acks)).map((m) => m.id);
+      await eventually(() => b2.events("msg.new").length - before >= 100, {
+        what: "the burst to arrive live",
+      });
+      await sleep(300);
+      assert.deepEqual(b2.events("msg.new").slice(before).map((e) => e.message.id), burst);
     } catch (e) {
       throw withLogs(e, cluster);
     } finally {

@@ -132,3 +132,101 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "with every role in one process, search pages by name, requests are cancelled or cross into friendship, and a removed friend cannot write but keeps history",
+  async fn() {
+    const parley: Parley = await startSingle();
+    const clients: ChatClient[] = [];
+    try {
+      const alice = await register(parley, "alice");
+      const bob = await register(parley, "bob");
+      const bobby = await register(parley, "bobby");
+      const boris = await register(parley, "boris");
+      const connectAs = async (account: typeof alice) => {
+        const { client } = await loginAndConnect(parley, account);
+        clients.push(client);
+        await client.syncMessages();
+        return client;
+      };
+      const a = await connectAs(alice);
+      const by = await connectAs(bobby);
+      const bo = await connectAs(boris);
+
+      // Paged by name, never oneself, an exact e-mail finds one user.
+      const names: string[] = [];
+      let after: string | null | undefined;
+      do {
+        const page = await a.request("user.search", {
+          query: "BO",
+          limit: 1,
+          ...(after ? { after } : {}),
+        });
+        assert.ok(page.users.length <= 1);
+        names.push(...page.users.map((u) => u.name));
+        after = page.next;
+      } while (after && names.length < 10);
+      assert.deepEqual(names, ["bob", "bobby", "boris"]);
+      const exact = await bo.request("user.search", { query: alice.email });
+      assert.deepEqual(exact.users.map((u) => u.id), [alice.id]);
+      assert.deepEqual((await bo.request("user.search", { query: "boris" })).users, []);
+
+      // A request withdrawn before bobby answers.
+      await a.request("friend.request", { user_id: bobby.id, greeting: "hello" });
+      await by.next("friend.request");
+      assert.deepEqual(await a.request("friend.cancel", { user_id: bobby.id }), {});
+      assert.deepEqual(await by.next("friend.cancelled"), {
+        type: "friend.cancelled",
+        user_id: alice.id,
+      });
+      assert.deepEqual(await by.request("friend.requests"), { incoming: [], outgoing: [] });
+      await assert.rejects(by.request("friend.accept", { user_id: alice.id }), /request_not_found/);
+
+      // Requests that cross make a friendship, and both hear of it.
+      assert.equal((await bo.request("friend.request", { user_id: alice.id })).status, "sent");
+      await a.next("friend.request");
+      const crossed = await a.request("friend.request", { user_id: boris.id });
+      assert.equal(crossed.status, "accepted");
+      assert.equal((await a.next("friend.accepted")).friend.user.id, boris.id);
+      assert.equal((await bo.next("friend.accepted")).friend.user.id, alice.id);
+      assert.deepEqual((await a.request("friend.list")).friends.map((f) => f.user.name), [
+        "boris",
+      ]);
+
+      // Removed: no more messages or typing either way, but the history stays readable.
+      const hi = (await bo.request("msg.send", { to: alice.id, text: "hi", client_id: "x" }))
+        .message;
+      await a.next("msg.new");
+      assert.deepEqual(await a.request("friend.remove", { user_id: boris.id }), {});
+      assert.deepEqual(await bo.next("friend.removed"), {
+        type: "friend.removed",
+        user_id: alice.id,
+      });
+      await assert.rejects(
+        bo.request("msg.send", { to: alice.id, text: "why?", client_id: "y" }),
+        /not_friends/,
+      );
+      await assert.rejects(
+        a.request("msg.send", { to: boris.id, text: "sorry", client_id: "z" }),
+        /not_friends/,
+      );
+      bo.send({ type: "typing", id: "t", to: alice.id });
+      assert.equal((await bo.next("error", (e) => e.id === "t")).error.code, "not_friends");
+      assert.deepEqual((await bo.request("msg.history", { with: alice.id })).messages, [hi]);
+      assert.deepEqual((await a.request("msg.history", { with: boris.id })).messages, [hi]);
+      assert.deepEqual((await a.request("friend.list")).friends, []);
+      await assert.rejects(a.request("friend.remove", { user_id: boris.id }), /not_friends/);
+      await sleep(200);
+      assert.equal(a.events("msg.new").length, 1);
+      assert.deepEqual(a.events("typing"), []);
+      // bob never took part: he exists only as a search result.
+      assert.ok(bob.id > 0);
+    } catch (e) {
+      throw withLogs(e, parley);
+    } finally {
+      await Promise.all(clients.map((c) => c.close()));
+      await parley.close();
+    }
+  },
+});
