@@ -229,6 +229,15 @@ Deno.test({
         async () => {
           a = await session(alice);
           const markB = b.frames.length;
+          // Exactly 65,536 bytes (a ping padded with JSON whitespace) is allowed.
+          const ping = JSON.stringify({ type: "ping", id: "edge" });
+          const edge = ping.slice(0, -1) + " ".repeat(65_536 - ping.length) + "}";
+          assert.equal(new TextEncoder().encode(edge).length, 65_536);
+          a.send(edge);
+          assert.equal((await a.next("pong")).id, "edge");
+          a.send(edge.slice(0, -1) + " }");
+          assert.equal((await a.closed).code, 1009, "one byte more is too big");
+          a = await session(alice);
           a.send({
             type: "msg.send",
             id: "big",

@@ -337,7 +337,7 @@ Deno.test({
 
 Deno.test({
   name:
-    "bob logging in again on the other node kicks his first session (4003); presence and messages follow the new session",
+    "bob logging in again on the other node kicks his first session (4003); presence and messages follow the new session, also when logins race",
   async fn() {
     const cluster = await startCluster();
     const clients: ChatClient[] = [];
@@ -403,6 +403,33 @@ Deno.test({
       })).message;
       assert.deepEqual((await b3.client.next("msg.new")).message, m2);
       assert.equal(b2.client.events("msg.new").length, 1);
+
+      // Logins racing on both nodes at once: one session survives, and presence names it.
+      const tokens = await Promise.all([login(cluster, bob), login(cluster, bob)]);
+      for (let round = 0; round < 3; round++) {
+        const racing = await Promise.allSettled([
+          connect(cluster.nodes.get("chat-1")!.wsUrl, tokens[0].token, { timeoutMs: 10_000 }),
+          connect(cluster.nodes.get("chat-2")!.wsUrl, tokens[1].token, { timeoutMs: 10_000 }),
+        ]);
+        const got = racing.flatMap((r) => r.status === "fulfilled" ? [r.value] : []);
+        clients.push(...got);
+        const refused = racing.flatMap((r) => r.status === "rejected" ? [String(r.reason)] : []);
+        for (const why of refused) assert.match(why, /busy|socket_closed/, why);
+        assert.ok(got.length >= 1, `no login won: ${refused.join("; ")}`);
+        await sleep(500);
+        const alive = got.filter((c) => c.isOpen);
+        assert.equal(alive.length, 1, `exactly one session stays (round ${round})`);
+        for (const c of got.filter((c) => !c.isOpen)) assert.equal(c.closeInfo!.code, KICKED);
+        const winner = alive[0].welcome!;
+        const now = await presence();
+        assert.deepEqual([now.online, now.node, now.session_id], [
+          true,
+          winner.node,
+          winner.session_id,
+        ]);
+        await Promise.all(got.map((c) => c.close()));
+        await eventually(async () => !(await presence()).online, { what: "bob offline" });
+      }
     } catch (e) {
       throw withLogs(e, cluster);
     } finally {
