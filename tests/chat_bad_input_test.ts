@@ -236,6 +236,8 @@ Deno.test({
           a.send(edge);
           assert.equal((await a.next("pong")).id, "edge");
           a.send(edge.slice(0, -1) + " }");
+          const tooBig = await a.next("error", (e) => e.error.code === "frame_too_large");
+          assert.equal(tooBig.id, null);
           assert.equal((await a.closed).code, 1009, "one byte more is too big");
           a = await session(alice);
           a.send({
@@ -245,6 +247,8 @@ Deno.test({
             text: "x".repeat(70_000),
             client_id: "big",
           });
+          const e = await a.next("error");
+          assert.deepEqual([e.id, e.error.code], [null, "frame_too_large"]);
           assert.equal((await a.closed).code, 1009);
           a = await session(alice);
           assert.deepEqual((await a.request("msg.history", { with: bob.id })).messages, ab);
@@ -299,6 +303,8 @@ Deno.test({
           );
           b.send({ type: "typing", id: "t1", to: carol.id, active: true });
           assert.equal((await b.next("error", (e) => e.id === "t1")).error.code, "not_friends");
+          b.send({ type: "typing", id: "t2", to: bob.id });
+          assert.equal((await b.next("error", (e) => e.id === "t2")).error.code, "invalid_request");
           await sleep(200);
           assert.deepEqual(leaksSince(c, markC), []);
           assert.deepEqual(leaksSince(b, markB), []);
