@@ -130,7 +130,11 @@ Deno.test({
       fromAlice.start(a.client);
       fromCarol.start(c.client);
       fromBob.start(b.client);
-      await sleep(700);
+      // Kill mid-stream: once every sender has had some acks, and sends are in flight.
+      await eventually(
+        () => fromAlice.acked.size >= 10 && fromCarol.acked.size >= 10 && fromBob.acked.size >= 10,
+        { what: "the senders to get going" },
+      );
 
       const dead = cluster.nodes.get("chat-1")!;
       const killed = await dead.child!.kill("SIGKILL");
@@ -147,10 +151,6 @@ Deno.test({
       await fromBob.stop();
       assert.deepEqual(fromBob.errors, [], "bob's sends during the outage are all acked");
       assert.deepEqual(fromBob.unacked, []);
-      assert.ok(
-        fromAlice.acked.size > 5,
-        `alice got acks before the crash (${fromAlice.acked.size})`,
-      );
 
       // Like a real client: back through the gate, with backoff, until a live node takes us.
       const [a2, c2] = await Promise.all([
