@@ -22,7 +22,7 @@ export const command: Command = {
             f.online ? "online" : f.last_seen ? `seen ${ago(f.last_seen)}` : "offline",
             f.unread ? String(f.unread) : "",
           ]),
-          [4],
+          [3],
         ),
     );
   },

@@ -6,12 +6,18 @@
 import type { PublicUser, WireFriend, WireFriendRequest } from "../../proto/protocol.ts";
 import { CliError } from "./context.ts";
 import { sanitizeLine } from "./sanitize.ts";
-import type { Connection } from "./ws.ts";
+import type { RequestBody, RequestType } from "./ws.ts";
+import type { ResultData } from "../../proto/protocol.ts";
+
+/** Anything that sends requests: a Connection or a ChatClient. */
+export interface Requester {
+  request<K extends RequestType>(type: K, body: RequestBody<K>): Promise<ResultData[K]>;
+}
 
 const same = (a: string, b: string) => a.toLowerCase() === b.toLowerCase();
 
 /** The user whose name is exactly `name` (case-insensitive). */
-export async function findUser(conn: Connection, name: string): Promise<PublicUser> {
+export async function findUser(conn: Requester, name: string): Promise<PublicUser> {
   const query = name.trim().replace(/^@/, "");
   if (!query) throw new CliError("no user name given", 2);
   const { users } = await conn.request("user.search", { query, limit: 50 });
@@ -21,7 +27,7 @@ export async function findUser(conn: Connection, name: string): Promise<PublicUs
 }
 
 /** The friend whose name is `name`. */
-export async function findFriend(conn: Connection, name: string): Promise<WireFriend> {
+export async function findFriend(conn: Requester, name: string): Promise<WireFriend> {
   const query = name.trim().replace(/^@/, "");
   const { friends } = await conn.request("friend.list", {});
   const hit = friends.find((f) => same(f.user.name, query));
@@ -30,7 +36,7 @@ export async function findFriend(conn: Connection, name: string): Promise<WireFr
 }
 
 /** The pending request `name` sent you. */
-export async function findIncoming(conn: Connection, name: string): Promise<WireFriendRequest> {
+export async function findIncoming(conn: Requester, name: string): Promise<WireFriendRequest> {
   const query = name.trim().replace(/^@/, "");
   const { incoming } = await conn.request("friend.requests", {});
   const hit = incoming.find((r) => same(r.from.name, query));
