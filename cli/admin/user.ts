@@ -1,0 +1,30 @@
+/** `parley-admin user USER`: a user's profile, counts and current session. */
+import type { Command } from "../lib/command.ts";
+import { formatTime } from "../lib/format.ts";
+import { sanitizeLine } from "../lib/sanitize.ts";
+import { type AdminContext, userRef } from "./context.ts";
+import { presenceLine } from "./presence.ts";
+
+export const command: Command<AdminContext> = {
+  name: "user",
+  summary: "Show USER (a name, an e-mail or #ID): profile, friends and messages counts, " +
+    "and the current session.",
+  usage: "parley-admin user USER [--json]",
+  args: { min: 1, max: 1 },
+  async run(ctx, { positionals }) {
+    const u = await ctx.status.UserInfo(userRef(positionals[0]), ctx.call);
+    if (ctx.json) return ctx.io.out(JSON.stringify(u, null, 2));
+    const lines = [
+      `id:        ${u.id}`,
+      `name:      ${sanitizeLine(u.name)}`,
+      `display:   ${sanitizeLine(u.display_name)}`,
+      `email:     ${sanitizeLine(u.email)}`,
+      `bio:       ${sanitizeLine(u.bio)}`,
+      `created:   ${formatTime(u.created_at_ms)}`,
+      `friends:   ${u.friends}`,
+      `messages:  ${u.messages}`,
+      `session:   ${u.presence ? presenceLine(u.presence).replace(/^[^:]*: /, "") : "offline"}`,
+    ];
+    for (const l of lines) ctx.io.out(l.trimEnd());
+  },
+};
