@@ -1,0 +1,180 @@
+/**
+ * The `parley` commands as a user runs them: each command is a child
+ * process (`deno run cli/parley.ts ...`) with its own config directory,
+ * against a running Parley (every role in one child process, mail to a
+ * real SMTP capture). Covers register (the mailed code typed on stdin),
+ * login, search, add/accept, friends, send, history with receipts, the
+ * plain chat mode, errors and exit codes, and logout.
+ */
+import assert from "node:assert/strict";
+import { type Parley, register, startSingle } from "./cluster.ts";
+import { tempDir } from "./kit.ts";
+import { parleyUser, REPO_DIR, run, show } from "../cli/_test_helpers.ts";
+
+Deno.test("parley commands: register, befriend, send, history with read receipts, logout", async (t) => {
+  const p: Parley = await startSingle();
+  const dir = await tempDir();
+  try {
+    const alice = parleyUser(p.gateUrl, `${dir.path}/alice`, { PARLEY_PASSWORD: "alice-pass-123" });
+    const bob = parleyUser(p.gateUrl, `${dir.path}/bob`);
+
+    await t.step("register asks for the mailed code and leaves a 0600 session", async () => {
+      const since = p.smtp.mails.length;
+      const child = alice.spawn(["register", "--email", "alice@example.test", "--name", "alice"]);
+      const code = await p.smtp.codeFor("alice@example.test", { since });
+      await child.write(code);
+      await child.closeStdin();
+      const r = await child.result();
+      assert.equal(r.code, 0, show(r));
+      assert.match(r.stdout, /registered and logged in as alice/);
+      assert.match(r.stderr, /A code was sent to alice@example\.test/);
+      const st = await Deno.stat(`${alice.configDir}/session.json`);
+      assert.equal(st.mode! & 0o777, 0o600);
+    });
+
+    await t.step("login reads the password from stdin with --password-stdin", async () => {
+      const account = await register(p, "bob");
+      const wrong = await bob.run(["login", "bob", "--password-stdin"], { stdin: "nope-nope\n" });
+      assert.equal(wrong.code, 1, show(wrong));
+      assert.equal(wrong.stderr.trim(), "parley: wrong login or password");
+      const r = await bob.run(["login", "bob", "--password-stdin"], {
+        stdin: account.password + "\n",
+      });
+      assert.equal(r.code, 0, show(r));
+      assert.match(r.stdout, /logged in as bob/);
+      const who = await bob.run(["whoami", "--json"]);
+      assert.equal(JSON.parse(who.stdout).user.email, "bob@example.test", show(who));
+    });
+
+    await t.step("search finds bob; add sends a request that bob sees and accepts", async () => {
+      const found = await alice.run(["search", "bo", "--json"]);
+      assert.equal(found.code, 0, show(found));
+      assert.deepEqual(JSON.parse(found.stdout).map((u: { name: string }) => u.name), ["bob"]);
+
+      const add = await alice.run(["add", "bob", "hi", "bob,", "it's", "alice"]);
+      assert.equal(add.code, 0, show(add));
+      assert.match(add.stdout, /friend request sent to bob/);
+
+      const reqs = await bob.run(["requests"]);
+      assert.match(reqs.stdout, /alice "hi bob, it's alice"/, show(reqs));
+      const acc = await bob.run(["accept", "alice"]);
+      assert.equal(acc.code, 0, show(acc));
+      assert.match(acc.stdout, /you and alice are now friends/);
+
+      const friends = await alice.run(["friends", "--json"]);
+      assert.deepEqual(
+        JSON.parse(friends.stdout).map((f: { user: { name: string } }) => f.user.name),
+        [
+          "bob",
+        ],
+      );
+    });
+
+    let sentId = 0;
+    await t.step(
+      "send stores a message; history shows it without a read mark until bob reads",
+      async () => {
+        const s = await alice.run(["send", "bob", "hello", "bob", "日本語", "👍"]);
+        assert.equal(s.code, 0, show(s));
+        assert.match(s.stdout, /^sent to bob at \d\d:\d\d$/m);
+        const h = await alice.run(["history", "bob", "--json"]);
+        const page = JSON.parse(h.stdout);
+        assert.equal(page.messages.length, 1);
+        assert.equal(page.messages[0].text, "hello bob 日本語 👍");
+        sentId = page.messages[0].id;
+        assert.ok(page.peer_read_id < sentId);
+        const text = await alice.run(["history", "bob"]);
+        assert.match(text.stdout, /you {2}hello bob 日本語 👍$/m, show(text));
+        assert.doesNotMatch(text.stdout, /✓✓/);
+      },
+    );
+
+    await t.step("bob reading the conversation puts ✓✓ on alice's message", async () => {
+      const peek = await bob.run(["history", "alice", "--peek"]);
+      assert.match(peek.stdout, /alice {2}hello bob 日本語 👍$/m, show(peek));
+      let h = await alice.run(["history", "bob", "--json"]);
+      assert.ok(JSON.parse(h.stdout).peer_read_id < sentId, "--peek marks nothing read");
+
+      const read = await bob.run(["history", "alice"]);
+      assert.equal(read.code, 0, show(read));
+      h = await alice.run(["history", "bob"]);
+      assert.match(h.stdout, /you {2}hello bob 日本語 👍 ✓✓$/m, show(h));
+    });
+
+    await t.step(
+      "plain chat mode sends '@name text' lines and prints the stored message",
+      async () => {
+        const r = await bob.run(["chat"], { stdin: "@alice hi from a pipe\nand a second line\n" });
+        assert.equal(r.code, 0, show(r));
+        assert.match(r.stdout, /^\[\d\d:\d\d\] you → alice: hi from a pipe$/m);
+        assert.match(r.stdout, /^\[\d\d:\d\d\] you → alice: and a second line$/m);
+        const h = await alice.run(["history", "bob", "--json", "--peek"]);
+        assert.deepEqual(
+          JSON.parse(h.stdout).messages.map((m: { text: string }) => m.text),
+          ["hello bob 日本語 👍", "hi from a pipe", "and a second line"],
+        );
+      },
+    );
+
+    await t.step("errors are one line with exit 1, usage errors exit 2", async () => {
+      const nobody = await alice.run(["send", "nobody", "hi"]);
+      assert.equal(nobody.code, 1, show(nobody));
+      assert.equal(nobody.stderr.trim(), "parley: no user named nobody");
+      const usage = await alice.run(["send", "bob"]);
+      assert.equal(usage.code, 2, show(usage));
+      const unknown = await alice.run(["frobnicate"]);
+      assert.equal(unknown.code, 2, show(unknown));
+      const flag = await alice.run(["friends", "--bogus"]);
+      assert.equal(flag.code, 2, show(flag));
+      const help = await alice.run(["history", "--help"]);
+      assert.equal(help.code, 0);
+      assert.match(help.stdout, /parley history USER/);
+      const stranger = parleyUser(p.gateUrl, `${dir.path}/nobody`);
+      const out = await stranger.run(["friends"]);
+      assert.equal(out.code, 1);
+      assert.equal(out.stderr.trim(), "parley: not logged in — run `parley login`");
+      const down = await parleyUser("http://127.0.0.1:9", `${dir.path}/down`).run([
+        "login",
+        "x",
+        "--password-stdin",
+      ], { stdin: "password\n" });
+      assert.equal(down.code, 1, show(down));
+      assert.equal(down.stderr.trim().split("\n").length, 1, show(down));
+      assert.match(down.stderr, /cannot reach http:\/\/127\.0\.0\.1:9/);
+    });
+
+    await t.step("logout revokes the session and forgets it", async () => {
+      const session = JSON.parse(await Deno.readTextFile(`${alice.configDir}/session.json`));
+      const r = await alice.run(["logout"]);
+      assert.equal(r.code, 0, show(r));
+      await assert.rejects(Deno.stat(`${alice.configDir}/session.json`), Deno.errors.NotFound);
+      const me = await fetch(`${p.gateUrl}/api/v1/me`, {
+        headers: { authorization: `Bearer ${session.token}` },
+      });
+      await me.body?.cancel();
+      assert.equal(me.status, 401);
+      const who = await alice.run(["whoami"]);
+      assert.equal(who.code, 1);
+    });
+  } catch (e) {
+    throw new Error(`${(e as Error).message}\n--- server log (tail)\n${p.logs().slice(-3000)}`);
+  } finally {
+    await dir.remove();
+    await p.close();
+  }
+});
+
+Deno.test({
+  name: "deno task compile builds parley and parley-admin binaries that run --help",
+  // This machine cannot download denort; set DENORT_BIN to a local one to run it.
+  ignore: !Deno.env.get("DENORT_BIN"),
+  async fn() {
+    const build = await run(["run", "--allow-run", `${REPO_DIR}cli/compile.ts`], []);
+    assert.equal(build.code, 0, show(build));
+    for (const bin of ["parley", "parley-admin"]) {
+      const out = await new Deno.Command(`${REPO_DIR}dist/${bin}`, { args: ["--help"] }).output();
+      assert.equal(out.code, 0, `${bin} --help`);
+      assert.match(new TextDecoder().decode(out.stdout), new RegExp(`^${bin} —`));
+    }
+  },
+});
