@@ -1,0 +1,170 @@
+/**
+ * `parley-admin` against a cluster of separate processes (verify, status,
+ * gate and two chat nodes on MySQL + Redis): nodes lists both chat nodes
+ * with their session counts, online/presence/user/stats report the live
+ * sessions, kick ends one, --watch streams, and a wrong or missing token or
+ * an unreachable status role is one clear line and a non-zero exit.
+ */
+import assert from "node:assert/strict";
+import { ADMIN_TOKEN, type Cluster, login, register, startCluster } from "./cluster.ts";
+import { connect } from "./ws_client.ts";
+import { eventually, freePort, tempDir } from "./kit.ts";
+import { ADMIN_ARGS, REPO_DIR, type Run, run, show } from "../cli/_test_helpers.ts";
+
+Deno.test("parley-admin: nodes, online, presence, user, stats, kick, watch, and refusals", async (t) => {
+  const cluster: Cluster = await startCluster({ nodeTtlMs: 3000 });
+  const clients: Awaited<ReturnType<typeof connect>>[] = [];
+  const status = cluster.status.target;
+  const admin = (args: string[], env: Record<string, string> = {}): Promise<Run> =>
+    run(ADMIN_ARGS, args, {
+      env: { PARLEY_STATUS_ADDR: status, PARLEY_ADMIN_TOKEN: ADMIN_TOKEN, ...env },
+    });
+  try {
+    const aliceAcc = await register(cluster, "alice");
+    const bobAcc = await register(cluster, "bob");
+    // One session on each node: connect to each node's URL with a gate token.
+    const chat1 = cluster.nodes.get("chat-1")!;
+    const chat2 = cluster.nodes.get("chat-2")!;
+    const alice = await connect(chat1.wsUrl, (await login(cluster, aliceAcc)).token);
+    const bob = await connect(chat2.wsUrl, (await login(cluster, bobAcc)).token);
+    clients.push(alice, bob);
+
+    await t.step("nodes lists both chat nodes with one session each", async () => {
+      const nodes = await eventually(async () => {
+        const r = await admin(["nodes", "--json"]);
+        assert.equal(r.code, 0, show(r));
+        const list: { name: string; sessions: number }[] = JSON.parse(r.stdout);
+        const counts = Object.fromEntries(list.map((n) => [n.name, n.sessions]));
+        return counts["chat-1"] === 1 && counts["chat-2"] === 1 ? list : null;
+      }, { timeoutMs: 20_000, what: "both nodes with one session" });
+      assert.equal(nodes?.length, 2);
+      const text = await admin(["nodes"]);
+      assert.equal(text.code, 0, show(text));
+      assert.match(text.stdout, /^NAME\s+STATE\s+SESSIONS\s+HEARTBEAT/);
+      assert.match(
+        text.stdout,
+        new RegExp(`^chat-1\\s+up\\s+1\\s.*${chat1.wsUrl}\\s+${chat1.grpcAddr}$`, "m"),
+      );
+      assert.match(
+        text.stdout,
+        new RegExp(`^chat-2\\s+up\\s+1\\s.*${chat2.wsUrl}\\s+${chat2.grpcAddr}$`, "m"),
+      );
+    });
+
+    await t.step("online, presence, user and stats report the sessions", async () => {
+      const online = await admin(["online", "--json"]);
+      const list = JSON.parse(online.stdout);
+      assert.equal(list.total, 2, show(online));
+      assert.deepEqual(list.users.map((u: { name: string }) => u.name).sort(), ["alice", "bob"]);
+      const onlineText = await admin(["online", "--limit", "1"]);
+      assert.match(onlineText.stdout, /^2 online$/m, show(onlineText));
+
+      const presence = await admin(["presence", "bob"]);
+      assert.match(presence.stdout, /^bob \(#\d+\): online on chat-2 since /, show(presence));
+
+      const user = await admin(["user", "alice", "--json"]);
+      const details = JSON.parse(user.stdout);
+      assert.equal(details.email, "alice@example.test", show(user));
+      assert.equal(details.presence.node, "chat-1");
+      const byId = await admin(["user", `#${aliceAcc.id}`]);
+      assert.match(byId.stdout, /^name: +alice$/m, show(byId));
+
+      const stats = await admin(["stats", "--json"]);
+      const s = JSON.parse(stats.stdout);
+      assert.equal(s.users, 2, show(stats));
+      assert.equal(s.sessions, 2);
+    });
+
+    await t.step("nodes --watch prints a fresh document every 2 seconds", async () => {
+      const proc = new Deno.Command(Deno.execPath(), {
+        args: [...ADMIN_ARGS, "nodes", "--watch", "--json"],
+        env: { NO_COLOR: "1", PARLEY_STATUS_ADDR: status, PARLEY_ADMIN_TOKEN: ADMIN_TOKEN },
+        cwd: REPO_DIR,
+        stdout: "piped",
+        stderr: "null",
+      }).spawn();
+      const lines: string[] = [];
+      const dec = new TextDecoder();
+      let buf = "";
+      const reader = proc.stdout.getReader();
+      try {
+        while (lines.length < 2) {
+          const { value, done } = await reader.read();
+          if (done) break;
+          buf += dec.decode(value, { stream: true });
+          const parts = buf.split("\n");
+          buf = parts.pop()!;
+          lines.push(...parts.filter(Boolean));
+        }
+      } finally {
+        proc.kill("SIGTERM");
+        reader.releaseLock();
+        await proc.stdout.cancel().catch(() => {});
+        await proc.status;
+      }
+      assert.equal(lines.length, 2);
+      for (const l of lines) assert.equal(JSON.parse(l).length, 2);
+    });
+
+    await t.step("kick ends bob's live session", async () => {
+      const r = await admin(["kick", "bob", "--reason", "maintenance"]);
+      assert.equal(r.code, 0, show(r));
+      assert.equal(r.stdout.trim(), "kicked bob from chat-2");
+      const closed = await bob.closed;
+      assert.equal(closed.code, 4003);
+      const again = await admin(["kick", "bob"]);
+      assert.match(again.stdout, /bob has no live session/, show(again));
+      assert.ok(alice.isOpen, "alice's session is untouched");
+    });
+
+    await t.step("a wrong token is refused with one line and exit 1", async () => {
+      const r = await admin(["nodes"], { PARLEY_ADMIN_TOKEN: "not-the-admin-token-at-all" });
+      assert.equal(r.code, 1, show(r));
+      assert.equal(r.stdout, "");
+      const lines = r.stderr.trim().split("\n");
+      assert.equal(lines.length, 1, show(r));
+      assert.match(
+        lines[0],
+        /^parley-admin: the status role refused the admin token \(admin_unauthorized\)/,
+      );
+      const flag = await admin(["stats", "--token", "also-wrong-token-value"]);
+      assert.equal(flag.code, 1, show(flag));
+    });
+
+    await t.step("no token, or an unreachable status role, is one line and exit 1", async () => {
+      const dir = await tempDir();
+      try {
+        const r = await run(ADMIN_ARGS, ["nodes"], {
+          env: { PARLEY_STATUS_ADDR: status, PARLEY_DATA_DIR: dir.path },
+          cwd: dir.path,
+        });
+        assert.equal(r.code, 1, show(r));
+        assert.match(r.stderr.trim(), /^parley-admin: no admin token — pass --token/);
+        await Deno.writeTextFile(`${dir.path}/admin.token`, ADMIN_TOKEN + "\n");
+        const fromFile = await run(ADMIN_ARGS, ["stats", "--json"], {
+          env: { PARLEY_STATUS_ADDR: status, PARLEY_DATA_DIR: dir.path },
+        });
+        assert.equal(fromFile.code, 0, show(fromFile));
+        assert.match(fromFile.stderr, /using the admin token in/);
+      } finally {
+        await dir.remove();
+      }
+      const port = await freePort();
+      const down = await admin(["nodes", "--status", `127.0.0.1:${port}`]);
+      assert.equal(down.code, 1, show(down));
+      assert.equal(
+        down.stderr.trim(),
+        `parley-admin: cannot reach the status role at 127.0.0.1:${port} — is it running? (--status ADDR or PARLEY_STATUS_ADDR)`,
+      );
+      const usage = await admin(["kick"]);
+      assert.equal(usage.code, 2, show(usage));
+    });
+  } catch (e) {
+    throw new Error(
+      `${(e as Error).message}\n--- cluster log (tail)\n${cluster.logs().slice(-3000)}`,
+    );
+  } finally {
+    for (const c of clients) await c.close().catch(() => {});
+    await cluster.close();
+  }
+});
