@@ -1,0 +1,186 @@
+/**
+ * ChatClient's reconnect and outbox rules, against a small scripted
+ * WebSocket server on a real socket: the cases here (a reply lost with the
+ * connection, a server that is not up yet) are the ones a real chat node
+ * cannot be made to produce on demand. The client against the real chat
+ * role is covered by tests/cli_tty_test.ts.
+ */
+import assert from "node:assert/strict";
+import { createServer } from "node:net";
+import { ChatClient, type ConnState } from "./chat_client.ts";
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const srv = createServer();
+    srv.listen(0, "127.0.0.1", () => {
+      const port = (srv.address() as { port: number }).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+const welcome = {
+  type: "welcome",
+  session_id: "s",
+  node: "n1",
+  heartbeat_ms: 30_000,
+  user: { id: 1, name: "me", display_name: "", email: "me@x", bio: "", created_at: 0 },
+  unread: [],
+  pending_requests: 0,
+  protocol: 1,
+};
+
+/** A chat node stand-in: answers auth with a welcome and hands every other frame to `onFrame`. */
+function scriptedNode(
+  port: number,
+  onFrame: (frame: Record<string, unknown>, ws: WebSocket) => void,
+): Deno.HttpServer {
+  return Deno.serve({ port, hostname: "127.0.0.1", onListen() {} }, (req) => {
+    const { socket, response } = Deno.upgradeWebSocket(req, { protocol: "parley.v1" });
+    socket.onmessage = (e) => {
+      const frame = JSON.parse(e.data);
+      if (frame.type === "auth") {
+        if (frame.token === "bad") {
+          socket.send(JSON.stringify({
+            type: "error",
+            id: null,
+            error: { code: "token_revoked", message: "revoked" },
+          }));
+          socket.close(4001, "auth failed");
+        } else socket.send(JSON.stringify(welcome));
+      } else onFrame(frame, socket);
+    };
+    return response;
+  });
+}
+
+function until(pred: () => boolean, ms = 5000): Promise<void> {
+  const end = Date.now() + ms;
+  return new Promise((resolve, reject) => {
+    const tick = () => {
+      if (pred()) return resolve();
+      if (Date.now() > end) return reject(new Error("condition not met in time"));
+      setTimeout(tick, 10);
+    };
+    tick();
+  });
+}
+
+Deno.test("ChatClient sends what was queued before the server was up, once it is", async () => {
+  const port = await freePort();
+  const states: ConnState["kind"][] = [];
+  const sent: string[] = [];
+  const client = new ChatClient({
+    url: `ws://127.0.0.1:${port}/ws`,
+    token: "t",
+    backoff: { minMs: 20, maxMs: 50 },
+    onState: (s) => states.push(s.kind),
+    onSent: (item) => sent.push(item.text),
+  });
+  client.start();
+  const item = client.send(2, "typed offline");
+  await until(() => states.includes("waiting"));
+  assert.equal(client.outbox().length, 1);
+  const seen: string[] = [];
+  const server = scriptedNode(port, (f, ws) => {
+    if (f.type !== "msg.send") return;
+    seen.push(f.client_id as string);
+    const message = { id: 7, from: 1, to: 2, text: f.text, client_id: f.client_id, sent_at: 1 };
+    ws.send(JSON.stringify({ type: "result", id: f.id, data: { message, duplicate: false } }));
+  });
+  try {
+    await until(() => sent.length === 1);
+    assert.deepEqual(seen, [item.client_id]);
+    assert.deepEqual(client.outbox(), []);
+    assert.equal(client.state.kind, "connected");
+  } finally {
+    client.stop();
+    await server.shutdown();
+  }
+});
+
+Deno.test("ChatClient resends a message whose reply was lost, with the same client_id", async () => {
+  const port = await freePort();
+  const seen: string[] = [];
+  const server = scriptedNode(port, (f, ws) => {
+    if (f.type !== "msg.send") return;
+    seen.push(f.client_id as string);
+    // The first try is "stored" but the connection drops before the reply.
+    if (seen.length === 1) return ws.close(1011, "crash");
+    const message = { id: 9, from: 1, to: 2, text: f.text, client_id: f.client_id, sent_at: 1 };
+    ws.send(JSON.stringify({ type: "result", id: f.id, data: { message, duplicate: true } }));
+  });
+  const sent: number[] = [];
+  const client = new ChatClient({
+    url: `ws://127.0.0.1:${port}/ws`,
+    token: "t",
+    backoff: { minMs: 20, maxMs: 50 },
+    onSent: (_item, m) => sent.push(m.id),
+  });
+  try {
+    client.start();
+    await until(() => client.state.kind === "connected");
+    const item = client.send(2, "once");
+    await until(() => sent.length === 1);
+    assert.deepEqual(seen, [item.client_id, item.client_id]);
+    assert.deepEqual(sent, [9]);
+  } finally {
+    client.stop();
+    await server.shutdown();
+  }
+});
+
+Deno.test("ChatClient stops for good after a kick or a refused token", async () => {
+  const port = await freePort();
+  const server = scriptedNode(port, (f, ws) => {
+    if (f.type === "ping") {
+      ws.send(JSON.stringify({ type: "kicked", reason: "logged in elsewhere" }));
+      ws.close(4003, "kicked");
+    }
+  });
+  try {
+    const kicked = new ChatClient({ url: `ws://127.0.0.1:${port}/ws`, token: "t" });
+    kicked.start();
+    await until(() => kicked.state.kind === "connected");
+    kicked.connection!.send({ type: "ping" });
+    await until(() => kicked.state.kind === "stopped");
+    assert.equal((kicked.state as { code: string }).code, "kicked");
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(kicked.state.kind, "stopped", "no automatic reconnect");
+    kicked.stop();
+
+    const refused = new ChatClient({ url: `ws://127.0.0.1:${port}/ws`, token: "bad" });
+    refused.start();
+    await until(() => refused.state.kind === "stopped");
+    assert.equal((refused.state as { code: string }).code, "token_revoked");
+    refused.stop();
+  } finally {
+    await server.shutdown();
+  }
+});
+
+Deno.test("ChatClient coalesces receipts per friend and sends only what moved forward", async () => {
+  const port = await freePort();
+  const acks: unknown[] = [];
+  const server = scriptedNode(port, (f) => {
+    if (f.type === "msg.ack") acks.push(f);
+  });
+  const client = new ChatClient({ url: `ws://127.0.0.1:${port}/ws`, token: "t" });
+  try {
+    client.start();
+    await until(() => client.state.kind === "connected");
+    client.ack(2, { delivered: 5 });
+    client.ack(2, { delivered: 7, read: 6 });
+    client.ack(3, { read: 4 });
+    await until(() => acks.length === 2);
+    client.ack(2, { delivered: 6 });
+    await new Promise((r) => setTimeout(r, 120));
+    assert.deepEqual(acks, [
+      { type: "msg.ack", peer: 2, delivered: 7, read: 6 },
+      { type: "msg.ack", peer: 3, delivered: 4, read: 4 },
+    ]);
+  } finally {
+    client.stop();
+    await server.shutdown();
+  }
+});
