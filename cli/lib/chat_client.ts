@@ -63,6 +63,7 @@ export class ChatClient {
   private url: string;
   private readonly queue: (OutboxItem & { tries: number })[] = [];
   private flushing = false;
+  private kickReason: string | null = null;
   private readonly wantAcks = new Map<number, { delivered: number; read: number }>();
   private readonly sentAcks = new Map<number, { delivered: number; read: number }>();
 
@@ -185,6 +186,7 @@ export class ChatClient {
   }
 
   private onEvent(e: ServerEvent): void {
+    if (e.type === "kicked") this.kickReason = e.reason;
     if (e.type === "reconnect") {
       const next = (e as { chat_url?: string | null }).chat_url;
       if (next && next !== this.url) {
@@ -201,7 +203,9 @@ export class ChatClient {
     if (this.stopped) return;
     if (code === CLOSE.KICKED) {
       this.stopped = true;
-      this.setState({ kind: "stopped", code: "kicked", reason: reason || "signed in elsewhere" });
+      const why = this.kickReason || reason || "logged in elsewhere";
+      this.kickReason = null;
+      this.setState({ kind: "stopped", code: "kicked", reason: why });
     } else if (code === CLOSE.AUTH_FAILED) {
       this.stopped = true;
       this.setState({ kind: "stopped", code: "token_invalid", reason: reason || "session ended" });

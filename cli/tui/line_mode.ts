@@ -102,7 +102,9 @@ export async function runLineMode(
       if (s.kind === "waiting") warn(`disconnected (${s.reason}); reconnecting`);
       if (s.kind === "stopped" && s.code !== "closed") {
         warn(
-          s.code === "kicked" ? "signed in elsewhere" : `${s.reason} — run \`parley login\``,
+          s.code === "kicked"
+            ? `session ended: ${sanitizeLine(s.reason)}`
+            : `${s.reason} — run \`parley login\``,
         );
         end(1);
       }

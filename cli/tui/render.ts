@@ -254,7 +254,7 @@ function connText(s: ChatState): Part {
     }
     case "stopped":
       if (c.code === "kicked") {
-        return { text: "○ signed in elsewhere — Ctrl-R reconnects", style: ["red"] };
+        return { text: `○ ${sanitizeLine(c.reason)} — Ctrl-R reconnects`, style: ["red"] };
       }
       if (c.code.startsWith("token")) {
         return { text: "○ session ended — quit and run `parley login`", style: ["red"] };

@@ -214,8 +214,8 @@ Deno.test("cursorAt() puts the cursor after the typed text, counting wide charac
   assert.match(render(long, { cols: 40, rows: 12 })[11], /^> x+ $/);
 });
 
-Deno.test("render() tells the user when the session was taken over elsewhere", () => {
+Deno.test("render() tells the user why the session ended and how to reconnect", () => {
   const s = sample();
   s.conn = { kind: "stopped", code: "kicked", reason: "logged in elsewhere" };
-  assert.match(render(s, { cols: 80, rows: 24 })[22], /signed in elsewhere — Ctrl-R reconnects/);
+  assert.match(render(s, { cols: 80, rows: 24 })[22], /logged in elsewhere — Ctrl-R reconnects/);
 });

@@ -284,9 +284,6 @@ export function applyEvent(s: ChatState, e: ServerEvent): boolean {
     case "friend.cancelled":
       s.pending_requests = Math.max(0, s.pending_requests - 1);
       return true;
-    case "kicked":
-      notify(s, `signed in elsewhere (${sanitizeLine(e.reason)})`);
-      return true;
     case "reconnect":
       notify(s, `the chat node is going away; reconnecting`);
       return true;
