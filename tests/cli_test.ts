@@ -4,7 +4,7 @@
  * against a running Parley (every role in one child process, mail to a
  * real SMTP capture). Covers register (the mailed code typed on stdin),
  * login, search, add/accept, friends, send, history with receipts, the
- * plain chat mode, errors and exit codes, and logout.
+ * plain chat mode, errors and exit codes, password reset and logout.
  */
 import assert from "node:assert/strict";
 import { type Parley, register, startSingle } from "./cluster.ts";
@@ -141,6 +141,24 @@ Deno.test("parley commands: register, befriend, send, history with read receipts
       assert.equal(down.code, 1, show(down));
       assert.equal(down.stderr.trim().split("\n").length, 1, show(down));
       assert.match(down.stderr, /cannot reach http:\/\/127\.0\.0\.1:9/);
+    });
+
+    await t.step("reset-password sets a new password with the mailed code", async () => {
+      const since = p.smtp.mails.length;
+      const child = bob.spawn(["reset-password", "--email", "bob@example.test"], {
+        env: { PARLEY_PASSWORD: "bob-new-password-1" },
+      });
+      const code = await p.smtp.codeFor("bob@example.test", { since });
+      await child.write(code);
+      await child.closeStdin();
+      const r = await child.result();
+      assert.equal(r.code, 0, show(r));
+      assert.match(r.stdout, /password changed — log in with `parley login`/);
+      await assert.rejects(Deno.stat(`${bob.configDir}/session.json`), Deno.errors.NotFound);
+      const again = await bob.run(["login", "bob"], {
+        env: { PARLEY_PASSWORD: "bob-new-password-1" },
+      });
+      assert.equal(again.code, 0, show(again));
     });
 
     await t.step("logout revokes the session and forgets it", async () => {
