@@ -174,8 +174,10 @@ export async function serve(
   });
   return {
     port: bound,
-    close: () =>
-      new Promise<void>((resolve) => {
+    close: () => {
+      // Clients in this process hang up first: see closeLocalClients().
+      closeLocalClients(bound);
+      return new Promise<void>((resolve) => {
         // Finish calls in flight, but never wait forever on a stuck one.
         const timer = setTimeout(() => {
           server.forceShutdown();
@@ -185,11 +187,39 @@ export async function serve(
           clearTimeout(timer);
           resolve();
         });
-      }),
+      });
+    },
   };
 }
 
 // --- client ---
+
+/*
+ * Deno 2.9's node:http2 can abort the whole process (an nghttp2 assertion in
+ * find_stream_on_goaway_func, denoland/deno#36788) when a server ends a
+ * client's HTTP/2 session, while a session the client ends itself is safe.
+ * When several roles share a process (the single-process mode, tests), a
+ * closing server therefore first makes every client in this process that
+ * dials its port hang up; their next call opens a fresh channel.
+ */
+interface LocalClient {
+  target: string;
+  hangUp(): void;
+}
+const openClients = new Set<LocalClient>();
+
+function closeLocalClients(port: number): void {
+  for (const c of openClients) {
+    const m = c.target.match(/^(.*):(\d+)$/);
+    if (!m || Number(m[2]) !== port) continue;
+    const host = m[1].replace(/^\[|\]$/g, "");
+    if (
+      ["127.0.0.1", "localhost", "::1", "0.0.0.0", "::"].includes(host) || host.startsWith("127.")
+    ) {
+      c.hangUp();
+    }
+  }
+}
 
 export interface CallOptions {
   /** ms before the call fails with peer_unavailable; 5 s by default. */
@@ -226,25 +256,46 @@ export function connect<Methods extends Record<string, Unary>>(
   const creds = options.tls
     ? grpc.credentials.createSsl(options.tls.ca ? Buffer.from(options.tls.ca) : null)
     : grpc.credentials.createInsecure();
-  const client = new Ctor(target, creds, {
+  const channelOptions = {
     "grpc.keepalive_time_ms": 30_000,
     "grpc.keepalive_permit_without_calls": 1,
     // Reconnect quickly after a peer restarts.
     "grpc.initial_reconnect_backoff_ms": 200,
     "grpc.max_reconnect_backoff_ms": 2000,
-  });
+  };
+  // The channel is made on first use and again after a local server it
+  // talked to closed (closeLocalClients), so a client outlives its peer.
+  let client: grpc.Client | null = null;
+  let closed = false;
+  const channel = (): grpc.Client => (client ??= new Ctor(target, creds, channelOptions));
+  const entry: LocalClient = {
+    target,
+    hangUp() {
+      client?.close();
+      client = null;
+    },
+  };
+  openClients.add(entry);
   const out: Record<string, unknown> = {
     target,
-    close: () => client.close(),
+    close: () => {
+      closed = true;
+      openClients.delete(entry);
+      entry.hangUp();
+    },
   };
   for (const method of Object.keys(Ctor.service)) {
     out[method] = (req: unknown, callOptions: CallOptions = {}) =>
       new Promise((resolve, reject) => {
+        if (closed) {
+          reject(new AppError("internal", `${method} on ${target}: client is closed`, 500));
+          return;
+        }
         const md = new grpc.Metadata();
         for (const [k, v] of Object.entries(callOptions.metadata ?? {})) md.set(k, v);
         const deadline = Date.now() + (callOptions.deadlineMs ?? options.deadlineMs ?? 5000);
         // deno-lint-ignore no-explicit-any
-        (client as any)[method](
+        (channel() as any)[method](
           req,
           md,
           { deadline },

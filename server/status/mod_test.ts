@@ -349,7 +349,13 @@ Deno.test("Kick forwards to the chat node holding the user's session", async () 
 
     const reply = await r.client.Kick({ user: { id: 0, login: "bo" }, reason: "spam" }, admin);
     assert.deepEqual(reply, { kicked: true, node: "n1" });
-    assert.deepEqual(kicks, [{ user_id: bo.id, session_id: "sess-bo", reason: "spam" }]);
+    // An admin kick is not a replacement: the user goes offline for their friends.
+    assert.deepEqual(kicks, [{
+      user_id: bo.id,
+      session_id: "sess-bo",
+      reason: "spam",
+      replaced: false,
+    }]);
 
     assert.deepEqual(
       await r.client.Kick({ user: { id: cy.id, login: "" }, reason: "" }, admin),
