@@ -31,13 +31,18 @@ export function codePoints(s: string): number {
   return n;
 }
 
+/** NUL (U+0000): the SQLite adapter would read such a text back cut short, so none is stored. */
+const noNul = (s: string) => !s.includes("\0");
+const NO_NUL = { message: "must not contain NUL (U+0000)" };
+
 /**
  * Text a user typed: well-formed UTF-16 (no lone surrogates, which no
- * database could store), at most `max` code points.
+ * database could store), no NUL, at most `max` code points.
  */
 const userText = (max: number) =>
   z.string()
     .refine((s) => s.isWellFormed(), { message: "must be valid Unicode (no lone surrogates)" })
+    .refine(noNul, NO_NUL)
     .refine((s) => codePoints(s) <= max, { message: `must be at most ${max} characters` });
 
 /** Close codes the server uses besides the standard ones. */
@@ -115,7 +120,7 @@ export const MsgSendFrame = z.strictObject({
   /** The client's own id for this message (1–64 chars): a retry with the same one is not stored twice. */
   client_id: z.string().min(1).max(64).refine((s) => s.isWellFormed(), {
     message: "must be valid Unicode",
-  }),
+  }).refine(noNul, NO_NUL),
 });
 export const MsgHistoryFrame = z.strictObject({
   type: z.literal("msg.history"),

@@ -188,6 +188,32 @@ Deno.test({
       });
 
       await t.step(
+        "a NUL character in text, client_id or greeting gets invalid_request at the edge",
+        async () => {
+          a = await session(alice);
+          const markB = b.frames.length;
+          const markD = d.frames.length;
+          const cases: ["msg.send" | "friend.request", Record<string, unknown>, RegExp][] = [
+            ["msg.send", { to: bob.id, text: "before\0after", client_id: "nul-1" }, /^text:/],
+            ["msg.send", { to: bob.id, text: "\0", client_id: "nul-2" }, /^text:/],
+            ["msg.send", { to: bob.id, text: "fine", client_id: "nul\0-3" }, /^client_id:/],
+            ["friend.request", { user_id: dave.id, greeting: "hi\0there" }, /^greeting:/],
+          ];
+          for (const [type, fields, field] of cases) {
+            const e = await rejectsWith(a.request(type, fields), "invalid_request");
+            const frame = e.frame as { error: { message: string } };
+            assert.match(frame.error.message, field, `${type} ${JSON.stringify(fields)}`);
+            assert.match(frame.error.message, /NUL/);
+          }
+          await sleep(200);
+          assert.deepEqual(leaksSince(b, markB), [], "nothing reached bob");
+          assert.deepEqual(leaksSince(d, markD), [], "no friend request reached dave");
+          assert.deepEqual((await a.request("msg.history", { with: bob.id })).messages, ab);
+          assert.deepEqual((await d.request("friend.requests")).incoming, []);
+        },
+      );
+
+      await t.step(
         "a binary frame and text that is not a JSON object with a string type get invalid_frame",
         async () => {
           a = await session(alice);
