@@ -53,6 +53,7 @@ function gateApi(base: string) {
     register: (body: Record<string, string>) => call("POST", "/api/v1/register", body),
     login: (login: string, password: string) => call("POST", "/api/v1/login", { login, password }),
     me: (token: string) => call("GET", "/api/v1/me", undefined, token),
+    chatNode: (token: string) => call("POST", "/api/v1/session/chat-node", undefined, token),
   };
 }
 type GateApi = ReturnType<typeof gateApi>;
@@ -80,7 +81,10 @@ async function mailedCode(api: GateApi, smtp: SmtpCapture, email: string, purpos
 /** Any 6-digit string other than `code`. */
 const wrongCode = (code: string) => code === "000000" ? "111111" : "000000";
 
-/** register → login → me → logout → password reset, the same against any deployment. */
+/**
+ * register → login → me → chat-node → logout → password reset, the same
+ * against any deployment; returns the token of a last, live login.
+ */
 async function basicFlow(api: GateApi, smtp: SmtpCapture, chatUrl: string) {
   const code = await mailedCode(api, smtp, "Zoe@Example.com");
   const reg = await api.register({
@@ -96,8 +100,13 @@ async function basicFlow(api: GateApi, smtp: SmtpCapture, chatUrl: string) {
   assert.equal(login.status, 200, JSON.stringify(login.json));
   assert.equal(login.json.chat_url, chatUrl);
   assert.equal((await api.me(login.json.token)).status, 200);
+  // A token holder finds a chat node again without the password.
+  const node = await api.chatNode(login.json.token);
+  assert.equal(node.status, 200, JSON.stringify(node.json));
+  assert.deepEqual(node.json, { chat_url: chatUrl, expires_at: login.json.expires_at });
   assert.equal((await api.call("POST", "/api/v1/logout", undefined, login.json.token)).status, 204);
   expectError(await api.me(login.json.token), 401, "token_revoked");
+  expectError(await api.chatNode(login.json.token), 401, "token_revoked");
 
   const other = (await api.login("zoe@example.com", "first password")).json.token;
   const resetCode = await mailedCode(api, smtp, "zoe@example.com", "reset_password");
@@ -108,8 +117,11 @@ async function basicFlow(api: GateApi, smtp: SmtpCapture, chatUrl: string) {
   });
   assert.equal(reset.status, 204, JSON.stringify(reset.json));
   expectError(await api.me(other), 401, "token_revoked");
+  expectError(await api.chatNode(other), 401, "token_revoked");
   expectError(await api.login("zoe", "first password"), 401, "invalid_credentials");
-  assert.equal((await api.login("zoe", "second password")).status, 200);
+  const last = await api.login("zoe", "second password");
+  assert.equal(last.status, 200);
+  return last.json.token as string;
 }
 
 Deno.test("accounts work end to end with all four roles in one process", async (t) => {
@@ -130,7 +142,9 @@ Deno.test("accounts work end to end with all four roles in one process", async (
     const api = gateApi(`http://127.0.0.1:${server.handles.gate!.ports.http}`);
     const chatUrl = `ws://127.0.0.1:${server.handles.chat!.ports.ws}/ws`;
 
-    await t.step("register → login → me → logout → reset", () => basicFlow(api, smtp, chatUrl));
+    await t.step("register → login → me → chat-node → logout → reset", async () => {
+      await basicFlow(api, smtp, chatUrl);
+    });
 
     let annToken = "";
     await t.step("a code is mailed, resent only after a minute, and registers once", async () => {
@@ -430,13 +444,17 @@ Deno.test("accounts work end to end with verify, status and gate in separate pro
     status = statusClient(`127.0.0.1:${statusPort}`);
     await status.RegisterNode(FAKE_NODE);
     const api = gateApi(`http://127.0.0.1:${gatePort}`);
-    await basicFlow(api, smtp, FAKE_NODE.ws_url);
+    const token = await basicFlow(api, smtp, FAKE_NODE.ws_url);
 
     // With no chat node up, login has nowhere to send the user.
     await status.DeregisterNode({ name: FAKE_NODE.name });
     const r = await api.login("zoe", "second password");
     expectError(r, 503, "no_chat_node");
     retryAfter(r);
+    // Nor has the chat-node endpoint, for a token that is still good.
+    const node = await api.chatNode(token);
+    expectError(node, 503, "no_chat_node");
+    retryAfter(node);
   } finally {
     status?.close();
     for (const child of children.reverse()) await child.kill("SIGTERM");

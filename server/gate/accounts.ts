@@ -13,6 +13,7 @@ import { signToken } from "../tokens.ts";
 import { hashPassword, needsRehash, verifyPassword } from "../passwords.ts";
 import { clientIp, type GateEnv, parseBody, requireAuth, type Services } from "./http.ts";
 import { limitCodeRequest, LoginFailures } from "./limits.ts";
+import { pickNode } from "./chat_node.ts";
 import { Decoys } from "./decoy.ts";
 import {
   ChangePasswordRequest,
@@ -193,18 +194,6 @@ export function accountRoutes(app: Hono<GateEnv>, s: Services): void {
     s.log.info("password changed", { userId: user.id });
     return c.body(null, 204);
   });
-}
-
-/** The chat node for a new session; 503 with Retry-After when there is none. */
-async function pickNode(s: Services) {
-  try {
-    return await s.status.PickNode({});
-  } catch (e) {
-    if (isAppError(e) && e.status === 503 && !e.retryAfterS) {
-      throw new AppError(e.code, e.message, 503, 2);
-    }
-    throw e;
-  }
 }
 
 function emailTaken(): AppError {

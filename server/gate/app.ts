@@ -1,10 +1,10 @@
 /**
  * The gate's HTTP application as a plain `(Request) => Response` (Hono's
  * `app.fetch`), so that it can be tested with `app.request()` and no
- * socket. Around the routes of accounts.ts and profile.ts it adds what
- * every request gets: CORS for web clients, the body size limit, one log
- * line and metrics per request, JSON errors for everything (404, 405, 413,
- * 415, 500), and the cheap /healthz and /metrics endpoints.
+ * socket. Around the routes of accounts.ts, profile.ts and chat_node.ts it
+ * adds what every request gets: CORS for web clients, the body size limit,
+ * one log line and metrics per request, JSON errors for everything (404,
+ * 405, 413, 415, 500), and the cheap /healthz and /metrics endpoints.
  */
 import { Hono } from "hono";
 import { cors } from "hono/cors";
@@ -14,6 +14,7 @@ import { AppError, isAppError } from "../errors.ts";
 import { errorBody, errorResponse, type GateEnv, MAX_BODY_BYTES, type Services } from "./http.ts";
 import { accountRoutes } from "./accounts.ts";
 import { profileRoutes } from "./profile.ts";
+import { CHAT_NODE_PATH, chatNodeRoutes } from "./chat_node.ts";
 
 /** Every route and its methods, for 405 answers and as the metrics' route label. */
 export const ROUTES: Record<string, string[]> = {
@@ -24,6 +25,7 @@ export const ROUTES: Record<string, string[]> = {
   "/api/v1/password/reset": ["POST"],
   "/api/v1/password/change": ["POST"],
   "/api/v1/me": ["GET", "PATCH"],
+  [CHAT_NODE_PATH]: ["POST"],
   "/healthz": ["GET"],
   "/metrics": ["GET"],
 };
@@ -78,6 +80,7 @@ export function createApp(s: Services): Hono<GateEnv> {
   });
   accountRoutes(app, s);
   profileRoutes(app, s);
+  chatNodeRoutes(app, s);
 
   app.notFound((c) => {
     const allowed = ROUTES[c.req.path];

@@ -1,0 +1,140 @@
+import assert from "node:assert/strict";
+import { createApp } from "./app.ts";
+import { CHAT_NODE_PATH } from "./chat_node.ts";
+import type { Services } from "./http.ts";
+import { gateMetrics } from "./telemetry.ts";
+import { start as startStatus } from "../status/mod.ts";
+import { openEngine, revokeToken, revokeUserTokens } from "../engine/mod.ts";
+import { openStore } from "../store/mod.ts";
+import { silentLogger } from "../log.ts";
+import { signToken } from "../tokens.ts";
+import { testConfig, testDeps } from "../testing.ts";
+import { type NodeInfo, statusClient } from "../../proto/services.ts";
+
+function node(name: string, sessions: number, state = "up"): Omit<NodeInfo, "heartbeat_age_ms"> {
+  return {
+    name,
+    ws_url: `ws://127.0.0.1:1/${name}`,
+    grpc_addr: "127.0.0.1:1",
+    sessions,
+    started_at_ms: Date.now(),
+    state,
+  };
+}
+
+/**
+ * A gate app over a memory engine, with the real status role behind it over
+ * gRPC; `picks` counts the PickNode calls the gate made. The store and
+ * verify must not be needed by this endpoint, so they fail if used.
+ */
+async function rig() {
+  const config = testConfig();
+  const engine = await openEngine("memory:", { log: silentLogger });
+  const store = await openStore("sqlite::memory:", { log: silentLogger });
+  await store.migrate();
+  const role = await startStatus(config, testDeps({ engine, store }));
+  const status = statusClient(`127.0.0.1:${role.ports.grpc}`);
+  let picks = 0;
+  const refuse = () => Promise.reject(new Error("must not be used"));
+  const s: Services = {
+    config,
+    log: silentLogger,
+    store: refuse,
+    engine: () => Promise.resolve(engine),
+    verify: { SendCode: refuse, CheckCode: refuse },
+    status: {
+      PickNode: (req, options) => {
+        picks++;
+        return status.PickNode(req, options);
+      },
+    },
+    metrics: gateMetrics(),
+  };
+  const app = createApp(s);
+  const ask = async (token?: string, method = "POST") => {
+    const res = await app.request(CHAT_NODE_PATH, {
+      method,
+      headers: token ? { authorization: `Bearer ${token}` } : {},
+    });
+    return { res, status: res.status, json: await res.json() };
+  };
+  return {
+    config,
+    engine,
+    status,
+    ask,
+    picks: () => picks,
+    async close() {
+      status.close();
+      await role.close();
+      await store.close();
+      await engine.close();
+    },
+  };
+}
+
+Deno.test("POST /session/chat-node names the least-loaded live node and the token's expiry", async () => {
+  const r = await rig();
+  try {
+    await r.status.RegisterNode(node("busy", 5));
+    await r.status.RegisterNode(node("quiet", 1));
+    await r.status.RegisterNode(node("leaving", 0, "draining"));
+    const { token, claims } = await signToken(r.config.jwtSecret, 7, 3600);
+    const got = await r.ask(token);
+    assert.equal(got.status, 200, JSON.stringify(got.json));
+    assert.deepEqual(got.json, {
+      chat_url: "ws://127.0.0.1:1/quiet",
+      expires_at: claims.expiresAtMs,
+    });
+    assert.equal(r.picks(), 1);
+  } finally {
+    await r.close();
+  }
+});
+
+Deno.test("POST /session/chat-node refuses a missing, revoked or expired token without picking a node", async () => {
+  const r = await rig();
+  try {
+    await r.status.RegisterNode(node("n1", 0));
+    const none = await r.ask();
+    assert.equal(none.status, 401);
+    assert.equal(none.json.error.code, "unauthorized");
+
+    const out = await signToken(r.config.jwtSecret, 7, 3600);
+    await revokeToken(r.engine, out.claims.jti, out.claims.expiresAtMs);
+    const loggedOut = await r.ask(out.token);
+    assert.equal(loggedOut.status, 401);
+    assert.equal(loggedOut.json.error.code, "token_revoked");
+
+    // A password reset revokes every token issued before it.
+    const before = await signToken(r.config.jwtSecret, 8, 3600);
+    await revokeUserTokens(r.engine, 8, Date.now() + 1, r.config.tokenTtlS * 1000);
+    const reset = await r.ask(before.token);
+    assert.equal(reset.json.error.code, "token_revoked");
+
+    const expired = await signToken(r.config.jwtSecret, 7, -10);
+    assert.equal((await r.ask(expired.token)).json.error.code, "token_expired");
+    assert.equal((await r.ask("not.a.jwt")).json.error.code, "token_invalid");
+    assert.equal(r.picks(), 0, "status was never asked");
+
+    const get = await r.ask(out.token, "GET");
+    assert.equal(get.status, 405);
+    assert.equal(get.res.headers.get("allow"), "POST, OPTIONS");
+  } finally {
+    await r.close();
+  }
+});
+
+Deno.test("POST /session/chat-node answers 503 no_chat_node with Retry-After when no node is up", async () => {
+  const r = await rig();
+  try {
+    await r.status.RegisterNode(node("leaving", 0, "draining"));
+    const { token } = await signToken(r.config.jwtSecret, 7, 3600);
+    const got = await r.ask(token);
+    assert.equal(got.status, 503);
+    assert.equal(got.json.error.code, "no_chat_node");
+    assert.ok(Number(got.res.headers.get("retry-after")) > 0);
+  } finally {
+    await r.close();
+  }
+});
