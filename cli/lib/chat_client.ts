@@ -4,12 +4,15 @@
  * offline (or whose reply was lost) and sends them once back, each with its
  * own client_id so a resend is never stored twice, and coalesces receipts
  * per friend. Follows docs/protocol.md §11: no automatic reconnect after a
- * kick (4003) or a refused token (4001).
+ * kick (4003) or a refused token (4001); when the node it knows cannot be
+ * reached (or a draining node names no other), it asks the gate for a
+ * live one with the same token (`findNode`) instead of giving up.
  */
 import { AppError } from "../../proto/errors.ts";
 import { CLOSE, type ServerEvent, type WireMessage } from "../../proto/protocol.ts";
 import {
   Connection,
+  NODE_GONE,
   type RequestBody,
   type RequestType,
   TOKEN_ERRORS,
@@ -40,8 +43,15 @@ export interface ChatClientOptions {
   onSent?(item: OutboxItem, message: WireMessage): void;
   /** A queued message was refused for good (not friends, too long...). */
   onSendFailed?(item: OutboxItem, error: AppError): void;
-  /** The node asked us to move (drain): the new chat URL. */
+  /** The chat URL changed (a drain named another node, or the gate picked one). */
   onUrlChange?(url: string): void;
+  /**
+   * Asks the gate for a live chat node's URL with the same token (POST
+   * /api/v1/session/chat-node). Used when a reconnect to the known URL
+   * failed, or a draining node named no other. Without it, the client keeps
+   * retrying the known URL.
+   */
+  findNode?(): Promise<string>;
   backoff?: { minMs: number; maxMs: number };
   /** 0..1; injectable so tests can pin the jitter. */
   random?: () => number;
@@ -64,6 +74,8 @@ export class ChatClient {
   private readonly queue: (OutboxItem & { tries: number })[] = [];
   private flushing = false;
   private kickReason: string | null = null;
+  /** The known URL failed (or a drain named no node): ask the gate before the next try. */
+  private askGate = false;
   private readonly wantAcks = new Map<number, { delivered: number; read: number }>();
   private readonly sentAcks = new Map<number, { delivered: number; read: number }>();
 
@@ -153,6 +165,7 @@ export class ChatClient {
   private async connect(): Promise<void> {
     if (this.stopped) return;
     this.setState({ kind: "connecting", attempt: this.attempt });
+    if (this.askGate && this.options.findNode && !(await this.refreshUrl())) return;
     let conn: Connection;
     try {
       conn = await Connection.open(this.url, this.options.token, {
@@ -169,6 +182,7 @@ export class ChatClient {
         this.setState({ kind: "stopped", code: err.code, reason: err.message });
         return;
       }
+      if (NODE_GONE.has(err.code)) this.askGate = true;
       this.scheduleReconnect(err.message);
       return;
     }
@@ -178,6 +192,7 @@ export class ChatClient {
     }
     this.conn = conn;
     this.attempt = 0;
+    this.askGate = false;
     this.sentAcks.clear();
     this.setState({ kind: "connected", node: conn.welcome.node });
     this.options.onWelcome?.(conn.welcome);
@@ -189,12 +204,42 @@ export class ChatClient {
     if (e.type === "kicked") this.kickReason = e.reason;
     if (e.type === "reconnect") {
       const next = (e as { chat_url?: string | null }).chat_url;
-      if (next && next !== this.url) {
-        this.url = next;
-        this.options.onUrlChange?.(next);
-      }
+      if (next) this.setUrl(next);
+      // The draining node knows no other: only the gate can name one.
+      else this.askGate = true;
     }
     this.options.onEvent?.(e);
+  }
+
+  private setUrl(url: string): void {
+    if (url === this.url) return;
+    this.url = url;
+    this.options.onUrlChange?.(url);
+  }
+
+  /**
+   * Asks the gate for a live node; false if the token was refused (stopped).
+   * If the gate cannot answer, the known URL is tried anyway (the node may
+   * be back) and the gate is asked again after the next failure.
+   */
+  private async refreshUrl(): Promise<boolean> {
+    let url: string;
+    try {
+      url = await this.options.findNode!();
+    } catch (e) {
+      const err = e instanceof AppError ? e : new AppError("gate_unreachable", String(e), 503);
+      if (this.stopped) return false;
+      if (TOKEN_ERRORS.has(err.code) || err.status === 401) {
+        this.stopped = true;
+        this.setState({ kind: "stopped", code: err.code, reason: err.message });
+        return false;
+      }
+      return true;
+    }
+    if (this.stopped) return false;
+    this.askGate = false;
+    this.setUrl(url);
+    return true;
   }
 
   private onClosed(conn: Connection, code: number, reason: string): void {
@@ -213,7 +258,7 @@ export class ChatClient {
       this.stopped = true;
       this.setState({ kind: "stopped", code: "policy", reason: reason || "closed by the server" });
     } else if (code === CLOSE.SERVICE_RESTART) {
-      // Draining: the node told us where to go; go at once.
+      // Draining: go at once, where the node said (or where the gate says, if it named none).
       this.attempt = 0;
       void this.connect();
     } else {

@@ -7,6 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { createServer } from "node:net";
+import { AppError } from "../../proto/errors.ts";
 import { ChatClient, type ConnState } from "./chat_client.ts";
 
 function freePort(): Promise<number> {
@@ -34,6 +35,7 @@ const welcome = {
 function scriptedNode(
   port: number,
   onFrame: (frame: Record<string, unknown>, ws: WebSocket) => void,
+  node = "n1",
 ): Deno.HttpServer {
   return Deno.serve({ port, hostname: "127.0.0.1", onListen() {} }, (req) => {
     const { socket, response } = Deno.upgradeWebSocket(req, { protocol: "parley.v1" });
@@ -47,7 +49,7 @@ function scriptedNode(
             error: { code: "token_revoked", message: "revoked" },
           }));
           socket.close(4001, "auth failed");
-        } else socket.send(JSON.stringify(welcome));
+        } else socket.send(JSON.stringify({ ...welcome, node }));
       } else onFrame(frame, socket);
     };
     return response;
@@ -179,6 +181,167 @@ Deno.test("ChatClient coalesces receipts per friend and sends only what moved fo
       { type: "msg.ack", peer: 2, delivered: 7, read: 6 },
       { type: "msg.ack", peer: 3, delivered: 4, read: 4 },
     ]);
+  } finally {
+    client.stop();
+    await server.shutdown();
+  }
+});
+
+/** A findNode() that answers from `answers` in turn (a string, or an error to throw) and counts calls. */
+function gateStandIn(...answers: (string | AppError)[]) {
+  const calls: number[] = [];
+  return {
+    calls,
+    findNode(): Promise<string> {
+      calls.push(Date.now());
+      const a = answers[Math.min(calls.length, answers.length) - 1];
+      return a instanceof AppError ? Promise.reject(a) : Promise.resolve(a);
+    },
+  };
+}
+
+Deno.test("ChatClient asks the gate for another node when the known one refuses connections", async () => {
+  const [deadPort, livePort] = [await freePort(), await freePort()];
+  const server = scriptedNode(livePort, () => {}, "n2");
+  const live = `ws://127.0.0.1:${livePort}/ws`;
+  const gate = gateStandIn(live);
+  const moved: string[] = [];
+  const client = new ChatClient({
+    url: `ws://127.0.0.1:${deadPort}/ws`,
+    token: "t",
+    backoff: { minMs: 20, maxMs: 50 },
+    findNode: gate.findNode,
+    onUrlChange: (url) => moved.push(url),
+  });
+  try {
+    client.start();
+    await until(() => client.state.kind === "connected");
+    assert.deepEqual(client.state, { kind: "connected", node: "n2" });
+    assert.equal(gate.calls.length, 1, "the gate is asked once the known node failed");
+    assert.deepEqual(moved, [live], "the new URL is reported, to be saved in the session");
+  } finally {
+    client.stop();
+    await server.shutdown();
+  }
+});
+
+Deno.test("ChatClient asks the gate when a draining node names no other, and not when it names one", async () => {
+  const [p1, p2, p3] = [await freePort(), await freePort(), await freePort()];
+  const urls = [p1, p2, p3].map((p) => `ws://127.0.0.1:${p}/ws`);
+  // n1 drains naming n2; n2 drains naming nobody; the gate then names n3.
+  const drainTo = (next: string | null) => (f: Record<string, unknown>, ws: WebSocket) => {
+    if (f.type !== "ping") return;
+    ws.send(JSON.stringify({ type: "reconnect", reason: "draining", chat_url: next }));
+    ws.close(1012, "node draining");
+  };
+  const servers = [
+    scriptedNode(p1, drainTo(urls[1]), "n1"),
+    scriptedNode(p2, drainTo(null), "n2"),
+    scriptedNode(p3, () => {}, "n3"),
+  ];
+  const gate = gateStandIn(urls[2]);
+  const moved: string[] = [];
+  const client = new ChatClient({
+    url: urls[0],
+    token: "t",
+    findNode: gate.findNode,
+    onUrlChange: (url) => moved.push(url),
+  });
+  const nodeIs = (name: string) => () =>
+    client.state.kind === "connected" && client.state.node === name;
+  try {
+    client.start();
+    await until(nodeIs("n1"));
+    client.connection!.send({ type: "ping" });
+    await until(nodeIs("n2"));
+    assert.equal(gate.calls.length, 0, "a drain that names a node needs no gate");
+    client.connection!.send({ type: "ping" });
+    await until(nodeIs("n3"));
+    assert.equal(gate.calls.length, 1);
+    assert.deepEqual(moved, [urls[1], urls[2]]);
+  } finally {
+    client.stop();
+    await Promise.all(servers.map((s) => s.shutdown()));
+  }
+});
+
+Deno.test("ChatClient stops when the gate refuses the token, and never asks it after a kick", async () => {
+  const deadPort = await freePort();
+  const refused = gateStandIn(new AppError("token_revoked", "the session token was revoked", 401));
+  const states: ConnState[] = [];
+  const client = new ChatClient({
+    url: `ws://127.0.0.1:${deadPort}/ws`,
+    token: "t",
+    backoff: { minMs: 20, maxMs: 50 },
+    findNode: refused.findNode,
+    onState: (st) => states.push(st),
+  });
+  client.start();
+  await until(() => client.state.kind === "stopped");
+  assert.equal((client.state as { code: string }).code, "token_revoked");
+  await new Promise((r) => setTimeout(r, 150));
+  assert.equal(refused.calls.length, 1, "no retry after the gate refused the token");
+  assert.equal(states.filter((st) => st.kind === "connecting").length, 2);
+  client.stop();
+
+  const port = await freePort();
+  const server = scriptedNode(port, (f, ws) => {
+    if (f.type !== "ping") return;
+    ws.send(JSON.stringify({ type: "kicked", reason: "logged in elsewhere" }));
+    ws.close(4003, "kicked");
+  });
+  const unused = gateStandIn(`ws://127.0.0.1:${deadPort}/ws`);
+  const kicked = new ChatClient({
+    url: `ws://127.0.0.1:${port}/ws`,
+    token: "t",
+    findNode: unused.findNode,
+  });
+  try {
+    kicked.start();
+    await until(() => kicked.state.kind === "connected");
+    kicked.connection!.send({ type: "ping" });
+    await until(() => kicked.state.kind === "stopped");
+    await new Promise((r) => setTimeout(r, 150));
+    assert.equal((kicked.state as { code: string }).code, "kicked");
+    assert.equal(unused.calls.length, 0);
+  } finally {
+    kicked.stop();
+    await server.shutdown();
+  }
+});
+
+Deno.test("ChatClient reconnects to the same node after a lost connection, and tries it again when the gate is down", async () => {
+  const port = await freePort();
+  const url = `ws://127.0.0.1:${port}/ws`;
+  let welcomes = 0;
+  const onFrame = (f: Record<string, unknown>, ws: WebSocket) => {
+    if (f.type === "ping") ws.close(1011, "crash");
+  };
+  let server = scriptedNode(port, onFrame);
+  const gate = gateStandIn(new AppError("gate_unreachable", "cannot reach the gate", 503));
+  const client = new ChatClient({
+    url,
+    token: "t",
+    backoff: { minMs: 20, maxMs: 50 },
+    findNode: gate.findNode,
+    onWelcome: () => welcomes++,
+  });
+  try {
+    client.start();
+    await until(() => client.state.kind === "connected");
+    // A lost connection: the same node is tried first, without the gate.
+    client.connection!.send({ type: "ping" });
+    await until(() => client.state.kind !== "connected");
+    await until(() => client.state.kind === "connected");
+    assert.equal(gate.calls.length, 0);
+    // The node goes away: the gate is asked, cannot answer, and the node is tried again.
+    await server.shutdown();
+    client.connection!.close(1006, "network lost");
+    await until(() => gate.calls.length >= 1);
+    assert.notEqual(client.state.kind, "stopped");
+    server = scriptedNode(port, onFrame);
+    await until(() => client.state.kind === "connected");
+    assert.equal(welcomes, 3, "the same node three times: first, after the loss, once back");
   } finally {
     client.stop();
     await server.shutdown();

@@ -7,8 +7,8 @@
 import { AppError } from "../../proto/errors.ts";
 import { GateClient } from "./http.ts";
 import { type Prompter, stdinPrompter } from "./prompt.ts";
-import { configDir, loadSession, type Session } from "./session_file.ts";
-import { Connection, TOKEN_ERRORS } from "./ws.ts";
+import { configDir, loadSession, saveSession, type Session } from "./session_file.ts";
+import { Connection, NODE_GONE, TOKEN_ERRORS } from "./ws.ts";
 
 export const DEFAULT_SERVER = "http://127.0.0.1:8080";
 
@@ -124,22 +124,62 @@ export class Context {
     return new GateClient(s.server, s.token);
   }
 
-  /** An authenticated chat connection for a one-shot command; close it when done. */
+  /**
+   * An authenticated chat connection for a one-shot command; close it when
+   * done. If the saved node is gone, the gate names another for the same
+   * token (no password needed) and the session file is updated.
+   */
   async connect(): Promise<Connection> {
     const s = await this.session();
     try {
       return await Connection.open(s.chat_url, s.token);
     } catch (e) {
-      if (e instanceof AppError && TOKEN_ERRORS.has(e.code)) {
+      if (!(e instanceof AppError) || !NODE_GONE.has(e.code)) throw connectError(e, s.chat_url);
+    }
+    const url = await this.findChatNode(s);
+    try {
+      return await Connection.open(url, s.token);
+    } catch (e) {
+      throw connectError(e, url);
+    }
+  }
+
+  /** Asks the gate for a live chat node with the session's token and saves it in the session. */
+  async findChatNode(s: Session): Promise<string> {
+    let url: string;
+    try {
+      url = (await new GateClient(s.server, s.token).chatNode()).chat_url;
+    } catch (e) {
+      if (e instanceof AppError && (TOKEN_ERRORS.has(e.code) || e.status === 401)) {
         throw new CliError("your session has ended — run `parley login`");
       }
-      if (e instanceof AppError && e.code === "chat_unreachable") {
-        throw new CliError(
-          `cannot reach your chat node at ${s.chat_url} — run \`parley login\` to get another`,
-        );
-      }
-      throw e;
+      throw new CliError(
+        `cannot reach your chat node at ${s.chat_url}, and the gate named no other: ${
+          e instanceof AppError ? explain(e) : String(e)
+        }`,
+      );
     }
+    if (url !== s.chat_url) await this.saveChatUrl(s, url);
+    return url;
+  }
+
+  /**
+   * For a reconnecting ChatClient: how to ask the gate for another node
+   * (errors keep the gate's codes) and to remember the node it moved to.
+   */
+  chatNodeHooks(s: Session): { findNode(): Promise<string>; onUrlChange(url: string): void } {
+    return {
+      findNode: async () => (await new GateClient(s.server, s.token).chatNode()).chat_url,
+      // Best effort: the next run falls back on the gate again if this write is lost.
+      onUrlChange: (url) => void this.saveChatUrl(s, url).catch(() => {}),
+    };
+  }
+
+  /** Keeps `url` as the session's chat node, in the file and for the rest of this run. */
+  async saveChatUrl(s: Session, url: string): Promise<void> {
+    const next = { ...s, chat_url: url };
+    await saveSession(this.configDir, next);
+    this.sessionPromise = Promise.resolve(next);
   }
 
   /** Prints `value` as JSON when --json was given, else the human lines from `human()`. */
@@ -147,6 +187,16 @@ export class Context {
     if (this.flags.json) this.io.out(JSON.stringify(value, null, 2));
     else for (const line of human()) this.io.out(line);
   }
+}
+
+/** A failed chat `open` as the line a user should read. */
+function connectError(e: unknown, url: string): unknown {
+  if (!(e instanceof AppError)) return e;
+  if (TOKEN_ERRORS.has(e.code)) return new CliError("your session has ended — run `parley login`");
+  if (NODE_GONE.has(e.code)) {
+    return new CliError(`cannot reach your chat node at ${url} (${e.message}) — try again later`);
+  }
+  return e;
 }
 
 export function notLoggedIn(): CliError {

@@ -1,6 +1,6 @@
 /**
  * A client for the gate's HTTP API (`/api/v1/...`): codes, register, login,
- * logout, password reset and change, profile. A failed call throws the
+ * logout, password reset and change, profile, and a chat node for a token. A failed call throws the
  * gate's error as an AppError with its stable code, the HTTP status and
  * Retry-After; a gate that cannot be reached throws `gate_unreachable`.
  */
@@ -13,6 +13,12 @@ export interface LoginReply {
   expires_at: number | string;
   user: SelfUser;
   chat_url: string;
+}
+
+export interface ChatNodeReply {
+  chat_url: string;
+  /** Unix ms: the token's own expiry (the gate does not extend it). */
+  expires_at: number;
 }
 
 export interface CodeReply {
@@ -58,6 +64,11 @@ export class GateClient {
 
   me(): Promise<{ user: SelfUser }> {
     return this.call("GET", "/api/v1/me");
+  }
+
+  /** A live chat node for this client's token: to reconnect without the password. */
+  chatNode(): Promise<ChatNodeReply> {
+    return this.call("POST", "/api/v1/session/chat-node");
   }
 
   updateMe(patch: { display_name?: string; bio?: string }): Promise<{ user: SelfUser }> {

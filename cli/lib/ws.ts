@@ -46,6 +46,18 @@ interface Pending {
 /** Error codes of an `auth` that mean the token itself is no good. */
 export const TOKEN_ERRORS = new Set(["token_invalid", "token_expired", "token_revoked"]);
 
+/**
+ * Codes of a failed `open` that say the node is gone or not taking
+ * sessions (refused, closed before the welcome, silent, draining): worth
+ * asking the gate for another node.
+ */
+export const NODE_GONE = new Set([
+  "chat_unreachable",
+  "disconnected",
+  "chat_timeout",
+  "try_again_later",
+]);
+
 function frameError(e: ErrorFrame["error"] & { retry_after_ms?: number }): AppError {
   const retry = typeof e.retry_after_ms === "number" ? e.retry_after_ms / 1000 : undefined;
   return new AppError(e.code, e.message, TOKEN_ERRORS.has(e.code) ? 401 : 400, retry);

@@ -10,7 +10,7 @@ import { AppError } from "../../proto/errors.ts";
 import { ChatClient } from "../lib/chat_client.ts";
 import type { Context } from "../lib/context.ts";
 import { sanitizeLine } from "../lib/sanitize.ts";
-import { saveSession, type Session } from "../lib/session_file.ts";
+import type { Session } from "../lib/session_file.ts";
 import { findIncoming, findUser } from "../lib/users.ts";
 import { type Key, parseKeys } from "./keys.ts";
 import { cursorAt, render } from "./render.ts";
@@ -127,9 +127,7 @@ export async function runChatScreen(ctx: Context, session: Session): Promise<num
       notify(state, `not sent: ${error.message}`);
       redraw();
     },
-    onUrlChange(url) {
-      saveSession(ctx.configDir, { ...session, chat_url: url }).catch(() => {});
-    },
+    ...ctx.chatNodeHooks(session),
   });
 
   const command = async (line: string) => {

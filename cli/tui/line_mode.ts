@@ -65,6 +65,7 @@ export async function runLineMode(
   const client: ChatClient = new ChatClient({
     url: session.chat_url,
     token: session.token,
+    ...ctx.chatNodeHooks(session),
     onWelcome() {
       loadFriends().then(() => setReady(), (e) => warn(`could not list friends: ${e.message}`));
     },
