@@ -1,6 +1,6 @@
 /**
  * What every part of a running chat node shares: its config and name, the
- * store and engine, the hub, the peers, metrics, and whether it is
+ * store and engine, the message writer, the hub, the peers, metrics, and whether it is
  * draining. Built once by mod.ts and passed down explicitly.
  */
 import type { ResolvedConfig } from "../config.ts";
@@ -10,6 +10,7 @@ import type { Store } from "../store/types.ts";
 import type { Hub } from "./hub.ts";
 import type { ChatMetrics } from "./metrics.ts";
 import type { Peers } from "./peers.ts";
+import type { MessageWriter } from "./writer.ts";
 
 export interface ChatContext {
   config: ResolvedConfig;
@@ -17,6 +18,8 @@ export interface ChatContext {
   node: string;
   log: Logger;
   store: Store;
+  /** Batches the node's message inserts (msg.send writes through it, not the store). */
+  writer: MessageWriter;
   engine: Engine;
   hub: Hub;
   peers: Peers;

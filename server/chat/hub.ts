@@ -38,11 +38,19 @@ export interface HubOptions {
 
 /** How long a node's address and liveness are trusted without asking the engine again. */
 const NODE_CACHE_MS = 2000;
+/**
+ * How long a user's presence record (naming another node) is trusted for
+ * routing. A stale one costs no message: the Deliver it leads to comes back
+ * undelivered, and the hub looks again (#retry).
+ */
+const PRESENCE_CACHE_MS = 2000;
 
 export class Hub {
   #local = new Map<number, LocalSession>();
   #nodes = new Map<string, { addr: string | null; at: number }>();
   #live: { names: Set<string>; at: number } | null = null;
+  #presence = new Map<number, { rec: PresenceRecord; at: number }>();
+  #lookups = new Map<number, Promise<PresenceRecord | null>>();
 
   constructor(readonly options: HubOptions) {}
 
@@ -59,6 +67,7 @@ export class Hub {
   }
 
   add(session: LocalSession): void {
+    this.forgetPresence(session.userId);
     this.#local.set(session.userId, session);
     this.options.metrics.sessions.set(this.#local.size);
   }
@@ -78,8 +87,13 @@ export class Hub {
    */
   async route(userId: number, frame: ServerEvent, sentAt?: number): Promise<void> {
     if (this.#pushLocal(userId, frame, sentAt)) return;
-    const rec = await getPresence(this.options.engine, userId);
-    if (rec) await this.#sendRemote(userId, rec, JSON.stringify(frame), sentAt);
+    await this.#routeRemote(userId, JSON.stringify(frame), sentAt);
+  }
+
+  /** route() for an event already encoded as JSON (pushed and forwarded as it is). */
+  async routeJson(userId: number, json: string, sentAt?: number): Promise<void> {
+    if (this.#pushLocal(userId, json, sentAt)) return;
+    await this.#routeRemote(userId, json, sentAt);
   }
 
   /** Sends one event to many users (e.g. presence to friends) with one presence lookup. */
@@ -91,24 +105,87 @@ export class Hub {
     await Promise.all([...recs].map(([id, rec]) => this.#sendRemote(id, rec, json)));
   }
 
-  #pushLocal(userId: number, frame: ServerEvent, sentAt?: number): boolean {
+  /** Forgets what this node believed about the user's presence (a login or kick it saw). */
+  forgetPresence(userId: number): void {
+    this.#presence.delete(userId);
+    this.#lookups.delete(userId);
+  }
+
+  #pushLocal(userId: number, frame: ServerEvent | string, sentAt?: number): boolean {
     const s = this.#local.get(userId);
     if (!s || !s.deliver(frame)) return false;
     if (sentAt !== undefined) this.#observe("local", sentAt);
     return true;
   }
 
-  async #sendRemote(userId: number, rec: PresenceRecord, json: string, sentAt?: number) {
+  async #routeRemote(userId: number, json: string, sentAt?: number): Promise<void> {
+    const hit = this.#presence.get(userId);
+    if (hit && Date.now() - hit.at < PRESENCE_CACHE_MS) {
+      return await this.#sendRemote(userId, hit.rec, json, sentAt, true);
+    }
+    const rec = await this.#lookup(userId);
+    if (rec) await this.#sendRemote(userId, rec, json, sentAt, false);
+  }
+
+  /**
+   * Reads the user's presence, sharing one read among the callers that
+   * ask meanwhile (their events keep their order), and caches a record
+   * naming another node. Offline is never cached: a user who logs in
+   * elsewhere must get live events as soon as their record is written.
+   */
+  #lookup(userId: number): Promise<PresenceRecord | null> {
+    let p = this.#lookups.get(userId);
+    if (p) return p;
+    p = getPresence(this.options.engine, userId).then((rec) => {
+      if (this.#lookups.get(userId) !== p) return rec;
+      this.#lookups.delete(userId);
+      if (rec && rec.node !== this.options.node) {
+        this.#presence.set(userId, { rec, at: Date.now() });
+      } else this.#presence.delete(userId);
+      return rec;
+    }, (e) => {
+      if (this.#lookups.get(userId) === p) this.#lookups.delete(userId);
+      throw e;
+    });
+    this.#lookups.set(userId, p);
+    return p;
+  }
+
+  async #sendRemote(
+    userId: number,
+    rec: PresenceRecord,
+    json: string,
+    sentAt?: number,
+    cached = false,
+  ) {
     // Presence naming this node without a session here is a record being cleared.
     if (rec.node === this.options.node) return;
     const addr = await this.#addressOf(rec.node);
-    if (!addr) return;
+    if (!addr) {
+      if (cached) this.#retry(userId, rec, json, sentAt);
+      return;
+    }
     const pending = this.options.peers.deliver(addr, { user_id: userId, frame: json });
     pending.then((delivered) => {
       const { metrics } = this.options;
       metrics.crossNode.inc({ result: delivered ? "delivered" : "not_delivered" });
       if (delivered && sentAt !== undefined) this.#observe("remote", sentAt);
+      if (!delivered && cached) this.#retry(userId, rec, json, sentAt);
     });
+  }
+
+  /**
+   * A cached record led nowhere: the user may have moved. Looks again and
+   * sends once more if presence now names another session. (The message is
+   * stored either way; this only keeps the live push.)
+   */
+  #retry(userId: number, stale: PresenceRecord, json: string, sentAt?: number): void {
+    if (this.#presence.get(userId)?.rec === stale) this.forgetPresence(userId);
+    this.#lookup(userId).then(async (rec) => {
+      if (!rec || (rec.node === stale.node && rec.session === stale.session)) return;
+      if (rec.node === this.options.node) this.#pushLocal(userId, json, sentAt);
+      else await this.#sendRemote(userId, rec, json, sentAt, false);
+    }).catch(() => {/* the engine is down: the message waits for the next sync */});
   }
 
   #observe(path: string, sentAt: number): void {

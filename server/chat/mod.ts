@@ -18,6 +18,7 @@ import { nodeServiceHandlers } from "./node_service.ts";
 import { Peers } from "./peers.ts";
 import { NodeRegistration } from "./registry.ts";
 import type { Session } from "./session.ts";
+import { MessageWriter } from "./writer.ts";
 
 /** The configured address with the port actually bound, when the config asked for port 0. */
 function withPort(configured: string, asked: number, bound: number, kind: "url" | "addr"): string {
@@ -66,6 +67,7 @@ export async function start(config: ResolvedConfig, deps: Deps): Promise<RoleHan
     node,
     log,
     store,
+    writer: new MessageWriter(store),
     engine,
     hub,
     peers,
@@ -172,6 +174,7 @@ export async function start(config: ResolvedConfig, deps: Deps): Promise<RoleHan
       clearInterval(sweep);
       for (const s of sockets) s.closeWith(1001, "server shutting down");
       await allDone(sockets, 3000);
+      await ctx.writer.settle();
       clearInterval(peerSweep);
       await registration.stop();
       // Deregistered: the other nodes drop their connections to this one

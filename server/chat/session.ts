@@ -7,6 +7,7 @@
  */
 import { toAppError } from "../../proto/errors.ts";
 import {
+  type ClientFrame,
   CLOSE,
   type ErrorFrame,
   MAX_BUFFERED_BYTES,
@@ -18,6 +19,7 @@ import { clearPresence } from "../engine/presence.ts";
 import { TokenBucket } from "../engine/rate_limit.ts";
 import type { ChatContext } from "./context.ts";
 import { dispatch } from "./handlers/mod.ts";
+import { acceptMessage, finishMessage } from "./handlers/messages.ts";
 import type { LocalSession } from "./hub.ts";
 import {
   FrameError,
@@ -29,6 +31,7 @@ import {
 import { login } from "./login.ts";
 import { notifyPresence } from "./presence_notify.ts";
 import type { Conn, ConnEvents, UpgradeInfo } from "./transport.ts";
+import { readEvent } from "./wire.ts";
 
 type Phase = "unauth" | "sync" | "live" | "closed";
 type RequestId = string | number | null;
@@ -55,6 +58,7 @@ export class Session implements LocalSession, ConnEvents {
   #countedUnauth = false;
   #authTimer: ReturnType<typeof setTimeout> | undefined;
   #chain: Promise<void> = Promise.resolve();
+  #tail: Promise<void> = Promise.resolve();
   #pending = 0;
   #invalid = new InvalidFrameWindow();
   #held: { frame: ServerEvent; json?: string }[] = [];
@@ -138,8 +142,21 @@ export class Session implements LocalSession, ConnEvents {
       return this.closeWith(CLOSE.POLICY, "too many frames waiting");
     }
     this.#pending++;
-    // One frame at a time, in order: replies keep the order of requests.
+    // One frame at a time, in order (msg.send only until its write is queued: see #pipeline).
     this.#chain = this.#chain.then(step).catch((e) => {
+      this.#ctx.log.error("frame handling failed", { error: e, user: this.userId });
+    }).finally(() => this.#pending--);
+  }
+
+  /**
+   * Runs `finish` after every earlier frame's reply was sent. msg.send frames
+   * are pipelined: the frame loop moves on once a message joined a write
+   * batch, and its ack and push wait here, so replies keep the order of
+   * requests and a conversation's pushes keep the order of its ids.
+   */
+  #afterEarlier(finish: () => Promise<void> | void): void {
+    this.#pending++;
+    this.#tail = this.#tail.then(finish).catch((e) => {
       this.#ctx.log.error("frame handling failed", { error: e, user: this.userId });
     }).finally(() => this.#pending--);
   }
@@ -153,10 +170,14 @@ export class Session implements LocalSession, ConnEvents {
     } catch (e) {
       if (!(e instanceof FrameError)) throw e;
       metrics.framesIn.inc({ type: "invalid" });
+      await this.#tail;
       return this.#invalidFrame(e.requestId, e.code, e.message);
     }
     metrics.framesIn.inc({ type: frame.type });
     const id: RequestId = frame.id ?? null;
+    if (frame.type === "msg.send" && this.authenticated) return await this.#pipeline(frame, id);
+    // Any other frame sees the effects of the messages before it, and replies after them.
+    await this.#tail;
     if (frame.type === "auth") {
       if (this.#phase !== "unauth") {
         return this.#error(id, "already_authenticated", "this socket is already authenticated");
@@ -171,10 +192,36 @@ export class Session implements LocalSession, ConnEvents {
         if (id !== null) this.send({ type: "result", id, data });
       });
     } catch (e) {
-      const err = toAppError(e);
-      if (err !== e) this.#ctx.log.error("request failed", { error: e, type: frame.type });
-      this.#error(id, err.code, err.message, err.retryAfterS);
+      this.#requestFailed(id, frame.type, e);
     }
+  }
+
+  async #pipeline(frame: Extract<ClientFrame, { type: "msg.send" }>, id: RequestId): Promise<void> {
+    let stored;
+    try {
+      stored = (await acceptMessage(this.#ctx, this, frame)).stored;
+    } catch (e) {
+      return this.#afterEarlier(() => this.#requestFailed(id, frame.type, e));
+    }
+    // Handled here, or an unhandled rejection would end the process before its turn comes.
+    stored.catch(() => {});
+    this.#afterEarlier(async () => {
+      try {
+        await finishMessage(this.#ctx, frame, await stored, (dataJson) => {
+          if (id !== null) {
+            this.#sendJson(`{"type":"result","id":${JSON.stringify(id)},"data":${dataJson}}`);
+          }
+        });
+      } catch (e) {
+        this.#requestFailed(id, frame.type, e);
+      }
+    });
+  }
+
+  #requestFailed(id: RequestId, type: string, e: unknown): void {
+    const err = toAppError(e);
+    if (err !== e) this.#ctx.log.error("request failed", { error: e, type });
+    this.#error(id, err.code, err.message, err.retryAfterS);
   }
 
   #startLogin(token: string, id: RequestId): void {
@@ -275,15 +322,12 @@ export class Session implements LocalSession, ConnEvents {
 
   deliver(frame: ServerEvent | string): boolean {
     if (!this.authenticated) return false;
-    let event: ServerEvent;
+    let event: ServerEvent | null;
     let json: string | undefined;
     if (typeof frame === "string") {
       json = frame;
-      try {
-        event = JSON.parse(frame);
-      } catch {
-        return false;
-      }
+      event = readEvent(frame);
+      if (!event) return false;
     } else event = frame;
     if (event.type === "friend.removed") this.forgetFriend(event.user_id);
     if (event.type === "friend.accepted") this.rememberFriend(event.friend.user.id);

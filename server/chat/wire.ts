@@ -6,6 +6,7 @@
 import type {
   PublicUser,
   SelfUser,
+  ServerEvent,
   WireFriend,
   WireFriendRequest,
   WireMessage,
@@ -48,4 +49,31 @@ export function wireRequest(r: FriendRequest, users: Map<number, User>): WireFri
     return u ? publicUser(u) : { id, name: "", display_name: "" };
   };
   return { from: show(r.fromId), to: show(r.toId), greeting: r.greeting, created_at: r.createdAt };
+}
+
+/**
+ * The `msg.new` event for a message already encoded with wireMessage():
+ * built around that JSON so a message is encoded once for its ack, its
+ * local push and its Deliver to another node.
+ */
+export function msgNewJson(wireJson: string): string {
+  return MSG_NEW_PREFIX + wireJson.slice(1) + "}";
+}
+
+const MSG_NEW_PREFIX = '{"type":"msg.new","message":{';
+const MSG_NEW_ID = /^\{"type":"msg\.new","message":\{"id":(\d+),/;
+
+/**
+ * The event a pre-encoded frame carries, for the checks a session makes
+ * before it pushes one (type, and a message's id); a msg.new built by
+ * msgNewJson() is read without parsing it. Null if it is not JSON.
+ */
+export function readEvent(json: string): ServerEvent | null {
+  const m = MSG_NEW_ID.exec(json);
+  if (m) return { type: "msg.new", message: { id: Number(m[1]) } } as ServerEvent;
+  try {
+    return JSON.parse(json);
+  } catch {
+    return null;
+  }
 }

@@ -4,10 +4,11 @@
  * sender as `msg.status`) and `typing` (forwarded, never stored).
  */
 import { AppError } from "../../../proto/errors.ts";
-import { DEFAULT_HISTORY_LIMIT } from "../../../proto/protocol.ts";
+import { type ClientFrame, DEFAULT_HISTORY_LIMIT } from "../../../proto/protocol.ts";
 import type { ChatContext } from "../context.ts";
 import type { Session } from "../session.ts";
-import { wireMessage } from "../wire.ts";
+import { msgNewJson, wireMessage } from "../wire.ts";
+import type { Inserted } from "../writer.ts";
 import type { Handlers } from "./mod.ts";
 
 /** Throws not_friends (or user_not_found) unless `peer` is the user's friend. */
@@ -23,27 +24,56 @@ function notToSelf(s: Session, peer: number, field: string): void {
   }
 }
 
+type SendFrame = Extract<ClientFrame, { type: "msg.send" }>;
+
+/**
+ * msg.send, first step: the checks, then the message joins the node's next
+ * write batch. A session runs this step in frame order and may take its
+ * next frame before `stored` settles (pipelining).
+ */
+export async function acceptMessage(
+  ctx: ChatContext,
+  s: Session,
+  frame: SendFrame,
+): Promise<{ stored: Promise<Inserted> }> {
+  notToSelf(s, frame.to, "to");
+  await requireFriend(ctx, s, frame.to);
+  if (!s.messageBucket.take()) {
+    const ms = s.messageBucket.retryAfterMs();
+    throw new AppError("rate_limited", `too many messages; retry in ${ms} ms`, 429, ms / 1000);
+  }
+  const stored = ctx.writer.write({
+    senderId: s.userId,
+    recipientId: frame.to,
+    clientId: frame.client_id,
+    text: frame.text,
+    createdAt: Date.now(),
+  });
+  return { stored };
+}
+
+/**
+ * msg.send, second step, once the row is stored: the ack (`sendJson`, the
+ * whole result frame, encoded with the message once) and the live push.
+ */
+export async function finishMessage(
+  ctx: ChatContext,
+  frame: SendFrame,
+  { message, duplicate }: Inserted,
+  ack: (dataJson: string) => void,
+): Promise<void> {
+  const wireJson = JSON.stringify(wireMessage(message));
+  ack(`{"message":${wireJson},"duplicate":${duplicate}}`);
+  // A retry was pushed (or synced) the first time; pushing it again would be a duplicate.
+  if (duplicate) return;
+  ctx.metrics.messagesStored.inc();
+  await ctx.hub.routeJson(frame.to, msgNewJson(wireJson), message.createdAt);
+}
+
 export const messageHandlers: Handlers<"msg.send" | "msg.history" | "msg.ack" | "typing"> = {
   async "msg.send"(ctx, s, frame, reply) {
-    notToSelf(s, frame.to, "to");
-    await requireFriend(ctx, s, frame.to);
-    if (!s.messageBucket.take()) {
-      const ms = s.messageBucket.retryAfterMs();
-      throw new AppError("rate_limited", `too many messages; retry in ${ms} ms`, 429, ms / 1000);
-    }
-    const { message, duplicate } = await ctx.store.insertMessage({
-      senderId: s.userId,
-      recipientId: frame.to,
-      clientId: frame.client_id,
-      text: frame.text,
-      createdAt: Date.now(),
-    });
-    const wire = wireMessage(message);
-    reply({ message: wire, duplicate });
-    // A retry was pushed (or synced) the first time; pushing it again would be a duplicate.
-    if (duplicate) return;
-    ctx.metrics.messagesStored.inc();
-    await ctx.hub.route(frame.to, { type: "msg.new", message: wire }, message.createdAt);
+    const { stored } = await acceptMessage(ctx, s, frame);
+    await finishMessage(ctx, frame, await stored, (json) => reply(JSON.parse(json)));
   },
 
   async "msg.history"(ctx, s, frame, reply) {

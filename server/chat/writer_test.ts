@@ -1,0 +1,151 @@
+/** MessageWriter on both real stores: batching, order, idempotency inside a batch, errors per sender. */
+import assert from "node:assert/strict";
+import { silentLogger } from "../log.ts";
+import { openStore } from "../store/mod.ts";
+import type { Store } from "../store/types.ts";
+import { freshMysql, tempDir } from "../../tests/kit.ts";
+import { type MessageInput, MessageWriter } from "./writer.ts";
+
+interface Fixture {
+  store: Store;
+  users: number[];
+  /** Sizes of the insertMessages calls the writer made. */
+  batches: number[];
+}
+
+async function withStore(kind: "sqlite" | "mysql", fn: (f: Fixture) => Promise<void>) {
+  const dir = kind === "sqlite" ? await tempDir() : null;
+  const db = kind === "mysql" ? await freshMysql() : null;
+  const store = await openStore(dir ? `sqlite:${dir.path}/w.db` : db!.url, { log: silentLogger });
+  try {
+    await store.migrate();
+    const users: number[] = [];
+    for (const name of ["ann", "bob", "cid", "dee"]) {
+      users.push(
+        (await store.createUser({ email: `${name}@example.com`, name, passwordHash: "x" })).id,
+      );
+    }
+    const batches: number[] = [];
+    const insertMessages = store.insertMessages.bind(store);
+    store.insertMessages = (inputs) => {
+      batches.push(inputs.length);
+      return insertMessages(inputs);
+    };
+    await fn({ store, users, batches });
+  } finally {
+    await store.close();
+    await db?.drop();
+    await dir?.remove();
+  }
+}
+
+const msg = (senderId: number, recipientId: number, clientId: string): MessageInput => ({
+  senderId,
+  recipientId,
+  clientId,
+  text: `text of ${clientId}`,
+  createdAt: Date.now(),
+});
+
+for (const kind of ["sqlite", "mysql"] as const) {
+  Deno.test(`${kind}: concurrent writes share batches and ids follow write order per conversation`, async () => {
+    await withStore(kind, async ({ store, users: [a, b, c, d], batches }) => {
+      const writer = new MessageWriter(store, { lanes: 2 });
+      const inputs: MessageInput[] = [];
+      for (let i = 0; i < 60; i++) {
+        inputs.push(msg(a, b, `ab${i}`), msg(b, a, `ba${i}`), msg(c, d, `cd${i}`));
+      }
+      const results = await Promise.all(inputs.map((m) => writer.write(m)));
+      await writer.settle();
+      assert.ok(batches.length < inputs.length / 4, `batches: ${batches.join(",")}`);
+      assert.ok(results.every((r) => !r.duplicate));
+      assert.deepEqual(results.map((r) => r.message.clientId), inputs.map((m) => m.clientId));
+      // Within each conversation (both directions), ids rise in the order of the writes.
+      for (const pair of [[a, b], [c, d]]) {
+        const ids = results.filter((r) => pair.includes(r.message.senderId)).map((r) =>
+          r.message.id
+        );
+        assert.deepEqual(ids, [...ids].sort((x, y) => x - y));
+        assert.equal(new Set(ids).size, ids.length);
+      }
+      assert.equal(await store.countMessages(), inputs.length);
+      const stored = await store.history(a, b, { limit: 200 });
+      assert.deepEqual(
+        stored.reverse().map((m) => m.clientId),
+        inputs.filter((m) => m.senderId !== c).map((m) => m.clientId),
+      );
+    });
+  });
+
+  Deno.test(`${kind}: a client_id repeated inside one batch is stored once and the copy is a duplicate`, async () => {
+    await withStore(kind, async ({ store, users: [a, b], batches }) => {
+      const writer = new MessageWriter(store);
+      const before = await writer.write(msg(a, b, "old"));
+      const [first, again, other, retry] = await Promise.all([
+        writer.write(msg(a, b, "same")),
+        writer.write(msg(a, b, "same")),
+        writer.write(msg(b, a, "same")),
+        writer.write(msg(a, b, "old")),
+      ]);
+      assert.deepEqual(batches, [1, 4]);
+      assert.equal(first.duplicate, false);
+      assert.equal(again.duplicate, true);
+      assert.deepEqual(again.message, first.message);
+      // The key is (sender, client_id): another sender's "same" is its own message.
+      assert.equal(other.duplicate, false);
+      assert.notEqual(other.message.id, first.message.id);
+      assert.equal(retry.duplicate, true);
+      assert.equal(retry.message.id, before.message.id);
+      assert.equal(await store.countMessages(), 3);
+      await writer.settle();
+    });
+  });
+
+  Deno.test(`${kind}: a row the store refuses fails only its own write, the rest of its batch is stored`, async () => {
+    await withStore(kind, async ({ store, users: [a, b] }) => {
+      const writer = new MessageWriter(store);
+      const writes = [
+        writer.write(msg(a, b, "one")),
+        writer.write({ ...msg(a, b, "bad"), text: "nul \0 inside" }),
+        writer.write(msg(b, a, "two")),
+        writer.write({ ...msg(a, b, "three"), clientId: "" }),
+        writer.write(msg(a, b, "four")),
+      ];
+      const settled = await Promise.allSettled(writes);
+      assert.deepEqual(settled.map((s) => s.status), [
+        "fulfilled",
+        "rejected",
+        "fulfilled",
+        "rejected",
+        "fulfilled",
+      ]);
+      const codes = settled.map((s) => s.status === "rejected" ? s.reason.code : null);
+      assert.deepEqual(codes, [null, "bad_request", null, "bad_request", null]);
+      const ids = settled.flatMap((s) => s.status === "fulfilled" ? [s.value.message.id] : []);
+      assert.deepEqual(ids, [...ids].sort((x, y) => x - y));
+      assert.equal(await store.countMessages(), 3);
+      await writer.settle();
+    });
+  });
+}
+
+Deno.test("a batch reaching maxBatch is written at once, and a failing store rejects every write in its batch", async () => {
+  await withStore("sqlite", async ({ store, users: [a, b], batches }) => {
+    const writer = new MessageWriter(store, { maxBatch: 3, lanes: 1, delayMs: 10_000 });
+    const results = await Promise.all([0, 1, 2].map((i) => writer.write(msg(a, b, `m${i}`))));
+    assert.equal(results.length, 3);
+    assert.deepEqual(batches, [3]);
+    store.insertMessages = () => Promise.reject(new Error("database went away"));
+    const failed = await Promise.allSettled([
+      writer.write(msg(a, b, "x")),
+      writer.write(msg(a, b, "y")),
+      writer.write(msg(a, b, "z")),
+    ]);
+    assert.deepEqual(failed.map((f) => f.status === "rejected" && f.reason.message), [
+      "database went away",
+      "database went away",
+      "database went away",
+    ]);
+    await writer.settle();
+  });
+});
