@@ -8,7 +8,7 @@
  */
 import assert from "node:assert/strict";
 import { type Parley, register, startSingle } from "./cluster.ts";
-import { tempDir } from "./kit.ts";
+import { freePort, tempDir } from "./kit.ts";
 import { parleyUser, REPO_DIR, run, show } from "../cli/_test_helpers.ts";
 
 Deno.test("parley commands: register, befriend, send, history with read receipts, logout", async (t) => {
@@ -113,6 +113,36 @@ Deno.test("parley commands: register, befriend, send, history with read receipts
           JSON.parse(h.stdout).messages.map((m: { text: string }) => m.text),
           ["hello bob 日本語 👍", "hi from a pipe", "and a second line"],
         );
+      },
+    );
+
+    await t.step(
+      "a saved chat node that is gone is replaced by one the gate names, without the password",
+      async () => {
+        const file = `${bob.configDir}/session.json`;
+        const live = p.nodes.get("solo")!.wsUrl;
+        const dead = `ws://127.0.0.1:${await freePort()}/ws`;
+        const saveDead = async () => {
+          const session = JSON.parse(await Deno.readTextFile(file));
+          await Deno.writeTextFile(file, JSON.stringify({ ...session, chat_url: dead }));
+        };
+        const savedUrl = async () => JSON.parse(await Deno.readTextFile(file)).chat_url;
+
+        await saveDead();
+        const friends = await bob.run(["friends", "--json"]);
+        assert.equal(friends.code, 0, show(friends));
+        assert.deepEqual(
+          JSON.parse(friends.stdout).map((f: { user: { name: string } }) => f.user.name),
+          ["alice"],
+        );
+        assert.equal(await savedUrl(), live, "the session keeps the node the gate named");
+
+        await saveDead();
+        const chat = await bob.run(["chat"], { stdin: "@alice sent via the gate's node\n" });
+        assert.equal(chat.code, 0, show(chat));
+        assert.match(chat.stdout, /you → alice: sent via the gate's node$/m);
+        assert.equal(await savedUrl(), live);
+        assert.equal((await Deno.stat(file)).mode! & 0o777, 0o600);
       },
     );
 
