@@ -9,6 +9,7 @@ import type { Hono } from "hono";
 import { AppError, isAppError } from "../errors.ts";
 import { ConflictError, type User } from "../store/types.ts";
 import { revokeToken, revokeUserTokens } from "../engine/mod.ts";
+import { adminMetadata } from "../../proto/services.ts";
 import { signToken } from "../tokens.ts";
 import { hashPassword, needsRehash, verifyPassword } from "../passwords.ts";
 import { clientIp, type GateEnv, parseBody, requireAuth, type Services } from "./http.ts";
@@ -140,6 +141,7 @@ export function accountRoutes(app: Hono<GateEnv>, s: Services): void {
   app.post("/api/v1/logout", auth, async (c) => {
     const claims = c.get("claims");
     await revokeToken(await s.engine(), claims.jti, claims.expiresAtMs);
+    await endLiveSession(s, claims.userId, "logged out");
     return c.body(null, 204);
   });
 
@@ -166,6 +168,7 @@ export function accountRoutes(app: Hono<GateEnv>, s: Services): void {
     await store.setPasswordHash(user.id, await hashPassword(body.new_password));
     await revokeUserTokens(engine, user.id, Date.now(), s.config.tokenTtlS * 1000);
     await new LoginFailures(engine, s.config.gate.limits).clear(LoginFailures.account(user, ""));
+    await endLiveSession(s, user.id, "password reset");
     s.log.info("password reset", { userId: user.id });
     return c.body(null, 204);
   });
@@ -191,9 +194,28 @@ export function accountRoutes(app: Hono<GateEnv>, s: Services): void {
     // Every session ends, this one included: whoever knew the old password
     // is out, and the client logs in again with the new one.
     await revokeUserTokens(engine, user.id, Date.now(), s.config.tokenTtlS * 1000);
+    await endLiveSession(s, user.id, "password changed");
     s.log.info("password changed", { userId: user.id });
     return c.body(null, 204);
   });
+}
+
+/**
+ * A chat node checks the token only when a session starts, so a revoked
+ * token's live session is ended here: the status role kicks it wherever it
+ * is (the user gets `kicked` with `reason`). Parley keeps one session per
+ * user, so that session is the one the token opened. The revocation already
+ * holds, so a failure here is logged, not returned.
+ */
+async function endLiveSession(s: Services, userId: number, reason: string): Promise<void> {
+  try {
+    await s.status.Kick({ user: { id: userId, login: "" }, reason }, {
+      metadata: adminMetadata(s.config.adminToken),
+      deadlineMs: 3000,
+    });
+  } catch (e) {
+    s.log.warn("could not end the live session", { userId, reason, error: e });
+  }
 }
 
 function emailTaken(): AppError {

@@ -24,7 +24,7 @@ function edgeOnlyGate(parts: { engine?: Engine } = {}) {
     store: refuse("store"),
     engine: parts.engine ? () => Promise.resolve(parts.engine!) : refuse("engine"),
     verify: { SendCode: refuse("verify.SendCode"), CheckCode: refuse("verify.CheckCode") },
-    status: { PickNode: refuse("status.PickNode") },
+    status: { PickNode: refuse("status.PickNode"), Kick: refuse("status.Kick") },
     metrics: gateMetrics(),
   };
   return { app: createApp(s), s, lines, touched };

@@ -47,6 +47,7 @@ async function rig() {
         picks++;
         return status.PickNode(req, options);
       },
+      Kick: refuse,
     },
     metrics: gateMetrics(),
   };

@@ -17,12 +17,12 @@ import type { GateMetrics } from "./telemetry.ts";
 
 /** What the gate's handlers work with; app.ts gets it from mod.ts (or a test). */
 export interface Services {
-  config: Pick<ResolvedConfig, "roles" | "jwtSecret" | "tokenTtlS" | "gate">;
+  config: Pick<ResolvedConfig, "roles" | "jwtSecret" | "tokenTtlS" | "gate" | "adminToken">;
   log: Logger;
   store(): Promise<Store>;
   engine(): Promise<Engine>;
   verify: Pick<VerifyMethods, "SendCode" | "CheckCode">;
-  status: Pick<StatusMethods, "PickNode">;
+  status: Pick<StatusMethods, "PickNode" | "Kick">;
   metrics: GateMetrics;
 }
 
