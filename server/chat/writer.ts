@@ -56,7 +56,7 @@ export class MessageWriter {
     this.maxBatch = options.maxBatch ?? 256;
     this.delayMs = options.delayMs ?? 1;
     this.#lanes = Array.from(
-      { length: Math.max(1, options.lanes ?? 4) },
+      { length: Math.max(1, options.lanes ?? 2) },
       () => ({ queue: [], busy: false, timer: undefined }),
     );
   }

@@ -38,18 +38,47 @@ export async function insertOne(pool: Pool, m: MessageInput): Promise<Inserted> 
 }
 
 /**
+ * Whether a multi-row INSERT numbers its rows consecutively from the
+ * insertId it reports: true with innodb_autoinc_lock_mode 0 or 1 (a
+ * "simple insert" takes its whole range of ids at once) and an
+ * auto-increment step of 1. Asked once per pool.
+ */
+const consecutiveIds = new WeakMap<Pool, Promise<boolean>>();
+
+function idsAreConsecutive(pool: Pool): Promise<boolean> {
+  let known = consecutiveIds.get(pool);
+  if (!known) {
+    known = pool.query(
+      "SELECT @@innodb_autoinc_lock_mode AS mode, @@auto_increment_increment AS step",
+    ).then(([rows]) => {
+      const r = (rows as Row[])[0];
+      return Number(r.mode) <= 1 && Number(r.step) === 1;
+    }, () => false);
+    consecutiveIds.set(pool, known);
+  }
+  return known;
+}
+
+/**
  * Inserts `rows` with one multi-row INSERT (atomic: all rows or none;
- * InnoDB numbers them in VALUES order) and reads their ids back with one
- * SELECT. False, having stored nothing, if any row is a duplicate.
+ * InnoDB numbers them in VALUES order). Their ids follow from the first
+ * one when the server numbers them consecutively (one round trip), else
+ * they are read back with one SELECT. False, having stored nothing, if any
+ * row is a duplicate.
  */
 async function insertAll(pool: Pool, rows: MessageInput[]): Promise<Map<string, number> | false> {
+  let res: ResultSetHeader;
   try {
-    await pool.query(`${INSERT} VALUES ?`, [
+    [res] = await pool.query<ResultSetHeader>(`${INSERT} VALUES ?`, [
       rows.map((m) => [m.senderId, m.recipientId, m.clientId, m.text, m.createdAt]),
     ]);
   } catch (e) {
     if (isDup(e)) return false;
     throw e;
+  }
+  if (res.affectedRows === rows.length && (await idsAreConsecutive(pool))) {
+    const first = Number(res.insertId);
+    return new Map(rows.map((m, i) => [key(m), first + i]));
   }
   const [found] = await pool.query(
     "SELECT id, sender_id, client_id FROM messages WHERE (sender_id, client_id) IN (?)",
@@ -59,7 +88,7 @@ async function insertAll(pool: Pool, rows: MessageInput[]): Promise<Map<string, 
 }
 
 /**
- * Two round trips for a batch without duplicates (the common case). When
+ * One round trip (two where ids are not consecutive) for a batch without duplicates (the common case). When
  * the optimistic INSERT hits one, the stored copies are read, the rest is
  * inserted in one statement again, and only if another writer races that
  * too does the batch fall back to one exact INSERT per row.
