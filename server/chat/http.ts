@@ -33,9 +33,8 @@ export function httpHandler(
         }
         try {
           return upgrade(req, (conn, info) => {
-            const s = new Session(ctx, conn, info);
+            const s: Session = new Session(ctx, conn, info, () => sockets.delete(s));
             sockets.add(s);
-            s.done.then(() => sockets.delete(s));
             return s;
           });
         } catch {

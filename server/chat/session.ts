@@ -36,6 +36,8 @@ import { readEvent } from "./wire.ts";
 type Phase = "unauth" | "sync" | "live" | "closed";
 type RequestId = string | number | null;
 
+const SETTLED = Promise.resolve();
+
 /** How long a positive friendship check is trusted (removals also clear it at once). */
 const FRIEND_CACHE_MS = 30_000;
 
@@ -47,9 +49,6 @@ export class Session implements LocalSession, ConnEvents {
   lastActivity = Date.now();
   /** Replaced by a newer login of the same user: friends are not told it went offline. */
   replaced = false;
-  readonly messageBucket: TokenBucket;
-  /** Typing indicators beyond this rate are dropped silently. */
-  readonly typingBucket = new TokenBucket(5, 10);
 
   #ctx: ChatContext;
   #conn: Conn;
@@ -57,22 +56,38 @@ export class Session implements LocalSession, ConnEvents {
   #phase: Phase = "unauth";
   #countedUnauth = false;
   #authTimer: ReturnType<typeof setTimeout> | undefined;
-  #chain: Promise<void> = Promise.resolve();
-  #tail: Promise<void> = Promise.resolve();
+  #chain: Promise<void> = SETTLED;
+  #tail: Promise<void> = SETTLED;
   #pending = 0;
-  #invalid = new InvalidFrameWindow();
-  #held: { frame: ServerEvent; json?: string }[] = [];
-  #synced = new Set<number>();
-  #friends = new Map<number, number>();
+  // Made when first needed: most sessions idle, and a session's size is the node's capacity.
+  #messageBucket: TokenBucket | undefined;
+  #typingBucket: TokenBucket | undefined;
+  #invalid: InvalidFrameWindow | undefined;
+  #held: { frame: ServerEvent; json?: string }[] | undefined;
+  #synced: Set<number> | undefined;
+  #friends: Map<number, number> | undefined;
   #registered = false;
   #cleanup: Promise<void> | null = null;
-  #done = Promise.withResolvers<void>();
+  #ended = false;
+  #done: PromiseWithResolvers<void> | undefined;
+  #onDone: (() => void) | undefined;
 
-  constructor(ctx: ChatContext, conn: Conn, info: UpgradeInfo) {
+  /** `onDone`: called once the socket is closed and presence cleaned up. */
+  constructor(ctx: ChatContext, conn: Conn, info: UpgradeInfo, onDone?: () => void) {
     this.#ctx = ctx;
     this.#conn = conn;
     this.#token = info.token;
-    this.messageBucket = new TokenBucket(ctx.config.chat.msgRate, ctx.config.chat.msgBurst);
+    this.#onDone = onDone;
+  }
+
+  get messageBucket(): TokenBucket {
+    const { msgRate, msgBurst } = this.#ctx.config.chat;
+    return this.#messageBucket ??= new TokenBucket(msgRate, msgBurst);
+  }
+
+  /** Typing indicators beyond this rate are dropped silently. */
+  get typingBucket(): TokenBucket {
+    return this.#typingBucket ??= new TokenBucket(5, 10);
   }
 
   get closed(): boolean {
@@ -85,6 +100,10 @@ export class Session implements LocalSession, ConnEvents {
 
   /** Resolves once the socket is closed and presence cleaned up. */
   get done(): Promise<void> {
+    if (!this.#done) {
+      this.#done = Promise.withResolvers<void>();
+      if (this.#ended) this.#done.resolve();
+    }
     return this.#done.promise;
   }
 
@@ -143,9 +162,14 @@ export class Session implements LocalSession, ConnEvents {
     }
     this.#pending++;
     // One frame at a time, in order (msg.send only until its write is queued: see #pipeline).
-    this.#chain = this.#chain.then(step).catch((e) => {
+    const next: Promise<void> = this.#chain.then(step).catch((e) => {
       this.#ctx.log.error("frame handling failed", { error: e, user: this.userId });
-    }).finally(() => this.#pending--);
+    }).finally(() => {
+      this.#pending--;
+      // An idle session keeps no promise of its own.
+      if (this.#chain === next) this.#chain = SETTLED;
+    });
+    this.#chain = next;
   }
 
   /**
@@ -156,9 +180,13 @@ export class Session implements LocalSession, ConnEvents {
    */
   #afterEarlier(finish: () => Promise<void> | void): void {
     this.#pending++;
-    this.#tail = this.#tail.then(finish).catch((e) => {
+    const next: Promise<void> = this.#tail.then(finish).catch((e) => {
       this.#ctx.log.error("frame handling failed", { error: e, user: this.userId });
-    }).finally(() => this.#pending--);
+    }).finally(() => {
+      this.#pending--;
+      if (this.#tail === next) this.#tail = SETTLED;
+    });
+    this.#tail = next;
   }
 
   async #handleText(text: string): Promise<void> {
@@ -230,6 +258,7 @@ export class Session implements LocalSession, ConnEvents {
 
   async #login(token: string, id: RequestId): Promise<void> {
     clearTimeout(this.#authTimer);
+    this.#authTimer = undefined;
     try {
       await login(this.#ctx, this, token, id);
     } catch (e) {
@@ -247,7 +276,9 @@ export class Session implements LocalSession, ConnEvents {
   #invalidFrame(id: RequestId, code: string, message: string): void {
     this.#ctx.metrics.invalidFrames.inc({ code });
     this.#error(id, code, message);
-    if (this.#invalid.add()) this.closeWith(CLOSE.POLICY, "too many invalid frames");
+    if ((this.#invalid ??= new InvalidFrameWindow()).add()) {
+      this.closeWith(CLOSE.POLICY, "too many invalid frames");
+    }
   }
 
   #error(id: RequestId, code: string, message: string, retryAfterS?: number): void {
@@ -313,9 +344,11 @@ export class Session implements LocalSession, ConnEvents {
   /** The offline sync is sent: push what was held back, minus messages the sync carried. */
   finishSync(synced: Set<number>): void {
     if (this.#phase !== "sync") return;
-    this.#synced = synced;
+    if (synced.size > 0) this.#synced = synced;
     this.#phase = "live";
-    for (const { frame, json } of this.#held.splice(0)) this.#push(frame, json);
+    const held = this.#held ?? [];
+    this.#held = undefined;
+    for (const { frame, json } of held) this.#push(frame, json);
   }
 
   // --- LocalSession (the hub's side) ---
@@ -331,14 +364,14 @@ export class Session implements LocalSession, ConnEvents {
     } else event = frame;
     if (event.type === "friend.removed") this.forgetFriend(event.user_id);
     if (event.type === "friend.accepted") this.rememberFriend(event.friend.user.id);
-    if (this.#phase === "sync") this.#held.push({ frame: event, json });
+    if (this.#phase === "sync") (this.#held ??= []).push({ frame: event, json });
     else this.#push(event, json);
     return true;
   }
 
   #push(event: ServerEvent, json?: string): void {
     // At-least-once is the guarantee, but not twice in one session.
-    if (event.type === "msg.new" && this.#synced.has(event.message.id)) return;
+    if (event.type === "msg.new" && this.#synced?.has(event.message.id)) return;
     this.#sendJson(json ?? JSON.stringify(event));
   }
 
@@ -367,20 +400,20 @@ export class Session implements LocalSession, ConnEvents {
   // --- friendship cache for the hot path (msg.send, typing) ---
 
   async isFriend(userId: number): Promise<boolean> {
-    const until = this.#friends.get(userId);
+    const until = this.#friends?.get(userId);
     if (until !== undefined && until > Date.now()) return true;
     const yes = await this.#ctx.store.areFriends(this.userId, userId);
     if (yes) this.rememberFriend(userId);
-    else this.#friends.delete(userId);
+    else this.#friends?.delete(userId);
     return yes;
   }
 
   rememberFriend(userId: number): void {
-    this.#friends.set(userId, Date.now() + FRIEND_CACHE_MS);
+    (this.#friends ??= new Map()).set(userId, Date.now() + FRIEND_CACHE_MS);
   }
 
   forgetFriend(userId: number): void {
-    this.#friends.delete(userId);
+    this.#friends?.delete(userId);
   }
 
   // --- the end ---
@@ -395,18 +428,26 @@ export class Session implements LocalSession, ConnEvents {
 
   #onClosed(): void {
     clearTimeout(this.#authTimer);
+    this.#authTimer = undefined;
     this.#leaveUnauth();
-    this.#held = [];
+    this.#held = undefined;
     if (this.userId) this.#ctx.hub.remove(this);
     if (this.#registered) this.#runCleanup();
-    else if (!this.userId) this.#done.resolve();
+    else if (!this.userId) this.#end();
     // A login still running calls markRegistered(), which cleans up.
   }
 
   #runCleanup(): void {
     if (this.#cleanup) return;
     this.#ctx.hub.remove(this);
-    this.#cleanup = this.#clearPresence().finally(() => this.#done.resolve());
+    this.#cleanup = this.#clearPresence().finally(() => this.#end());
+  }
+
+  #end(): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    this.#done?.resolve();
+    this.#onDone?.();
   }
 
   async #clearPresence(): Promise<void> {

@@ -39,6 +39,48 @@ export function readSubprotocols(
   return { protocol: offered.includes(SUBPROTOCOL) ? SUBPROTOCOL : undefined, token };
 }
 
+/** A Conn over a Deno WebSocket (a class, not closures: one small object per socket). */
+class SocketConn implements Conn, EventListenerObject {
+  events: ConnEvents | undefined;
+
+  constructor(readonly socket: WebSocket) {}
+
+  handleEvent(e: Event): void {
+    const events = this.events!;
+    switch (e.type) {
+      case "open":
+        return events.onOpen();
+      case "message": {
+        const data = (e as MessageEvent).data;
+        if (typeof data === "string") return events.onText(data);
+        return events.onBinary((data as ArrayBuffer).byteLength ?? 0);
+      }
+      case "close":
+        return events.onClose((e as CloseEvent).code);
+        // An error (e.g. invalid UTF-8) is always followed by a close event.
+    }
+  }
+
+  send(text: string): void {
+    if (this.socket.readyState !== WebSocket.OPEN) return;
+    try {
+      this.socket.send(text);
+    } catch { /* closed meanwhile: the close event follows */ }
+  }
+
+  buffered(): number {
+    return this.socket.bufferedAmount;
+  }
+
+  close(code: number, reason: string): void {
+    const state = this.socket.readyState;
+    if (state === WebSocket.CLOSING || state === WebSocket.CLOSED) return;
+    try {
+      this.socket.close(code, reason.slice(0, 120));
+    } catch { /* already closing */ }
+  }
+}
+
 /**
  * Upgrades `req` to a WebSocket and wires it to the events `create` returns
  * for the new connection's `Conn`. The caller checked that `req` is an upgrade.
@@ -51,29 +93,9 @@ export function upgrade(
   // idleTimeout 0: liveness is the protocol's own heartbeat (pings from the client).
   const { socket, response } = Deno.upgradeWebSocket(req, { protocol, idleTimeout: 0 });
   socket.binaryType = "arraybuffer";
-  const conn: Conn = {
-    send(text) {
-      if (socket.readyState !== WebSocket.OPEN) return;
-      try {
-        socket.send(text);
-      } catch { /* closed meanwhile: the close event follows */ }
-    },
-    buffered: () => socket.bufferedAmount,
-    close(code, reason) {
-      if (socket.readyState === WebSocket.CLOSING || socket.readyState === WebSocket.CLOSED) return;
-      try {
-        socket.close(code, reason.slice(0, 120));
-      } catch { /* already closing */ }
-    },
-  };
-  const events = create(conn, { token });
-  socket.onopen = () => events.onOpen();
-  socket.onmessage = (e) => {
-    if (typeof e.data === "string") events.onText(e.data);
-    else events.onBinary((e.data as ArrayBuffer).byteLength ?? 0);
-  };
-  // An error (e.g. invalid UTF-8) is always followed by a close event.
-  socket.onerror = () => {};
-  socket.onclose = (e) => events.onClose(e.code);
+  const conn = new SocketConn(socket);
+  conn.events = create(conn, { token });
+  // The conn itself listens (handleEvent): no closures per socket.
+  for (const type of ["open", "message", "error", "close"]) socket.addEventListener(type, conn);
   return response;
 }
