@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { startCluster, type TestCluster } from "../_test_kit.ts";
 import { type ChatClient, RequestError, sleep } from "../../../tests/ws_client.ts";
+import { eventually } from "../../../tests/kit.ts";
 import type { User } from "../../store/types.ts";
 
 async function code(p: Promise<unknown>): Promise<string> {
@@ -320,6 +321,82 @@ Deno.test("messages sent while the recipient's sync runs arrive after it, each e
     assert.equal(seen.length, total, "every message once");
     assert.equal(new Set(seen).size, total);
     assert.deepEqual(seen, [...seen].sort((x, y) => x - y));
+  } finally {
+    await c.close();
+  }
+});
+
+Deno.test("pipelined msg.send frames are acked in request order, errors in their place, pushed once in id order", async () => {
+  const c = await startCluster();
+  try {
+    const { alice, bob, a, b } = await pair(c);
+    const carol = await c.user("carol");
+    // Sent back to back without waiting: they share write batches.
+    const frames: Record<string, unknown>[] = [];
+    for (let i = 0; i < 40; i++) {
+      if (i === 10) frames.push({ to: carol.id, text: "not a friend", client_id: "x" });
+      if (i === 20) frames.push({ to: bob.id, text: "again", client_id: "p-5" });
+      if (i === 30) frames.push({ to: bob.id, text: "   ", client_id: "blank" });
+      frames.push({ to: bob.id, text: `p ${i}`, client_id: `p-${i}` });
+    }
+    const mark = a.frames.length;
+    frames.forEach((f, i) => a.send({ type: "msg.send", id: i, ...f }));
+    type Reply = {
+      type: string;
+      id?: unknown;
+      data?: { duplicate: boolean; message: { id: number } };
+      error?: { code: string };
+    };
+    const answered = () =>
+      (a.frames.slice(mark) as Reply[]).filter((f) => f.type === "result" || f.type === "error");
+    await eventually(() => answered().length >= frames.length, { what: "every reply" });
+    const replies = answered().map((f) => ({
+      id: f.id,
+      type: f.type,
+      code: f.error?.code,
+      dup: f.data?.duplicate,
+      mid: f.data?.message.id,
+    }));
+    assert.deepEqual(replies.map((r) => r.id), frames.map((_, i) => i));
+    assert.deepEqual(replies.filter((r) => r.type === "error").map((r) => [r.id, r.code]), [
+      [10, "not_friends"],
+      [32, "invalid_request"],
+    ]);
+    const dup = replies[21];
+    assert.equal(dup.dup, true);
+    assert.equal(dup.mid, replies[5].mid);
+    const fresh = replies.filter((r) => r.type === "result" && !r.dup).map((r) => r.mid!);
+    assert.equal(fresh.length, 40);
+    assert.deepEqual(fresh, [...fresh].sort((x, y) => x - y));
+    // Bob gets each new message once, in id order, and nothing for the retry.
+    await eventually(() => b.events("msg.new").length >= 40);
+    await sleep(100);
+    const pushed = b.events("msg.new").map((e) => e.message);
+    assert.deepEqual(pushed.map((m) => m.id), fresh);
+    assert.deepEqual(pushed.map((m) => m.text), Array.from({ length: 40 }, (_, i) => `p ${i}`));
+    assert.equal(await c.store.countMessages(alice.id), 40);
+  } finally {
+    await c.close();
+  }
+});
+
+Deno.test("a user who moved to another node gets the next message live, though the sender's node cached the old one", async () => {
+  const c = await startCluster();
+  try {
+    await c.addNode();
+    await c.addNode();
+    const { bob, a, b } = await pair(c, [0, 1]);
+    const first = await a.request("msg.send", { to: bob.id, text: "one", client_id: "k1" });
+    assert.equal((await b.next("msg.new")).message.id, first.message.id);
+    // Node 0 now trusts "bob is on node 1" for a while; bob moves to node 2 at once.
+    await b.close();
+    const b2 = await c.connect(bob, { node: 2 });
+    await b2.syncMessages();
+    const second = await a.request("msg.send", { to: bob.id, text: "two", client_id: "k2" });
+    const got = await b2.next("msg.new", undefined, 3000);
+    assert.equal(got.message.id, second.message.id);
+    await sleep(200);
+    assert.equal(b2.events("msg.new").length, 1);
   } finally {
     await c.close();
   }
