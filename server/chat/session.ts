@@ -19,7 +19,8 @@ import { clearPresence } from "../engine/presence.ts";
 import { TokenBucket } from "../engine/rate_limit.ts";
 import type { ChatContext } from "./context.ts";
 import { dispatch } from "./handlers/mod.ts";
-import { acceptMessage, finishMessage } from "./handlers/messages.ts";
+import { acceptMessage, acceptMessageNow, finishMessage } from "./handlers/messages.ts";
+import type { Inserted } from "./writer.ts";
 import type { LocalSession } from "./hub.ts";
 import {
   FrameError,
@@ -37,6 +38,8 @@ type Phase = "unauth" | "sync" | "live" | "closed";
 type RequestId = string | number | null;
 
 const SETTLED = Promise.resolve();
+
+type SendFrame = Extract<ClientFrame, { type: "msg.send" }>;
 
 /** How long a positive friendship check is trusted (removals also clear it at once). */
 const FRIEND_CACHE_MS = 30_000;
@@ -133,7 +136,37 @@ export class Session implements LocalSession, ConnEvents {
     if (this.#phase === "closed") return;
     this.lastActivity = Date.now();
     if (tooBig(text)) return this.#tooBig();
+    // The hot path: with no frame in progress, a msg.send whose checks the
+    // caches can answer joins a write batch now, without the frame queue.
+    if (
+      this.#chain === SETTLED && this.#phase === "live" && this.#pending < MAX_PENDING_FRAMES &&
+      this.#sendNow(text)
+    ) return;
     this.#enqueue(() => this.#handleText(text));
+  }
+
+  /** True if `text` was a msg.send handled here; false to take the queue (nothing done). */
+  #sendNow(text: string): boolean {
+    let frame;
+    try {
+      frame = parseFrame(text);
+    } catch {
+      return false;
+    }
+    if (frame.type !== "msg.send") return false;
+    const id = frame.id;
+    let accepted;
+    try {
+      accepted = acceptMessageNow(this.#ctx, this, frame);
+    } catch (e) {
+      this.#ctx.metrics.framesIn.inc({ type: frame.type });
+      this.#afterEarlier(() => this.#requestFailed(id, frame.type, e));
+      return true;
+    }
+    if (!accepted) return false;
+    this.#ctx.metrics.framesIn.inc({ type: frame.type });
+    this.#finishLater(frame, id, accepted.stored);
+    return true;
   }
 
   onBinary(bytes: number): void {
@@ -224,13 +257,17 @@ export class Session implements LocalSession, ConnEvents {
     }
   }
 
-  async #pipeline(frame: Extract<ClientFrame, { type: "msg.send" }>, id: RequestId): Promise<void> {
+  async #pipeline(frame: SendFrame, id: RequestId): Promise<void> {
     let stored;
     try {
       stored = (await acceptMessage(this.#ctx, this, frame)).stored;
     } catch (e) {
       return this.#afterEarlier(() => this.#requestFailed(id, frame.type, e));
     }
+    this.#finishLater(frame, id, stored);
+  }
+
+  #finishLater(frame: SendFrame, id: RequestId, stored: Promise<Inserted>): void {
     // Handled here, or an unhandled rejection would end the process before its turn comes.
     stored.catch(() => {});
     this.#afterEarlier(async () => {
@@ -399,9 +436,14 @@ export class Session implements LocalSession, ConnEvents {
 
   // --- friendship cache for the hot path (msg.send, typing) ---
 
-  async isFriend(userId: number): Promise<boolean> {
+  /** Whether the friend cache vouches for `userId` now (false: ask isFriend()). */
+  knowsFriend(userId: number): boolean {
     const until = this.#friends?.get(userId);
-    if (until !== undefined && until > Date.now()) return true;
+    return until !== undefined && until > Date.now();
+  }
+
+  async isFriend(userId: number): Promise<boolean> {
+    if (this.knowsFriend(userId)) return true;
     const yes = await this.#ctx.store.areFriends(this.userId, userId);
     if (yes) this.rememberFriend(userId);
     else this.#friends?.delete(userId);

@@ -38,18 +38,35 @@ export async function acceptMessage(
 ): Promise<{ stored: Promise<Inserted> }> {
   notToSelf(s, frame.to, "to");
   await requireFriend(ctx, s, frame.to);
+  return { stored: queueWrite(ctx, s, frame) };
+}
+
+/**
+ * acceptMessage() without waiting, when the friend cache can answer (the
+ * common case): null if it cannot, and the caller takes the async path.
+ */
+export function acceptMessageNow(
+  ctx: ChatContext,
+  s: Session,
+  frame: SendFrame,
+): { stored: Promise<Inserted> } | null {
+  notToSelf(s, frame.to, "to");
+  if (!s.knowsFriend(frame.to)) return null;
+  return { stored: queueWrite(ctx, s, frame) };
+}
+
+function queueWrite(ctx: ChatContext, s: Session, frame: SendFrame): Promise<Inserted> {
   if (!s.messageBucket.take()) {
     const ms = s.messageBucket.retryAfterMs();
     throw new AppError("rate_limited", `too many messages; retry in ${ms} ms`, 429, ms / 1000);
   }
-  const stored = ctx.writer.write({
+  return ctx.writer.write({
     senderId: s.userId,
     recipientId: frame.to,
     clientId: frame.client_id,
     text: frame.text,
     createdAt: Date.now(),
   });
-  return { stored };
 }
 
 /**
