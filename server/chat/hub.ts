@@ -51,6 +51,7 @@ export class Hub {
   #live: { names: Set<string>; at: number } | null = null;
   #presence = new Map<number, { rec: PresenceRecord; at: number }>();
   #lookups = new Map<number, Promise<PresenceRecord | null>>();
+  #prunedAt = 0;
 
   constructor(readonly options: HubOptions) {}
 
@@ -139,9 +140,8 @@ export class Hub {
     p = getPresence(this.options.engine, userId).then((rec) => {
       if (this.#lookups.get(userId) !== p) return rec;
       this.#lookups.delete(userId);
-      if (rec && rec.node !== this.options.node) {
-        this.#presence.set(userId, { rec, at: Date.now() });
-      } else this.#presence.delete(userId);
+      if (rec && rec.node !== this.options.node) this.#cachePresence(userId, rec);
+      else this.#presence.delete(userId);
       return rec;
     }, (e) => {
       if (this.#lookups.get(userId) === p) this.#lookups.delete(userId);
@@ -149,6 +149,18 @@ export class Hub {
     });
     this.#lookups.set(userId, p);
     return p;
+  }
+
+  #cachePresence(userId: number, rec: PresenceRecord): void {
+    const now = Date.now();
+    // Expired entries go in one sweep per TTL, so the cache holds only recent recipients.
+    if (now - this.#prunedAt > PRESENCE_CACHE_MS) {
+      this.#prunedAt = now;
+      for (const [id, hit] of this.#presence) {
+        if (now - hit.at >= PRESENCE_CACHE_MS) this.#presence.delete(id);
+      }
+    }
+    this.#presence.set(userId, { rec, at: now });
   }
 
   async #sendRemote(
