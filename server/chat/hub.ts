@@ -177,13 +177,16 @@ export class Hub {
       if (cached) this.#retry(userId, rec, json, sentAt);
       return;
     }
-    const pending = this.options.peers.deliver(addr, { user_id: userId, frame: json });
-    pending.then((delivered) => {
+    const { peers } = this.options;
+    peers.deliver(addr, { user_id: userId, frame: json }).then((delivered) => {
       const { metrics } = this.options;
       metrics.crossNode.inc({ result: delivered ? "delivered" : "not_delivered" });
       if (delivered && sentAt !== undefined) this.#observe("remote", sentAt);
       if (!delivered && cached) this.#retry(userId, rec, json, sentAt);
     });
+    // Backpressure: a caller that awaits routing (a sender's next ack) waits
+    // while that node's queue is long.
+    await peers.room(addr);
   }
 
   /**

@@ -17,6 +17,14 @@ import type { Logger } from "../log.ts";
 
 /** Most items in one Deliver call. */
 const MAX_BATCH = 500;
+/**
+ * Events queued for one node beyond which routing waits (room()), so that
+ * senders slow down to what the link delivers instead of the queue (and
+ * delivery latency) growing without end. Waiters go on below half of it.
+ */
+export const HIGH_WATER = 4 * MAX_BATCH;
+/** The longest a sender waits for room: a stuck peer must not hold senders up for long. */
+const ROOM_WAIT_MS = 2000;
 
 interface Pending {
   item: DeliverItem;
@@ -26,6 +34,8 @@ interface Pending {
 interface Outbox {
   queue: Pending[];
   busy: boolean;
+  /** Callers of room() waiting for the queue to shrink. */
+  waiting: (() => void)[];
 }
 
 export interface PeersOptions {
@@ -75,7 +85,7 @@ export class Peers {
     if (this.#closed) return Promise.resolve(false);
     let box = this.#outboxes.get(addr);
     if (!box) {
-      box = { queue: [], busy: false };
+      box = { queue: [], busy: false, waiting: [] };
       this.#outboxes.set(addr, box);
     }
     const { promise, resolve } = Promise.withResolvers<boolean>();
@@ -88,9 +98,31 @@ export class Peers {
     return promise;
   }
 
+  /**
+   * Resolves at once while the queue for `addr` is short, else once it has
+   * drained below half of HIGH_WATER (or after ROOM_WAIT_MS).
+   */
+  room(addr: string): Promise<void> | undefined {
+    const box = this.#outboxes.get(addr);
+    if (!box || box.queue.length < HIGH_WATER) return undefined;
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, ROOM_WAIT_MS);
+      box.waiting.push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
+  #wake(box: Outbox): void {
+    if (box.queue.length >= HIGH_WATER / 2) return;
+    for (const w of box.waiting.splice(0)) w();
+  }
+
   async #flush(addr: string, box: Outbox): Promise<void> {
     while (box.queue.length > 0) {
       const batch = box.queue.splice(0, MAX_BATCH);
+      this.#wake(box);
       let delivered: boolean[] = [];
       let ok = true;
       try {
@@ -104,6 +136,7 @@ export class Peers {
       batch.forEach((p, i) => p.resolve(delivered[i] === true));
     }
     box.busy = false;
+    this.#wake(box);
   }
 
   /** Logs a failing peer at most every 5 s, so a dead node does not flood the log. */
@@ -133,6 +166,7 @@ export class Peers {
     this.#closed = true;
     for (const box of this.#outboxes.values()) {
       for (const p of box.queue.splice(0)) p.resolve(false);
+      this.#wake(box);
     }
     for (const c of this.#clients.values()) c.close();
     this.#clients.clear();
