@@ -52,6 +52,8 @@ export class Hub {
   #presence = new Map<number, { rec: PresenceRecord; at: number }>();
   #lookups = new Map<number, Promise<PresenceRecord | null>>();
   #prunedAt = 0;
+  /** Sessions added so far (a running total). */
+  logins = 0;
 
   constructor(readonly options: HubOptions) {}
 
@@ -68,6 +70,7 @@ export class Hub {
   }
 
   add(session: LocalSession): void {
+    this.logins++;
     this.forgetPresence(session.userId);
     this.#local.set(session.userId, session);
     this.options.metrics.sessions.set(this.#local.size);

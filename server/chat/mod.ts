@@ -19,6 +19,7 @@ import { Peers } from "./peers.ts";
 import { NodeRegistration } from "./registry.ts";
 import type { Session } from "./session.ts";
 import { MessageWriter } from "./writer.ts";
+import { BurstCollector } from "./heap.ts";
 
 /** The configured address with the port actually bound, when the config asked for port 0. */
 function withPort(configured: string, asked: number, bound: number, kind: "url" | "addr"): string {
@@ -111,12 +112,17 @@ export async function start(config: ResolvedConfig, deps: Deps): Promise<RoleHan
 
   // Heartbeat timeouts: one sweep for all sessions instead of a timer per frame.
   const silentMs = 3 * config.chat.heartbeatMs;
+  const burst = new BurstCollector();
   const sweep = setInterval(() => {
     const now = Date.now();
     for (const s of sockets) {
       if (s.authenticated && now - s.lastActivity > silentMs) {
         s.closeWith(4004, "heartbeat timeout");
       }
+    }
+    // After a login burst, on a quiet node: give the burst's garbage back.
+    if (burst.sweep(hub.logins, ctx.writer.writes)) {
+      log.info("full collection after a login burst", { sessions: hub.size });
     }
   }, Math.max(50, Math.floor(config.chat.heartbeatMs / 2)));
 

@@ -47,6 +47,8 @@ interface Lane {
 export class MessageWriter {
   readonly maxBatch: number;
   readonly delayMs: number;
+  /** write() calls so far (a running total, for telling a quiet node). */
+  writes = 0;
   #store: Store;
   #lanes: Lane[];
   #inFlight = new Set<Promise<void>>();
@@ -63,6 +65,7 @@ export class MessageWriter {
 
   /** Stores one message; resolves once its row is stored (or its earlier copy found). */
   write(input: MessageInput): Promise<Inserted> {
+    this.writes++;
     const { promise, resolve, reject } = Promise.withResolvers<Inserted>();
     const lane = this.#lanes[laneOf(input, this.#lanes.length)];
     lane.queue.push({ input, resolve, reject });
