@@ -77,6 +77,8 @@ export interface OnlineList {
 export interface AdminKickRequest {
   user: UserRef;
   reason: string;
+  /** When set, only a session opened with this token (its JWT id) is ended. */
+  token_id?: string;
 }
 export interface AdminKickReply {
   kicked: boolean;

@@ -1,13 +1,15 @@
 /**
- * Ending a token at the gate ends the live chat session it opened: logout,
- * a password reset and a password change each get the connected client a
- * `kicked` frame and a 4003 close, and the token opens no new session.
+ * Ending a token at the gate ends the live chat session it opened: logout
+ * (of that token only), a password reset and a password change each get the
+ * connected client a `kicked` frame and a 4003 close, and the token opens no
+ * new session.
  */
 import assert from "node:assert/strict";
 import { CLOSE } from "../proto/protocol.ts";
 import {
   gateCall,
   GateError,
+  login,
   loginAndConnect,
   register,
   startSingle,
@@ -20,9 +22,15 @@ Deno.test("logout, password reset and password change end the user's live chat s
   try {
     const alice = await register(parley, "alice");
 
-    // Logout.
+    // Logging out another token of the user (another device) leaves this session alone.
     let s = await loginAndConnect(parley, alice);
     await s.client.syncMessages();
+    const other = await login(parley, alice);
+    await gateCall(parley.gateUrl, "POST", "/api/v1/logout", { token: other.token });
+    await s.client.request("friend.list", {});
+    assert.equal(s.client.events("kicked").length, 0, "the live session was not kicked");
+
+    // Logging out the session's own token ends it.
     await gateCall(parley.gateUrl, "POST", "/api/v1/logout", { token: s.login.token });
     const kicked = await s.client.next("kicked");
     assert.equal(kicked.reason, "logged out");

@@ -34,8 +34,9 @@ export async function login(
     );
   }
   let userId: number;
+  let jti: string;
   try {
-    userId = (await verifyToken(config.jwtSecret, engine, token)).userId;
+    ({ userId, jti } = await verifyToken(config.jwtSecret, engine, token));
   } catch (e) {
     const err = toAppError(e);
     if (err.code === "internal") throw e;
@@ -55,7 +56,7 @@ export async function login(
     s.beginSession(userId, crypto.randomUUID());
     hub.add(s);
     try {
-      await setPresence(engine, userId, { node, session: s.id, since: Date.now() });
+      await setPresence(engine, userId, { node, session: s.id, since: Date.now(), jti });
     } finally {
       s.markRegistered();
     }

@@ -15,6 +15,8 @@ export interface PresenceRecord {
   session: string;
   /** When the session started (ms since the epoch). */
   since: number;
+  /** Id (JWT jti) of the token the session was opened with, so a logout ends only its session. */
+  jti?: string;
 }
 
 const KEY = "presence";
@@ -26,14 +28,16 @@ function parse(raw: string | null): PresenceRecord | null {
     if (
       typeof r?.node === "string" && typeof r.session === "string" && typeof r.since === "number"
     ) {
-      return { node: r.node, session: r.session, since: r.since };
+      const rec: PresenceRecord = { node: r.node, session: r.session, since: r.since };
+      if (typeof r.jti === "string") rec.jti = r.jti;
+      return rec;
     }
   } catch { /* a malformed record reads as offline */ }
   return null;
 }
 
 const encode = (rec: PresenceRecord) =>
-  JSON.stringify({ node: rec.node, session: rec.session, since: rec.since });
+  JSON.stringify({ node: rec.node, session: rec.session, since: rec.since, jti: rec.jti });
 
 export async function setPresence(
   engine: Engine,

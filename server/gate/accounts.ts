@@ -141,7 +141,7 @@ export function accountRoutes(app: Hono<GateEnv>, s: Services): void {
   app.post("/api/v1/logout", auth, async (c) => {
     const claims = c.get("claims");
     await revokeToken(await s.engine(), claims.jti, claims.expiresAtMs);
-    await endLiveSession(s, claims.userId, "logged out");
+    await endLiveSession(s, claims.userId, "logged out", claims.jti);
     return c.body(null, 204);
   });
 
@@ -203,13 +203,19 @@ export function accountRoutes(app: Hono<GateEnv>, s: Services): void {
 /**
  * A chat node checks the token only when a session starts, so a revoked
  * token's live session is ended here: the status role kicks it wherever it
- * is (the user gets `kicked` with `reason`). Parley keeps one session per
- * user, so that session is the one the token opened. The revocation already
- * holds, so a failure here is logged, not returned.
+ * is (the user gets `kicked` with `reason`). With `tokenId` (logout) only a
+ * session opened with that token is ended; without it (password reset or
+ * change) whatever session the user has. The revocation already holds, so a
+ * failure here is logged, not returned.
  */
-async function endLiveSession(s: Services, userId: number, reason: string): Promise<void> {
+async function endLiveSession(
+  s: Services,
+  userId: number,
+  reason: string,
+  tokenId = "",
+): Promise<void> {
   try {
-    await s.status.Kick({ user: { id: userId, login: "" }, reason }, {
+    await s.status.Kick({ user: { id: userId, login: "" }, reason, token_id: tokenId }, {
       metadata: adminMetadata(s.config.adminToken),
       deadlineMs: 3000,
     });

@@ -124,7 +124,7 @@ export function adminHandlers(parts: AdminParts) {
     async Kick(req: AdminKickRequest): Promise<AdminKickReply> {
       const user = await findUser(req.user);
       const rec = await livePresence(user.id);
-      if (!rec) return { kicked: false, node: "" };
+      if (!rec || (req.token_id && rec.jti !== req.token_id)) return { kicked: false, node: "" };
       const node = await getNode(engine, rec.node);
       if (!node) return { kicked: false, node: "" };
       const reason = typeof req.reason === "string" && req.reason.trim()
