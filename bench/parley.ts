@@ -13,7 +13,14 @@
  */
 import { createServer, type Server } from "node:net";
 import mysql from "mysql2/promise";
-import { freshMysql, freshRedis, MYSQL_URL, REPO_DIR, tempDir } from "../tests/kit.ts";
+import {
+  freshMysql,
+  freshRedis,
+  MYSQL_URL,
+  REPO_DIR,
+  SERVE_PERMISSIONS,
+  tempDir,
+} from "../tests/kit.ts";
 import { createLogger } from "../server/log.ts";
 import { openStore } from "../server/store/mod.ts";
 import { hashPassword } from "../server/passwords.ts";
@@ -162,11 +169,7 @@ function serve(name: string, args: string[], inspectPort?: number): Proc {
     [
       "run",
       ...(inspectPort ? [`--inspect=127.0.0.1:${inspectPort}`] : []),
-      "--allow-net",
-      "--allow-read",
-      "--allow-write",
-      "--allow-env",
-      "--allow-sys",
+      ...SERVE_PERMISSIONS,
       `${REPO_DIR}main.ts`,
       ...args,
     ],

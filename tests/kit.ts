@@ -191,19 +191,19 @@ export interface Child {
   kill(signal?: Deno.Signal): Promise<Deno.CommandStatus>;
 }
 
+/** The permissions `deno task serve` grants main.ts (keep in step with deno.json). */
+export const SERVE_PERMISSIONS = [
+  "--allow-net",
+  "--allow-read",
+  "--allow-write",
+  "--allow-env",
+  "--allow-sys",
+];
+
 /** Runs `main.ts` with `args` and `env` as a child process, as `deno task serve` would. */
 export function spawnServer(args: string[], env: Record<string, string>): Child {
   const proc = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-net",
-      "--allow-read",
-      "--allow-write",
-      "--allow-env",
-      "--allow-sys",
-      `${REPO_DIR}main.ts`,
-      ...args,
-    ],
+    args: ["run", ...SERVE_PERMISSIONS, `${REPO_DIR}main.ts`, ...args],
     env: { NO_COLOR: "1", ...env },
     cwd: REPO_DIR,
     stdin: "null",
