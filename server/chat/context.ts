@@ -11,6 +11,7 @@ import type { Hub } from "./hub.ts";
 import type { ChatMetrics } from "./metrics.ts";
 import type { Peers } from "./peers.ts";
 import type { MessageWriter } from "./writer.ts";
+import type { UserBuckets } from "./buckets.ts";
 
 export interface ChatContext {
   config: ResolvedConfig;
@@ -22,6 +23,8 @@ export interface ChatContext {
   writer: MessageWriter;
   engine: Engine;
   hub: Hub;
+  /** Message rate buckets per user, kept across the user's sessions on this node. */
+  buckets: UserBuckets;
   peers: Peers;
   metrics: ChatMetrics;
   state: {

@@ -20,6 +20,7 @@ import { NodeRegistration } from "./registry.ts";
 import type { Session } from "./session.ts";
 import { MessageWriter } from "./writer.ts";
 import { BurstCollector } from "./heap.ts";
+import { UserBuckets } from "./buckets.ts";
 
 /** The configured address with the port actually bound, when the config asked for port 0. */
 function withPort(configured: string, asked: number, bound: number, kind: "url" | "addr"): string {
@@ -71,6 +72,7 @@ export async function start(config: ResolvedConfig, deps: Deps): Promise<RoleHan
     writer: new MessageWriter(store),
     engine,
     hub,
+    buckets: new UserBuckets(config.chat.msgRate, config.chat.msgBurst),
     peers,
     metrics,
     state: { draining: false, unauthenticated: 0, rpcServed: false },
@@ -120,6 +122,7 @@ export async function start(config: ResolvedConfig, deps: Deps): Promise<RoleHan
         s.closeWith(4004, "heartbeat timeout");
       }
     }
+    ctx.buckets.sweep((userId) => hub.local(userId) !== undefined, now);
     // After a login burst, on a quiet node: give the burst's garbage back.
     if (burst.sweep(hub.logins, ctx.writer.writes)) {
       log.info("full collection after a login burst", { sessions: hub.size });

@@ -83,9 +83,9 @@ export class Session implements LocalSession, ConnEvents {
     this.#onDone = onDone;
   }
 
+  /** The user's bucket on this node, shared with their earlier sessions here. */
   get messageBucket(): TokenBucket {
-    const { msgRate, msgBurst } = this.#ctx.config.chat;
-    return this.#messageBucket ??= new TokenBucket(msgRate, msgBurst);
+    return this.#messageBucket ??= this.#ctx.buckets.get(this.userId);
   }
 
   /** Typing indicators beyond this rate are dropped silently. */

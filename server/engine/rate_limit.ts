@@ -63,6 +63,12 @@ export class TokenBucket {
     return true;
   }
 
+  /** Whether the bucket has refilled to its burst (a fresh bucket would be the same). */
+  full(now = Date.now()): boolean {
+    this.#refill(now);
+    return this.#tokens >= this.burst;
+  }
+
   /** Ms until take() would succeed; 0 if it would now. */
   retryAfterMs(now = Date.now()): number {
     this.#refill(now);

@@ -187,6 +187,26 @@ Deno.test("a user over the message rate gets rate_limited with retry_after_ms, a
   }
 });
 
+Deno.test("reconnecting does not refill a user's drained message bucket", async () => {
+  const c = await startCluster({ msgRate: 0.2, msgBurst: 2 });
+  try {
+    const { alice, bob, a } = await pair(c);
+    for (let i = 0; i < 2; i++) {
+      await a.request("msg.send", { to: bob.id, text: `m${i}`, client_id: `k${i}` });
+    }
+    await a.close();
+    const again = await c.connect(alice);
+    await again.syncMessages();
+    const err = await again.request("msg.send", { to: bob.id, text: "more", client_id: "k2" })
+      .catch((e) => e as RequestError);
+    assert.ok(err instanceof RequestError, "the new session got a fresh bucket");
+    assert.equal(err.code, "rate_limited");
+    assert.equal(await c.store.countMessages(), 2);
+  } finally {
+    await c.close();
+  }
+});
+
 Deno.test("history pages by id, oldest first within a page, for friends and former friends only", async () => {
   const c = await startCluster();
   try {
