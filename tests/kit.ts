@@ -65,8 +65,10 @@ export async function tempDir(): Promise<{ path: string; remove(): Promise<void>
   return { path, remove: () => Deno.remove(path, { recursive: true }).catch(() => {}) };
 }
 
-/** A TCP port that was free a moment ago (for child processes that need a fixed port). */
-export function freePort(): Promise<number> {
+/** Ports freePort() handed out in this process, never handed out twice. */
+const handedOut = new Set<number>();
+
+function probePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
     srv.once("error", reject);
@@ -76,6 +78,22 @@ export function freePort(): Promise<number> {
       srv.close(() => resolve(port));
     });
   });
+}
+
+/**
+ * A TCP port that was free a moment ago (for child processes that need a
+ * fixed port). The kernel may offer a just-closed port again, so ports
+ * already handed out to this process are skipped: a cluster's five ports
+ * are always five different ones.
+ */
+export async function freePort(): Promise<number> {
+  for (;;) {
+    const port = await probePort();
+    if (!handedOut.has(port)) {
+      handedOut.add(port);
+      return port;
+    }
+  }
 }
 
 export interface Mail {
