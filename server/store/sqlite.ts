@@ -62,6 +62,28 @@ function sqliteCode(e: unknown): number | undefined {
   return (e as { errcode?: number } | null)?.errcode;
 }
 
+const SQLITE_BUSY = 5;
+
+/**
+ * Runs `fn` again while SQLite answers SQLITE_BUSY. Switching a new file to
+ * WAL can be refused at once, without the busy handler, while another
+ * process is switching it too; WAL is then set by the time we retry.
+ */
+function retryBusy(fn: () => void, deadlineMs = 10_000, waitMs = 20): void {
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  const deadline = Date.now() + deadlineMs;
+  for (;;) {
+    try {
+      return fn();
+    } catch (e) {
+      // node:sqlite does not always set errcode on SQLITE_BUSY; its message is fixed.
+      const busy = sqliteCode(e) === SQLITE_BUSY || /database is locked/.test(String(e));
+      if (!busy || Date.now() >= deadline) throw e;
+      Atomics.wait(pause, 0, 0, waitMs); // open is synchronous: a short blocking pause
+    }
+  }
+}
+
 /** Opens (and creates) the database at `path`, or an in-memory one for ":memory:". */
 export function openSqlite(path: string, options: { log: Logger }): SqliteStore {
   if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
@@ -70,7 +92,7 @@ export function openSqlite(path: string, options: { log: Logger }): SqliteStore 
   db.exec("PRAGMA busy_timeout = 10000");
   // WAL lets readers run beside the one writer; NORMAL sync is durable across
   // a crash of the process (not of the machine) and much faster than FULL.
-  db.exec("PRAGMA journal_mode = WAL");
+  retryBusy(() => db.exec("PRAGMA journal_mode = WAL"));
   db.exec("PRAGMA synchronous = NORMAL");
   db.exec("PRAGMA foreign_keys = ON");
   // The searched columns are already lower-cased; a case-sensitive LIKE
