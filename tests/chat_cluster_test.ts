@@ -7,9 +7,9 @@
 import assert from "node:assert/strict";
 import { eventually } from "./kit.ts";
 import {
-  type Account,
   befriend,
   type Cluster,
+  connectTo,
   fullHistory,
   login,
   loginAndConnect,
@@ -29,12 +29,6 @@ async function nodesByName(cluster: Cluster) {
 }
 
 /** Connects `account` straight to the node `name` with a token from the gate. */
-async function connectTo(cluster: Cluster, account: Account, name: string) {
-  const reply = await login(cluster, account);
-  const client = await connect(cluster.nodes.get(name)!.wsUrl, reply.token);
-  return { client, account };
-}
-
 async function closeAll(clients: (ChatClient | undefined)[]) {
   await Promise.all(clients.map((c) => c?.close()));
 }

@@ -11,6 +11,7 @@ import {
   type Account,
   befriend,
   type Cluster,
+  connectTo,
   fullHistory,
   login,
   loginWithRetry,
@@ -112,11 +113,10 @@ Deno.test({
       const carol = await register(cluster, "carol");
       const bob = await register(cluster, "bob");
       const on = async (account: Account, node: string) => {
-        const reply = await login(cluster, account);
-        const client = await connect(cluster.nodes.get(node)!.wsUrl, reply.token);
-        clients.push(client);
-        await client.syncMessages();
-        return { client, account };
+        const c = await connectTo(cluster, account, node);
+        clients.push(c.client);
+        await c.client.syncMessages();
+        return c;
       };
       const a = await on(alice, "chat-1");
       const c = await on(carol, "chat-1");
@@ -223,20 +223,8 @@ Deno.test({
     try {
       const alice = await register(cluster, "alice");
       const bob = await register(cluster, "bob");
-      const a = {
-        client: await connect(
-          cluster.nodes.get("chat-1")!.wsUrl,
-          (await login(cluster, alice)).token,
-        ),
-        account: alice,
-      };
-      const b = {
-        client: await connect(
-          cluster.nodes.get("chat-2")!.wsUrl,
-          (await login(cluster, bob)).token,
-        ),
-        account: bob,
-      };
+      const a = await connectTo(cluster, alice, "chat-1");
+      const b = await connectTo(cluster, bob, "chat-2");
       clients.push(a.client, b.client);
       await befriend(a, b);
       assert.equal(b.client.welcome!.heartbeat_ms, 1000);

@@ -356,6 +356,17 @@ export async function login(p: Parley, account: Account): Promise<LoginReply> {
   return res.body;
 }
 
+/** Logs in through the gate, then connects to the named node (not the one the gate picked). */
+export async function connectTo(
+  p: Parley,
+  account: Account,
+  node: string,
+): Promise<{ client: ChatClient; account: Account }> {
+  const reply = await login(p, account);
+  const client = await connect(p.nodes.get(node)!.wsUrl, reply.token);
+  return { client, account };
+}
+
 /** Logs in through the gate and connects to the chat_url it returned. */
 export async function loginAndConnect(
   p: Parley,
