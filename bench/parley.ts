@@ -20,7 +20,7 @@ import {
   REPO_DIR,
   SERVE_PERMISSIONS,
   tempDir,
-} from "../tests/kit.ts";
+} from "../testing/mod.ts";
 import { createLogger } from "../server/log.ts";
 import { openStore } from "../server/store/mod.ts";
 import { hashPassword } from "../server/passwords.ts";

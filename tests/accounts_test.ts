@@ -11,10 +11,19 @@
  */
 import assert from "node:assert/strict";
 import { startServer } from "../main.ts";
-import { memoryLogger, testConfig } from "../server/testing.ts";
+import {
+  type Child,
+  freePort,
+  freshMysql,
+  freshRedis,
+  memoryLogger,
+  type SmtpCapture,
+  spawnServer,
+  startSmtp,
+  tempDir,
+  testConfig,
+} from "../testing/mod.ts";
 import { statusClient } from "../proto/services.ts";
-import { freePort, freshMysql, freshRedis, spawnServer, startSmtp, tempDir } from "./kit.ts";
-import type { Child, SmtpCapture } from "./kit.ts";
 
 const FAKE_NODE = {
   name: "stand-in-chat",

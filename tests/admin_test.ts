@@ -7,8 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { ADMIN_TOKEN, type Cluster, login, register, startCluster } from "./cluster.ts";
-import { connect } from "./ws_client.ts";
-import { eventually, freePort, tempDir } from "./kit.ts";
+import { connect, eventually, freePort, tempDir } from "../testing/mod.ts";
 import { ADMIN_ARGS, REPO_DIR, type Run, run, show } from "../cli/_test_helpers.ts";
 
 Deno.test("parley-admin: nodes, online, presence, user, stats, kick, watch, and refusals", async (t) => {

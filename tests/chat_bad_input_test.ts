@@ -17,7 +17,7 @@ import {
   startSingle,
   withLogs,
 } from "./cluster.ts";
-import { ChatClient, connect, OPCODE, RawSocket, RequestError, sleep } from "./ws_client.ts";
+import { ChatClient, connect, OPCODE, RawSocket, RequestError, sleep } from "../testing/mod.ts";
 import type { WireMessage } from "../proto/protocol.ts";
 
 const AUTH_TIMEOUT_MS = 1000;

@@ -5,7 +5,7 @@
  * status role's admin gRPC to look at presence and nodes).
  */
 import assert from "node:assert/strict";
-import { eventually } from "./kit.ts";
+import { type ChatClient, connect, eventually, sleep } from "../testing/mod.ts";
 import {
   befriend,
   type Cluster,
@@ -17,7 +17,6 @@ import {
   startCluster,
   withLogs,
 } from "./cluster.ts";
-import { type ChatClient, connect, sleep } from "./ws_client.ts";
 import type { WireMessage } from "../proto/protocol.ts";
 
 /** The close code of a kicked session, docs/protocol.md §8. */

@@ -6,7 +6,7 @@
  * was acked is in history exactly once, and nothing is stored twice.
  */
 import assert from "node:assert/strict";
-import { eventually } from "./kit.ts";
+import { type ChatClient, connect, eventually, RequestError, sleep } from "../testing/mod.ts";
 import {
   type Account,
   befriend,
@@ -19,7 +19,6 @@ import {
   startCluster,
   withLogs,
 } from "./cluster.ts";
-import { type ChatClient, connect, RequestError, sleep } from "./ws_client.ts";
 import type { WireMessage } from "../proto/protocol.ts";
 
 /** Sends to `to` every `everyMs` without waiting for replies, and keeps track of acks. */

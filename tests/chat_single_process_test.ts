@@ -5,7 +5,7 @@
  * the gate's HTTP API and the client protocol only.
  */
 import assert from "node:assert/strict";
-import { eventually } from "./kit.ts";
+import { type ChatClient, eventually, sleep } from "../testing/mod.ts";
 import {
   befriend,
   loginAndConnect,
@@ -14,7 +14,6 @@ import {
   startSingle,
   withLogs,
 } from "./cluster.ts";
-import { type ChatClient, sleep } from "./ws_client.ts";
 
 Deno.test({
   name:

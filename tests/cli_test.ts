@@ -8,7 +8,7 @@
  */
 import assert from "node:assert/strict";
 import { type Parley, register, startSingle } from "./cluster.ts";
-import { freePort, tempDir } from "./kit.ts";
+import { freePort, tempDir } from "../testing/mod.ts";
 import { parleyUser, REPO_DIR, run, show } from "../cli/_test_helpers.ts";
 
 Deno.test("parley commands: register, befriend, send, history with read receipts, logout", async (t) => {

@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { befriend, loginAndConnect, type Parley, register, startSingle } from "./cluster.ts";
-import { eventually, tempDir } from "./kit.ts";
+import { eventually, tempDir } from "../testing/mod.ts";
 import { PARLEY_ARGS, parleyUser, show } from "../cli/_test_helpers.ts";
 
 async function tmux(socket: string, ...args: string[]): Promise<string> {

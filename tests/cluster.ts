@@ -8,20 +8,23 @@
  */
 import { Redis } from "ioredis";
 import {
+  type ChatClient,
   type Child,
+  connect,
+  type ConnectOptions,
   freePort,
   freshMysql,
   freshRedis,
   REDIS_URL,
+  sleep,
   type SmtpCapture,
   spawnServer,
   startSmtp,
   tempDir,
-} from "./kit.ts";
+} from "../testing/mod.ts";
 import { adminMetadata, statusClient, type StatusMethods } from "../proto/services.ts";
 import type { RpcClient } from "../proto/grpc.ts";
 import type { WireMessage } from "../proto/protocol.ts";
-import { type ChatClient, connect, type ConnectOptions, sleep } from "./ws_client.ts";
 
 export const JWT_SECRET = "test-secret-for-parley-chat-tests-0123456789";
 export const ADMIN_TOKEN = "test-admin-token-0123456789";

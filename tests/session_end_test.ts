@@ -15,7 +15,7 @@ import {
   startSingle,
   withLogs,
 } from "./cluster.ts";
-import { connect, RequestError } from "./ws_client.ts";
+import { connect, RequestError } from "../testing/mod.ts";
 
 Deno.test("logout, password reset and password change end the user's live chat session", async () => {
   const parley = await startSingle();

@@ -11,12 +11,17 @@ import type { Engine } from "../engine/types.ts";
 import type { ResolvedConfig } from "../config.ts";
 import type { RoleHandle } from "../role.ts";
 import { silentLogger } from "../log.ts";
-import { testConfig, testDeps } from "../testing.ts";
+import {
+  ChatClient,
+  connect,
+  type ConnectOptions,
+  tempDir,
+  testConfig,
+  testDeps,
+} from "../../testing/mod.ts";
 import { signToken } from "../tokens.ts";
 import { start as startStatus } from "../status/mod.ts";
 import { start as startChat } from "./mod.ts";
-import { tempDir } from "../../tests/kit.ts";
-import { ChatClient, connect, type ConnectOptions } from "../../tests/ws_client.ts";
 
 export type ChatTuning = Partial<ResolvedConfig["chat"]>;
 

@@ -1,7 +1,7 @@
 /** Peers: the Deliver queue's backpressure (room()) against a node that is not there. */
 import assert from "node:assert/strict";
 import { silentLogger } from "../log.ts";
-import { freePort } from "../../tests/kit.ts";
+import { freePort } from "../../testing/mod.ts";
 import { HIGH_WATER, Peers } from "./peers.ts";
 
 Deno.test("room() is free while a node's queue is short, and waits for a long one to drain", async () => {

@@ -1,10 +1,8 @@
 import assert from "node:assert/strict";
 import { startCluster } from "./_test_kit.ts";
-import { eventually, freePort } from "../../tests/kit.ts";
+import { connect, eventually, freePort, testConfig, testDeps } from "../../testing/mod.ts";
 import { getNode, removeNode } from "../engine/nodes.ts";
-import { testConfig, testDeps } from "../testing.ts";
 import { start } from "./mod.ts";
-import { connect } from "../../tests/ws_client.ts";
 
 Deno.test("a chat node registers its bound addresses, heartbeats its sessions and registers again when forgotten", async () => {
   const c = await startCluster();

@@ -1,8 +1,7 @@
 import assert from "node:assert/strict";
 import { SignJWT } from "jose";
 import { startCluster } from "./_test_kit.ts";
-import { ChatClient, RawSocket, sleep } from "../../tests/ws_client.ts";
-import { eventually } from "../../tests/kit.ts";
+import { ChatClient, eventually, RawSocket, sleep } from "../../testing/mod.ts";
 import { revokeToken } from "../engine/revocation.ts";
 import { signToken } from "../tokens.ts";
 import { getPresence } from "../engine/presence.ts";
@@ -310,7 +309,7 @@ Deno.test("drain() sends reconnect with another node's URL, closes with 1012 and
     await assert.rejects(ChatClient.open(c.url));
     // The client moves on with the same token.
     const moved = c.track(
-      await (await import("../../tests/ws_client.ts")).connect(
+      await (await import("../../testing/mod.ts")).connect(
         r.chat_url!,
         await c.token(alice.id),
       ),

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { silentLogger } from "../log.ts";
 import { openStore } from "../store/mod.ts";
 import type { Store } from "../store/types.ts";
-import { freshMysql, tempDir } from "../../tests/kit.ts";
+import { freshMysql, tempDir } from "../../testing/mod.ts";
 import { type MessageInput, MessageWriter } from "./writer.ts";
 
 interface Fixture {

@@ -4,7 +4,7 @@
  * shared test Redis is not. Each server runs on a free port with no
  * persistence in its own temporary folder.
  */
-import { freePort, tempDir } from "../../tests/kit.ts";
+import { freePort, tempDir } from "../../testing/mod.ts";
 
 export interface RedisServer {
   port: number;

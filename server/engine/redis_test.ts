@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { Redis } from "ioredis";
 import { AppError } from "../../proto/errors.ts";
-import { freePort, freshRedis, REDIS_URL } from "../../tests/kit.ts";
+import { freePort, freshRedis, REDIS_URL } from "../../testing/mod.ts";
 import { silentLogger } from "../log.ts";
 import { engineContract } from "./engine_contract.ts";
 import { openEngine } from "./mod.ts";

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { createApp } from "./app.ts";
 import type { Services } from "./http.ts";
 import { gateMetrics } from "./telemetry.ts";
-import { memoryLogger, testConfig } from "../testing.ts";
+import { memoryLogger, testConfig } from "../../testing/mod.ts";
 import { silentLogger } from "../log.ts";
 import { signToken } from "../tokens.ts";
 import { type Engine, openEngine } from "../engine/mod.ts";

@@ -8,7 +8,7 @@ import { openEngine, revokeToken, revokeUserTokens } from "../engine/mod.ts";
 import { openStore } from "../store/mod.ts";
 import { silentLogger } from "../log.ts";
 import { signToken } from "../tokens.ts";
-import { testConfig, testDeps } from "../testing.ts";
+import { testConfig, testDeps } from "../../testing/mod.ts";
 import { type NodeInfo, statusClient } from "../../proto/services.ts";
 
 function node(name: string, sessions: number, state = "up"): Omit<NodeInfo, "heartbeat_age_ms"> {

@@ -3,7 +3,7 @@ import { start } from "./mod.ts";
 import { openEngine } from "../engine/mod.ts";
 import { openStore } from "../store/mod.ts";
 import { silentLogger } from "../log.ts";
-import { testConfig, testDeps } from "../testing.ts";
+import { testConfig, testDeps } from "../../testing/mod.ts";
 import type { TlsConfig } from "../config.ts";
 
 async function withParts(fn: (deps: ReturnType<typeof testDeps>) => Promise<void>) {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { eventually } from "../../tests/kit.ts";
+import { eventually, testConfig, testDeps } from "../../testing/mod.ts";
 import { getPresence, openEngine, setPresence } from "../engine/mod.ts";
 import type { Engine } from "../engine/types.ts";
 import { openStore } from "../store/mod.ts";
@@ -7,7 +7,6 @@ import type { Store } from "../store/types.ts";
 import { AppError } from "../errors.ts";
 import { silentLogger } from "../log.ts";
 import type { RoleHandle } from "../role.ts";
-import { testConfig, testDeps } from "../testing.ts";
 import { serve } from "../../proto/grpc.ts";
 import {
   adminMetadata,

@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import mysql from "mysql2/promise";
 import { silentLogger } from "../log.ts";
-import { freshMysql, MYSQL_URL } from "../../tests/kit.ts";
+import { freshMysql, MYSQL_URL } from "../../testing/mod.ts";
 import { openStore } from "./mod.ts";
 import { storeContract } from "./store_contract.ts";
 

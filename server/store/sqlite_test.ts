@@ -1,7 +1,7 @@
 /** Runs the store contract on the sqlite adapter (a file per test), plus what only SQLite has. */
 import assert from "node:assert/strict";
 import { silentLogger } from "../log.ts";
-import { tempDir } from "../../tests/kit.ts";
+import { tempDir } from "../../testing/mod.ts";
 import { openStore } from "./mod.ts";
 import { MIGRATIONS } from "./migrations.ts";
 import { storeContract } from "./store_contract.ts";

@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
-import { mailText, startSmtp, tempDir } from "../../tests/kit.ts";
+import { mailText, startSmtp, tempDir, testConfig } from "../../testing/mod.ts";
 import { silentLogger } from "../log.ts";
-import { testConfig } from "../testing.ts";
 import { composeCodeMail, createMailer, pruneOutbox } from "./mailer.ts";
 
 Deno.test("composeCodeMail() states code, purpose and expiry, and escapes the HTML", () => {

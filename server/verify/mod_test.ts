@@ -1,11 +1,19 @@
 import assert from "node:assert/strict";
-import { freePort, mailText, type SmtpCapture, startSmtp, tempDir } from "../../tests/kit.ts";
+import {
+  freePort,
+  mailText,
+  memoryLogger,
+  type SmtpCapture,
+  startSmtp,
+  tempDir,
+  testConfig,
+  testDeps,
+} from "../../testing/mod.ts";
 import { openEngine } from "../engine/mod.ts";
 import type { Engine } from "../engine/types.ts";
 import { AppError } from "../errors.ts";
 import { silentLogger } from "../log.ts";
 import type { RoleHandle } from "../role.ts";
-import { memoryLogger, testConfig, testDeps } from "../testing.ts";
 import { verifyClient } from "../../proto/services.ts";
 import { start } from "./mod.ts";
 

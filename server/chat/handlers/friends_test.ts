@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { startCluster } from "../_test_kit.ts";
-import { RequestError } from "../../../tests/ws_client.ts";
+import { RequestError } from "../../../testing/mod.ts";
 
 async function code(p: Promise<unknown>): Promise<string> {
   try {

@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
 import { startCluster, type TestCluster } from "../_test_kit.ts";
-import { type ChatClient, RequestError, sleep } from "../../../tests/ws_client.ts";
-import { eventually } from "../../../tests/kit.ts";
+import { type ChatClient, eventually, RequestError, sleep } from "../../../testing/mod.ts";
 import type { User } from "../../store/types.ts";
 
 async function code(p: Promise<unknown>): Promise<string> {

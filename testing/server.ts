@@ -4,11 +4,11 @@
  * store the test opened itself, and a logger that keeps what it wrote.
  * Test-only; nothing in a running server imports this module.
  */
-import { resolveConfig, type ResolvedConfig, type SecretStore } from "./config.ts";
-import { createLogger, type Logger, silentLogger } from "./log.ts";
-import type { Deps } from "./role.ts";
-import type { Engine } from "./engine/types.ts";
-import type { Store } from "./store/types.ts";
+import { resolveConfig, type ResolvedConfig, type SecretStore } from "../server/config.ts";
+import { createLogger, type Logger, silentLogger } from "../server/log.ts";
+import type { Deps } from "../server/role.ts";
+import type { Engine } from "../server/engine/types.ts";
+import type { Store } from "../server/store/types.ts";
 
 /** Secrets kept in a Map, so tests never write jwt.key or admin.token to disk. */
 export function memorySecrets(): SecretStore {
