@@ -4,7 +4,7 @@
  * password reset every token of a user (see engine/revocation.ts).
  */
 import { errors, jwtVerify, SignJWT } from "jose";
-import { AppError } from "./errors.ts";
+import { AppError } from "../proto/errors.ts";
 import type { Engine } from "./engine/types.ts";
 import { isRevoked } from "./engine/revocation.ts";
 

@@ -6,7 +6,7 @@
  * except where the product needs it (a taken e-mail or name at register).
  */
 import type { Hono } from "hono";
-import { AppError, isAppError } from "../errors.ts";
+import { AppError, isAppError } from "../../proto/errors.ts";
 import { ConflictError, type User } from "../store/types.ts";
 import { revokeToken, revokeUserTokens } from "../engine/mod.ts";
 import { adminMetadata } from "../../proto/services.ts";

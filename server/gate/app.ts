@@ -10,7 +10,7 @@ import { Hono } from "hono";
 import { cors } from "hono/cors";
 import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
-import { AppError, isAppError } from "../errors.ts";
+import { AppError, isAppError } from "../../proto/errors.ts";
 import { errorBody, errorResponse, type GateEnv, MAX_BODY_BYTES, type Services } from "./http.ts";
 import { accountRoutes } from "./accounts.ts";
 import { profileRoutes } from "./profile.ts";

@@ -4,7 +4,7 @@
  * find a live node again without asking its user for the password.
  */
 import type { Hono } from "hono";
-import { AppError, isAppError } from "../errors.ts";
+import { AppError, isAppError } from "../../proto/errors.ts";
 import type { NodeInfo } from "../../proto/services.ts";
 import { type GateEnv, requireAuth, type Services } from "./http.ts";
 

@@ -13,7 +13,7 @@
  * verify's wording, which the cross-role test (tests/accounts_test.ts)
  * checks against the real thing.
  */
-import { AppError } from "../errors.ts";
+import { AppError } from "../../proto/errors.ts";
 import type { Engine } from "../engine/types.ts";
 import type { CodePurpose, SendCodeReply } from "../../proto/services.ts";
 

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { AppError } from "../errors.ts";
+import { AppError } from "../../proto/errors.ts";
 import { openEngine } from "../engine/mod.ts";
 import { silentLogger } from "../log.ts";
 import { Decoys } from "./decoy.ts";

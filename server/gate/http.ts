@@ -6,7 +6,7 @@
  */
 import type { Context, MiddlewareHandler } from "hono";
 import type { z } from "zod";
-import { AppError } from "../errors.ts";
+import { AppError } from "../../proto/errors.ts";
 import type { ResolvedConfig } from "../config.ts";
 import type { Engine } from "../engine/types.ts";
 import type { Logger } from "../log.ts";

@@ -9,7 +9,7 @@
  *   success clears the account's count.
  * Each refusal is AppError rate_limited (429) with the seconds to wait.
  */
-import { AppError } from "../errors.ts";
+import { AppError } from "../../proto/errors.ts";
 import type { GateLimits } from "../config.ts";
 import { type Engine, hit } from "../engine/mod.ts";
 

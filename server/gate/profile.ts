@@ -4,7 +4,7 @@
  * at all).
  */
 import type { Hono } from "hono";
-import { AppError } from "../errors.ts";
+import { AppError } from "../../proto/errors.ts";
 import { type GateEnv, parseBody, requireAuth, type Services } from "./http.ts";
 import { ProfilePatch, userJson } from "./schemas.ts";
 

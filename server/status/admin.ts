@@ -4,7 +4,7 @@
  * `authorization: Bearer <config.adminToken>` in its gRPC metadata.
  */
 import { createHash, timingSafeEqual } from "node:crypto";
-import { AppError } from "../errors.ts";
+import { AppError } from "../../proto/errors.ts";
 import type { Engine } from "../engine/types.ts";
 import type { Logger } from "../log.ts";
 import type { Store, User } from "../store/types.ts";

@@ -4,7 +4,7 @@ import { getPresence, openEngine, setPresence } from "../engine/mod.ts";
 import type { Engine } from "../engine/types.ts";
 import { openStore } from "../store/mod.ts";
 import type { Store } from "../store/types.ts";
-import { AppError } from "../errors.ts";
+import { AppError } from "../../proto/errors.ts";
 import { silentLogger } from "../log.ts";
 import type { RoleHandle } from "../role.ts";
 import { serve } from "../../proto/grpc.ts";

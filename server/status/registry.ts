@@ -8,7 +8,7 @@
  * (or the same process). Do not expose the status port to the internet;
  * the admin calls beside them (admin.ts) do check a token.
  */
-import { AppError } from "../errors.ts";
+import { AppError } from "../../proto/errors.ts";
 import type { Engine } from "../engine/types.ts";
 import type { Logger } from "../log.ts";
 import { liveNodes, type NodeRecord, removeNode, touchNode, upsertNode } from "../engine/nodes.ts";

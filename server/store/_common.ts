@@ -5,7 +5,7 @@
  * limits at the edge), the opaque search cursor, LIKE escaping, and the
  * mapping from snake_case rows to the camelCase types.
  */
-import { AppError } from "../errors.ts";
+import { AppError } from "../../proto/errors.ts";
 import type { FriendRequest, Message, UnreadCount, User } from "./types.ts";
 
 /** Hard ceilings of the schema (in UTF-16 code units, so they also fit MySQL's character counts). */

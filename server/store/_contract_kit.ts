@@ -1,5 +1,5 @@
 /** What the store contract's case files share; see store_contract.ts. */
-import { AppError } from "../errors.ts";
+import { AppError } from "../../proto/errors.ts";
 import type { Store, User } from "./types.ts";
 
 /** A fresh, empty, not yet migrated database behind `store`. */

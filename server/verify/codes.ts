@@ -13,7 +13,7 @@
  */
 import { timingSafeEqual } from "node:crypto";
 import { z } from "zod";
-import { AppError } from "../errors.ts";
+import { AppError } from "../../proto/errors.ts";
 import type { Engine } from "../engine/types.ts";
 import type { CodePurpose } from "../../proto/services.ts";
 

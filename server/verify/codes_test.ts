@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { openEngine } from "../engine/mod.ts";
-import { AppError } from "../errors.ts";
+import { AppError } from "../../proto/errors.ts";
 import { silentLogger } from "../log.ts";
 import {
   checkCode,

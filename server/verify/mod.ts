@@ -3,7 +3,7 @@
  * mails and checks e-mail verification codes. It keeps no state of its own
  * (codes live in the engine), so several copies can run behind one address.
  */
-import { AppError } from "../errors.ts";
+import { AppError } from "../../proto/errors.ts";
 import type { ResolvedConfig } from "../config.ts";
 import type { Deps, RoleHandle } from "../role.ts";
 import { type RpcServer, serve } from "../../proto/grpc.ts";

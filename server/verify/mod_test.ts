@@ -11,7 +11,7 @@ import {
 } from "../../testing/mod.ts";
 import { openEngine } from "../engine/mod.ts";
 import type { Engine } from "../engine/types.ts";
-import { AppError } from "../errors.ts";
+import { AppError } from "../../proto/errors.ts";
 import { silentLogger } from "../log.ts";
 import type { RoleHandle } from "../role.ts";
 import { verifyClient } from "../../proto/services.ts";
