@@ -7,6 +7,7 @@ import { parseArgs } from "node:util";
 import { ConfigError, resolveConfig, type ResolvedConfig, type Role } from "./server/config.ts";
 import { createLogger, type Logger } from "./server/log.ts";
 import type { Deps, RoleHandle, StartRole } from "./server/role.ts";
+import { Plane } from "./server/plane.ts";
 import type { Store } from "./server/store/types.ts";
 import type { Engine } from "./server/engine/types.ts";
 
@@ -62,7 +63,8 @@ export async function startServer(config: ResolvedConfig, log: Logger): Promise<
     const { openEngine } = await import("./server/engine/mod.ts");
     return await openEngine(config.engineUrl, { log: log.child({ part: "engine" }) });
   });
-  const deps: Deps = { log, store: store.get, engine: engine.get };
+  // One plane for every role here: they call each other in-process, never over gRPC.
+  const deps: Deps = { log, store: store.get, engine: engine.get, plane: new Plane() };
   const handles: Partial<Record<Role, RoleHandle>> = {};
 
   const closeAll = async (drain: boolean) => {

@@ -101,6 +101,7 @@ function common(dataDir: string, storeUrl: string, engineUrl: string, o: Cluster
     engineUrl,
     jwtSecret: JWT_SECRET,
     adminToken: "bench-admin-token-0123456789",
+    clusterSecret: "bench-cluster-secret-0123456789-0123456789",
   };
 }
 

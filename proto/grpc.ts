@@ -10,6 +10,7 @@ import * as loader from "@grpc/proto-loader";
 import { Buffer } from "node:buffer";
 import { fileURLToPath } from "node:url";
 import { AppError } from "./errors.ts";
+import { type Access, CLUSTER_HEADER, guardHandlers, type PlaneAuth } from "./auth.ts";
 
 export type ProtoFile = "verify.proto" | "status.proto" | "chat.proto";
 
@@ -30,6 +31,11 @@ function loadPackage(file: ProtoFile): grpc.GrpcObject {
     packages.set(file, pkg);
   }
   return pkg;
+}
+
+/** The method definitions (paths and protobuf codecs) of one service. */
+export function serviceDefinition(file: ProtoFile, service: string): grpc.ServiceDefinition {
+  return lookup(file, service).service;
 }
 
 function lookup(file: ProtoFile, service: string): grpc.ServiceClientConstructor {
@@ -103,6 +109,16 @@ function fromServiceError(e: grpc.ServiceError, target: string, method: string):
   return new AppError("internal", `${method} on ${target}: ${e.details}`, 500);
 }
 
+/**
+ * The error a caller over gRPC would get for a handler that threw `e`: the
+ * same status, details and parley-code round trip, for in-process calls.
+ */
+export function asCallerSees(e: unknown, target: string, method: string): AppError {
+  const s = toServiceError(e);
+  const err = Object.assign(new Error(s.details), s) as unknown as grpc.ServiceError;
+  return fromServiceError(err, target, method);
+}
+
 // --- server ---
 
 export interface CallContext {
@@ -115,6 +131,8 @@ export type Handler<Req = any, Res = any> = (req: Req, ctx: CallContext) => Prom
 
 export interface RpcServerOptions {
   tls?: TlsOptions | null;
+  /** Who may call: checked for every method before its handler runs (auth.ts). */
+  auth: PlaneAuth;
   /** Called with errors that are not AppErrors (bugs, outages), before `internal` is sent. */
   onError?: (method: string, error: unknown) => void;
 }
@@ -125,23 +143,34 @@ export interface RpcServer {
   close(): Promise<void>;
 }
 
+export interface ServiceImpl {
+  file: ProtoFile;
+  service: string;
+  /** Keyed by the .proto method names. */
+  handlers: Record<string, Handler>;
+  /** Methods whose rule is not `cluster` (see auth.ts). */
+  access?: Partial<Record<string, Access>>;
+}
+
 /**
- * Serves `impls` (service name → handlers keyed by the .proto method names)
- * on host:port. Every handler is async; a thrown AppError reaches the caller
+ * Serves `services` on host:port. Every call must meet its method's access
+ * rule (`options.auth`), else it is refused with UNAUTHENTICATED before any
+ * handler runs. Every handler is async; a thrown AppError reaches the caller
  * with its code.
  */
 export async function serve(
   host: string,
   port: number,
-  services: { file: ProtoFile; service: string; handlers: Record<string, Handler> }[],
-  options: RpcServerOptions = {},
+  services: ServiceImpl[],
+  options: RpcServerOptions,
 ): Promise<RpcServer> {
   const server = new grpc.Server({
     "grpc.max_receive_message_length": 8 * 1024 * 1024,
     "grpc.keepalive_time_ms": 30_000,
   });
-  for (const { file, service, handlers } of services) {
+  for (const { file, service, handlers: open, access } of services) {
     const def = lookup(file, service).service;
+    const handlers = guardHandlers(service, open, access ?? {}, options.auth);
     const impl: grpc.UntypedServiceImplementation = {};
     for (const method of Object.keys(def)) {
       const handler = handlers[method];
@@ -238,6 +267,8 @@ export type RpcClient<Methods> = Methods & {
 
 export interface ClientOptions {
   tls?: TlsOptions | null;
+  /** Sent as `x-parley-cluster` on every call; unset for parley-admin (it sends the admin token). */
+  clusterSecret?: string;
   /** Default deadline for every call, in ms. */
   deadlineMs?: number;
 }
@@ -291,8 +322,7 @@ export function connect<Methods extends Record<string, Unary>>(
           reject(new AppError("internal", `${method} on ${target}: client is closed`, 500));
           return;
         }
-        const md = new grpc.Metadata();
-        for (const [k, v] of Object.entries(callOptions.metadata ?? {})) md.set(k, v);
+        const md = callMetadata(options, callOptions);
         const deadline = Date.now() + (callOptions.deadlineMs ?? options.deadlineMs ?? 5000);
         // deno-lint-ignore no-explicit-any
         (channel() as any)[method](
@@ -305,4 +335,12 @@ export function connect<Methods extends Record<string, Unary>>(
       });
   }
   return out as RpcClient<Methods>;
+}
+
+/** The metadata of one call: the cluster secret (if the client has one), then the call's own. */
+export function callMetadata(options: ClientOptions, callOptions: CallOptions): grpc.Metadata {
+  const md = new grpc.Metadata();
+  if (options.clusterSecret) md.set(CLUSTER_HEADER, options.clusterSecret);
+  for (const [k, v] of Object.entries(callOptions.metadata ?? {})) md.set(k, v);
+  return md;
 }

@@ -1,9 +1,17 @@
 /**
  * TypeScript shapes of the gRPC services in this folder (keepCase, int64 as
- * number), and one-line constructors for their clients. Keep in step with
- * the .proto files.
+ * number), who may call each method (auth.ts), and one-line constructors for
+ * their clients. services_test.ts holds these shapes to the .proto files.
  */
-import { type ClientOptions, connect, type RpcClient, type Unary } from "./grpc.ts";
+import type { Access } from "./auth.ts";
+import { type ClientOptions, connect, type ProtoFile, type RpcClient, type Unary } from "./grpc.ts";
+
+/** A service: where it is defined, and the methods whose access rule is not `cluster`. */
+export interface ServiceRef<Methods> {
+  file: ProtoFile;
+  service: string;
+  access: Partial<Record<keyof Methods & string, Access>>;
+}
 
 // --- verify.proto ---
 export type CodePurpose = "register" | "reset_password";
@@ -28,12 +36,17 @@ export type VerifyMethods = {
   CheckCode: Unary<CheckCodeRequest, CheckCodeReply>;
 };
 export const VERIFY_SERVICE = "parley.verify.VerifyService";
+export const VERIFY: ServiceRef<VerifyMethods> = {
+  file: "verify.proto",
+  service: VERIFY_SERVICE,
+  access: {},
+};
 export function verifyClient(address: string, options?: ClientOptions): RpcClient<VerifyMethods> {
   return connect<VerifyMethods>("verify.proto", VERIFY_SERVICE, address, options);
 }
 
 // --- status.proto ---
-export type Empty = Record<string, never>;
+export type Empty = Record<never, never>;
 export interface NodeInfo {
   name: string;
   ws_url: string;
@@ -43,6 +56,10 @@ export interface NodeInfo {
   state: "up" | "draining" | string;
   heartbeat_age_ms: number;
 }
+/** A NodeInfo as a node registers itself (the registry fills in the heartbeat age). */
+export type RegisterNodeRequest = Omit<NodeInfo, "heartbeat_age_ms"> & {
+  heartbeat_age_ms?: number;
+};
 export interface HeartbeatRequest {
   name: string;
   sessions: number;
@@ -102,7 +119,7 @@ export interface StatsReply {
   nodes: NodeInfo[];
 }
 export type StatusMethods = {
-  RegisterNode: Unary<Omit<NodeInfo, "heartbeat_age_ms">, Empty>;
+  RegisterNode: Unary<RegisterNodeRequest, Empty>;
   Heartbeat: Unary<HeartbeatRequest, Empty>;
   DeregisterNode: Unary<NodeRef, Empty>;
   PickNode: Unary<Empty, NodeInfo>;
@@ -114,6 +131,25 @@ export type StatusMethods = {
   Stats: Unary<Empty, StatsReply>;
 };
 export const STATUS_SERVICE = "parley.status.StatusService";
+/**
+ * The operator's queries need the admin token (what parley-admin sends).
+ * Kick is also a cluster member's action (the gate ends the sessions of a
+ * changed password), so the cluster secret is enough for it: whoever holds
+ * that secret can already call ChatNode.Kick directly, so asking the gate
+ * for the admin token as well would protect nothing and spread it wider.
+ */
+export const STATUS: ServiceRef<StatusMethods> = {
+  file: "status.proto",
+  service: STATUS_SERVICE,
+  access: {
+    ListNodes: "admin",
+    Presence: "admin",
+    ListOnline: "admin",
+    Kick: "cluster_or_admin",
+    UserInfo: "admin",
+    Stats: "admin",
+  },
+};
 export function statusClient(address: string, options?: ClientOptions): RpcClient<StatusMethods> {
   return connect<StatusMethods>("status.proto", STATUS_SERVICE, address, options);
 }
@@ -140,6 +176,11 @@ export type ChatNodeMethods = {
   Deliver: Unary<{ items: DeliverItem[] }, { delivered: boolean[] }>;
 };
 export const CHAT_SERVICE = "parley.chat.ChatNode";
+export const CHAT_NODE: ServiceRef<ChatNodeMethods> = {
+  file: "chat.proto",
+  service: CHAT_SERVICE,
+  access: {},
+};
 export function chatNodeClient(
   address: string,
   options?: ClientOptions,

@@ -4,149 +4,27 @@
  * `ResolvedConfig` that is passed down explicitly. Nothing else in the
  * server reads `Deno.env`.
  */
-import { z } from "zod";
+import type { z } from "zod";
+import {
+  type Config,
+  ConfigError,
+  ConfigSchema,
+  type ResolvedConfig,
+  type Role,
+  ROLES,
+  type TlsConfig,
+} from "./_config_schema.ts";
+import { fileSecretStore, randomToken, type SecretStore } from "./secrets.ts";
 
-export const ROLES = ["gate", "chat", "status", "verify"] as const;
-export type Role = (typeof ROLES)[number];
-
-/** Raised for a bad flag, file or field; main.ts prints it and exits 2. */
-export class ConfigError extends Error {
-  override name = "ConfigError";
-}
-
-const port = z.number().int().min(0).max(65535);
-const hostPort = z.string().regex(/^[^\s:]+:\d{1,5}$|^\[[0-9a-fA-F:]+\]:\d{1,5}$/, {
-  message: "expected host:port",
-});
-
-const storeUrl = z.string().refine((s) => /^sqlite:.+/.test(s) || /^mysql:\/\/.+/.test(s), {
-  message: "expected sqlite:PATH or mysql://user:pass@host:port/db",
-});
-const engineUrl = z.string().refine(
-  (s) => s === "memory:" || /^rediss?:\/\/.+/.test(s) || /^redis-cluster:\/\/.+/.test(s),
-  { message: "expected memory:, redis://host:port or redis-cluster://host:port,host:port" },
-);
-const smtpUrl = z.string().refine((s) => /^smtps?:\/\/.+/.test(s), {
-  message: "expected smtp://[user:pass@]host:port or smtps://...",
-});
-
-/** Everything a user may write in a config file; every field optional. */
-export const ConfigSchema = z.strictObject({
-  roles: z.array(z.enum(ROLES)).min(1).optional(),
-  dataDir: z.string().min(1).optional(),
-  logLevel: z.enum(["debug", "info", "warn", "error"]).optional(),
-  storeUrl: storeUrl.optional(),
-  engineUrl: engineUrl.optional(),
-  smtpUrl: smtpUrl.optional(),
-  mailFrom: z.string().min(3).optional(),
-  jwtSecret: z.string().min(32, { message: "must be at least 32 characters" }).optional(),
-  jwtKeyFile: z.string().min(1).optional(),
-  tokenTtlS: z.number().int().min(60).max(30 * 86400).optional(),
-  adminToken: z.string().min(16, { message: "must be at least 16 characters" }).optional(),
-  tls: z.strictObject({
-    certFile: z.string().min(1),
-    keyFile: z.string().min(1),
-    /** CA that signed the peers' certificates, for gRPC clients; system roots if unset. */
-    caFile: z.string().min(1).optional(),
-  }).optional(),
-  gate: z.strictObject({
-    host: z.string().optional(),
-    port: port.optional(),
-    /** Take the client IP from X-Forwarded-For (only behind a trusted proxy). */
-    trustProxy: z.boolean().optional(),
-    /** Verification codes one client IP may request per hour. */
-    codesPerIpPerHour: z.number().int().positive().optional(),
-    /** Verification codes one e-mail address may be sent per day. */
-    codesPerEmailPerDay: z.number().int().positive().optional(),
-    /** Failed logins per account, then per client IP, allowed in 15 minutes. */
-    loginFailuresPerAccount: z.number().int().positive().optional(),
-    loginFailuresPerIp: z.number().int().positive().optional(),
-  }).optional(),
-  verify: z.strictObject({
-    host: z.string().optional(),
-    port: port.optional(),
-    /** Where other roles reach the verify role. */
-    address: hostPort.optional(),
-  }).optional(),
-  status: z.strictObject({
-    host: z.string().optional(),
-    port: port.optional(),
-    address: hostPort.optional(),
-    /** A chat node that has not sent a heartbeat for this long leaves the pick list. */
-    nodeTtlMs: z.number().int().min(1000).optional(),
-  }).optional(),
-  chat: z.strictObject({
-    /** Unique name of this chat node in the cluster. */
-    name: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/).optional(),
-    host: z.string().optional(),
-    port: port.optional(),
-    grpcPort: port.optional(),
-    /** WebSocket URL clients are sent to; derived from host and port if unset. */
-    publicUrl: z.string().regex(/^wss?:\/\/.+/).optional(),
-    /** gRPC address other chat nodes and status use to reach this node. */
-    grpcAddress: hostPort.optional(),
-    heartbeatMs: z.number().int().min(1000).max(300_000).optional(),
-    /** Sustained messages per second per user (token bucket rate). */
-    msgRate: z.number().positive().optional(),
-    /** Token bucket size: messages a user may send in a burst. */
-    msgBurst: z.number().int().positive().optional(),
-    maxUnauthenticated: z.number().int().positive().optional(),
-    authTimeoutMs: z.number().int().min(100).optional(),
-    drainTimeoutMs: z.number().int().min(0).optional(),
-  }).optional(),
-});
-export type Config = z.infer<typeof ConfigSchema>;
-
-export interface TlsConfig {
-  cert: string;
-  key: string;
-  ca?: string;
-}
-
-export interface WindowLimit {
-  limit: number;
-  windowMs: number;
-}
-
-export interface GateLimits {
-  codesPerIp: WindowLimit;
-  codesPerEmail: WindowLimit;
-  loginFailuresPerAccount: WindowLimit;
-  loginFailuresPerIp: WindowLimit;
-}
-
-/** Every field required: what the roles are given. */
-export interface ResolvedConfig {
-  roles: Role[];
-  dataDir: string;
-  logLevel: "debug" | "info" | "warn" | "error";
-  storeUrl: string;
-  engineUrl: string;
-  /** Unset: mail goes to `<dataDir>/outbox` and the code is logged. */
-  smtpUrl: string | null;
-  mailFrom: string;
-  jwtSecret: Uint8Array;
-  tokenTtlS: number;
-  adminToken: string;
-  tls: TlsConfig | null;
-  gate: { host: string; port: number; trustProxy: boolean; limits: GateLimits };
-  verify: { host: string; port: number; address: string };
-  status: { host: string; port: number; address: string; nodeTtlMs: number };
-  chat: {
-    name: string;
-    host: string;
-    port: number;
-    grpcPort: number;
-    publicUrl: string;
-    grpcAddress: string;
-    heartbeatMs: number;
-    msgRate: number;
-    msgBurst: number;
-    maxUnauthenticated: number;
-    authTimeoutMs: number;
-    drainTimeoutMs: number;
-  };
-}
+export { ConfigError, ConfigSchema, ROLES } from "./_config_schema.ts";
+export type {
+  Config,
+  GateLimits,
+  ResolvedConfig,
+  Role,
+  TlsConfig,
+  WindowLimit,
+} from "./_config_schema.ts";
 
 export interface Flags {
   roles?: string;
@@ -167,14 +45,24 @@ export const ENV_VARS: Record<string, string> = {
   PARLEY_JWT_SECRET: "jwtSecret",
   PARLEY_JWT_KEY_FILE: "jwtKeyFile",
   PARLEY_ADMIN_TOKEN: "adminToken",
+  PARLEY_CLUSTER_SECRET: "clusterSecret",
+  PARLEY_CLUSTER_SECRET_FILE: "clusterSecretFile",
+  PARLEY_CLUSTER_SECRET_ACCEPT: "clusterSecretAccept",
   PARLEY_TLS_CERT: "tls.certFile",
   PARLEY_TLS_KEY: "tls.keyFile",
   PARLEY_TLS_CA: "tls.caFile",
+  PARLEY_GATE_HOST: "gate.host",
   PARLEY_GATE_PORT: "gate.port",
+  PARLEY_VERIFY_HOST: "verify.host",
+  PARLEY_VERIFY_PORT: "verify.port",
   PARLEY_VERIFY_ADDR: "verify.address",
+  PARLEY_STATUS_HOST: "status.host",
+  PARLEY_STATUS_PORT: "status.port",
   PARLEY_STATUS_ADDR: "status.address",
   PARLEY_CHAT_NAME: "chat.name",
+  PARLEY_CHAT_HOST: "chat.host",
   PARLEY_CHAT_PORT: "chat.port",
+  PARLEY_CHAT_GRPC_HOST: "chat.grpcHost",
   PARLEY_CHAT_GRPC_PORT: "chat.grpcPort",
   PARLEY_CHAT_PUBLIC_URL: "chat.publicUrl",
   PARLEY_CHAT_GRPC_ADDR: "chat.grpcAddress",
@@ -190,7 +78,7 @@ function setPath(obj: Record<string, unknown>, path: string, value: unknown): vo
   cur[parts[parts.length - 1]] = value;
 }
 
-const NUMERIC = new Set(["gate.port", "chat.port", "chat.grpcPort"]);
+const NUMERIC = new Set(["gate.port", "verify.port", "status.port", "chat.port", "chat.grpcPort"]);
 
 function fromEnv(env: Env): Record<string, unknown> {
   const out: Record<string, unknown> = {};
@@ -251,39 +139,6 @@ export interface ResolveOptions {
   secrets?: SecretStore;
 }
 
-/** Keeps generated secrets (JWT key, admin token) in the data folder, mode 0600. */
-export interface SecretStore {
-  getOrCreate(name: string, create: () => string): string;
-}
-
-export function fileSecretStore(dataDir: string): SecretStore {
-  return {
-    getOrCreate(name, create) {
-      const path = `${dataDir}/${name}`;
-      try {
-        return Deno.readTextFileSync(path).trim();
-      } catch (e) {
-        if (!(e instanceof Deno.errors.NotFound)) throw e;
-      }
-      Deno.mkdirSync(dataDir, { recursive: true });
-      const value = create();
-      try {
-        // createNew: two processes starting together agree on one value.
-        Deno.writeTextFileSync(path, value + "\n", { createNew: true, mode: 0o600 });
-        return value;
-      } catch (e) {
-        if (e instanceof Deno.errors.AlreadyExists) return Deno.readTextFileSync(path).trim();
-        throw e;
-      }
-    },
-  };
-}
-
-function randomToken(bytes = 32): string {
-  const b = crypto.getRandomValues(new Uint8Array(bytes));
-  return btoa(String.fromCharCode(...b)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
-}
-
 /** Host to put in a URL: a wildcard bind address becomes loopback. */
 function dialHost(host: string): string {
   if (host === "0.0.0.0" || host === "" || host === "::") return "127.0.0.1";
@@ -327,18 +182,11 @@ export function resolveConfig(flags: Flags = {}, options: ResolveOptions = {}): 
   const dataDir = c.dataDir ?? ".data";
   const secrets = options.secrets ?? fileSecretStore(dataDir);
 
-  let jwtSecret: string;
-  if (c.jwtSecret) jwtSecret = c.jwtSecret;
-  else if (c.jwtKeyFile) {
-    try {
-      jwtSecret = readFile(c.jwtKeyFile).trim();
-    } catch (e) {
-      throw new ConfigError(`jwtKeyFile: cannot read ${c.jwtKeyFile}: ${(e as Error).message}`);
-    }
-    if (jwtSecret.length < 32) {
-      throw new ConfigError(`jwtKeyFile: key must be at least 32 characters`);
-    }
-  } else jwtSecret = secrets.getOrCreate("jwt.key", () => randomToken(48));
+  const roles = c.roles ?? [...ROLES];
+  const jwtSecret = c.jwtSecret ??
+    (c.jwtKeyFile
+      ? keyFile("jwtKeyFile", c.jwtKeyFile, readFile)
+      : secrets.getOrCreate("jwt.key", () => randomToken(48)));
 
   let tls: TlsConfig | null = null;
   if (c.tls) {
@@ -358,16 +206,19 @@ export function resolveConfig(flags: Flags = {}, options: ResolveOptions = {}): 
 
   const gateHost = c.gate?.host ?? "0.0.0.0";
   const verifyHost = c.verify?.host ?? "127.0.0.1";
-  const verifyPort = c.verify?.port ?? 50051;
+  // A listen port left unset follows the address the clients dial, so that
+  // PARLEY_VERIFY_ADDR alone moves both (and PARLEY_VERIFY_PORT alone too).
+  const verifyPort = c.verify?.port ?? portOf(c.verify?.address) ?? 50051;
   const statusHost = c.status?.host ?? "127.0.0.1";
-  const statusPort = c.status?.port ?? 50052;
+  const statusPort = c.status?.port ?? portOf(c.status?.address) ?? 50052;
   const chatHost = c.chat?.host ?? "0.0.0.0";
   const chatPort = c.chat?.port ?? 8090;
-  const chatGrpcPort = c.chat?.grpcPort ?? 50055;
+  const chatGrpcHost = c.chat?.grpcHost ?? "127.0.0.1";
+  const chatGrpcPort = c.chat?.grpcPort ?? portOf(c.chat?.grpcAddress) ?? 50055;
   const scheme = tls ? "wss" : "ws";
 
-  return {
-    roles: c.roles ?? [...ROLES],
+  const resolved: ResolvedConfig = {
+    roles,
     dataDir,
     logLevel: c.logLevel ?? "info",
     storeUrl: c.storeUrl ?? `sqlite:${dataDir}/parley.db`,
@@ -377,6 +228,8 @@ export function resolveConfig(flags: Flags = {}, options: ResolveOptions = {}): 
     jwtSecret: new TextEncoder().encode(jwtSecret),
     tokenTtlS: c.tokenTtlS ?? 7 * 86400,
     adminToken: c.adminToken ?? secrets.getOrCreate("admin.token", () => randomToken(24)),
+    clusterSecret: clusterSecretOf(c, roles, secrets, readFile),
+    clusterSecretAccept: c.clusterSecretAccept ?? null,
     tls,
     gate: {
       host: gateHost,
@@ -407,9 +260,10 @@ export function resolveConfig(flags: Flags = {}, options: ResolveOptions = {}): 
       name: c.chat?.name ?? `chat-${chatPort}`,
       host: chatHost,
       port: chatPort,
+      grpcHost: chatGrpcHost,
       grpcPort: chatGrpcPort,
       publicUrl: c.chat?.publicUrl ?? `${scheme}://${dialHost(chatHost)}:${chatPort}/ws`,
-      grpcAddress: c.chat?.grpcAddress ?? `${dialHost(chatHost)}:${chatGrpcPort}`,
+      grpcAddress: c.chat?.grpcAddress ?? `${dialHost(chatGrpcHost)}:${chatGrpcPort}`,
       heartbeatMs: c.chat?.heartbeatMs ?? 30_000,
       msgRate: c.chat?.msgRate ?? 20,
       msgBurst: c.chat?.msgBurst ?? 60,
@@ -418,4 +272,100 @@ export function resolveConfig(flags: Flags = {}, options: ResolveOptions = {}): 
       drainTimeoutMs: c.chat?.drainTimeoutMs ?? 10_000,
     },
   };
+  checkSelfDial(resolved);
+  return resolved;
+}
+
+/** A key read from a file: trimmed, and refused when shorter than 32 characters. */
+function keyFile(field: string, path: string, readFile: (path: string) => string): string {
+  let key: string;
+  try {
+    key = readFile(path).trim();
+  } catch (e) {
+    throw new ConfigError(`${field}: cannot read ${path}: ${(e as Error).message}`);
+  }
+  if (key.length < 32) throw new ConfigError(`${field}: key must be at least 32 characters`);
+  return key;
+}
+
+/**
+ * The cluster secret: given (clusterSecret, PARLEY_CLUSTER_SECRET or
+ * clusterSecretFile), or generated into `<dataDir>/cluster.key` by a process
+ * that runs every role. A process that runs only some roles is part of a
+ * multi-process cluster, and a secret of its own would only make its calls
+ * fail later, one by one: it refuses to start instead.
+ */
+function clusterSecretOf(
+  c: Config,
+  roles: Role[],
+  secrets: SecretStore,
+  readFile: (path: string) => string,
+): string {
+  if (c.clusterSecret) return c.clusterSecret;
+  if (c.clusterSecretFile) {
+    const key = keyFile("clusterSecretFile", c.clusterSecretFile, readFile);
+    if (!/^[\x21-\x7e]+$/.test(key)) {
+      throw new ConfigError(
+        "clusterSecretFile: the secret must be printable ASCII without spaces (one line)",
+      );
+    }
+    return key;
+  }
+  if (ROLES.every((r) => roles.includes(r))) {
+    return secrets.getOrCreate("cluster.key", () => randomToken(32));
+  }
+  throw new ConfigError(
+    `clusterSecret: this process runs only ${roles.join(", ")}, so it is part of a cluster, ` +
+      "and every process of a cluster must be given the same cluster secret: set " +
+      "PARLEY_CLUSTER_SECRET (e.g. $(openssl rand -base64 32)), clusterSecret, or " +
+      "clusterSecretFile (a file every process can read)",
+  );
+}
+
+function portOf(address: string | undefined): number | undefined {
+  const m = address?.match(/:(\d+)$/);
+  return m ? Number(m[1]) : undefined;
+}
+
+/**
+ * Refuses a process whose own client of a role it also runs would dial a
+ * port that role does not listen on: it would start, then fail to reach
+ * itself. A role asked to listen on port 0 is exempt (main.ts points the
+ * address at the bound port).
+ */
+function checkSelfDial(c: ResolvedConfig): void {
+  const runs = (r: Role) => c.roles.includes(r);
+  const check = (
+    role: Role,
+    callers: Role[],
+    addressField: string,
+    address: string,
+    portField: string,
+    port: number,
+  ) => {
+    const by = callers.filter(runs);
+    if (!runs(role) || by.length === 0 || port === 0 || portOf(address) === port) return;
+    throw new ConfigError(
+      `${addressField} is ${address}, but this process runs ${role} on port ${port} ` +
+        `(${portField}), and its ${by.join(" and ")} role would dial ${address}: ` +
+        `make the two ports agree (or set only one: the other follows)`,
+    );
+  };
+  check("verify", ["gate"], "verify.address", c.verify.address, "verify.port", c.verify.port);
+  check(
+    "status",
+    ["gate", "chat"],
+    "status.address",
+    c.status.address,
+    "status.port",
+    c.status.port,
+  );
+  check(
+    "chat",
+    ["status"],
+    "chat.grpcAddress",
+    c.chat.grpcAddress,
+    "chat.grpcPort",
+    c.chat.grpcPort,
+  );
 }

@@ -5,6 +5,7 @@
 import type { ResolvedConfig } from "./config.ts";
 import type { Engine } from "./engine/types.ts";
 import type { Logger } from "./log.ts";
+import { Plane } from "./plane.ts";
 import type { Store } from "./store/types.ts";
 
 export interface Deps {
@@ -13,6 +14,17 @@ export interface Deps {
   store(): Promise<Store>;
   /** The process's engine, opened on first use and shared by its roles. */
   engine(): Promise<Engine>;
+  /**
+   * The process's internal plane, shared by its roles so that they call each
+   * other in-process. Unset (a role started alone, as unit tests do): the
+   * role gets a plane of its own (planeOf), and its calls go over gRPC.
+   */
+  plane?: Plane;
+}
+
+/** The plane a role serves and dials through (call once, at start). */
+export function planeOf(deps: Deps): Plane {
+  return deps.plane ?? new Plane();
 }
 
 export interface RoleHandle {

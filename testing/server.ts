@@ -4,7 +4,8 @@
  * store the test opened itself, and a logger that keeps what it wrote.
  * Test-only; nothing in a running server imports this module.
  */
-import { resolveConfig, type ResolvedConfig, type SecretStore } from "../server/config.ts";
+import { resolveConfig, type ResolvedConfig } from "../server/config.ts";
+import type { SecretStore } from "../server/secrets.ts";
 import { createLogger, type Logger, silentLogger } from "../server/log.ts";
 import type { Deps } from "../server/role.ts";
 import type { Engine } from "../server/engine/types.ts";
@@ -16,6 +17,12 @@ export function memorySecrets(): SecretStore {
   return { getOrCreate: (n, c) => m.get(n) ?? (m.set(n, c()), m.get(n)!) };
 }
 
+/**
+ * The cluster secret of every testConfig(): roles a test starts from
+ * separate configs share it, as the processes of a cluster do.
+ */
+export const TEST_CLUSTER_SECRET = "test-cluster-secret-0123456789-0123456789";
+
 type Overrides = { [K in keyof ResolvedConfig]?: Partial<ResolvedConfig[K]> | ResolvedConfig[K] };
 
 /**
@@ -24,7 +31,10 @@ type Overrides = { [K in keyof ResolvedConfig]?: Partial<ResolvedConfig[K]> | Re
  * keeps the other status fields).
  */
 export function testConfig(overrides: Overrides = {}): ResolvedConfig {
-  const base = resolveConfig({}, { env: {}, secrets: memorySecrets() });
+  const base = resolveConfig({}, {
+    env: { PARLEY_CLUSTER_SECRET: TEST_CLUSTER_SECRET },
+    secrets: memorySecrets(),
+  });
   base.gate = { ...base.gate, host: "127.0.0.1", port: 0 };
   base.verify = { ...base.verify, host: "127.0.0.1", port: 0 };
   base.status = { ...base.status, host: "127.0.0.1", port: 0 };

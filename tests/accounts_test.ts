@@ -439,6 +439,7 @@ Deno.test("accounts work end to end with verify, status and gate in separate pro
     PARLEY_SMTP_URL: smtp.url,
     PARLEY_JWT_SECRET: "a-test-secret-that-is-long-enough-for-hs256",
     PARLEY_ADMIN_TOKEN: "a-test-admin-token",
+    PARLEY_CLUSTER_SECRET: "a-test-cluster-secret-0123456789-0123456789",
     PARLEY_DATA_DIR: dir.path,
   };
   const children: Child[] = [];
@@ -450,7 +451,8 @@ Deno.test("accounts work end to end with verify, status and gate in separate pro
       children.push(child);
       await child.waitForLog("parley is running");
     }
-    status = statusClient(`127.0.0.1:${statusPort}`);
+    // The test stands in for a chat node, so it holds the cluster secret.
+    status = statusClient(`127.0.0.1:${statusPort}`, { clusterSecret: env.PARLEY_CLUSTER_SECRET });
     await status.RegisterNode(FAKE_NODE);
     const api = gateApi(`http://127.0.0.1:${gatePort}`);
     const token = await basicFlow(api, smtp, FAKE_NODE.ws_url);

@@ -28,6 +28,8 @@ import type { WireMessage } from "../proto/protocol.ts";
 
 export const JWT_SECRET = "test-secret-for-parley-chat-tests-0123456789";
 export const ADMIN_TOKEN = "test-admin-token-0123456789";
+/** Every process of a test cluster is given it, as an operator would (PARLEY_CLUSTER_SECRET). */
+export const CLUSTER_SECRET = "test-cluster-secret-for-parley-chat-tests-0123";
 const READY = "parley is running";
 
 export interface ChatTuning {
@@ -51,8 +53,10 @@ export interface ChatNode {
 export interface Parley {
   gateUrl: string;
   smtp: SmtpCapture;
-  /** The status role with the admin token, for Presence / ListNodes. */
+  /** The status role, with the cluster secret; add `admin` for Presence / ListNodes. */
   status: RpcClient<StatusMethods>;
+  /** host:port of the verify role's gRPC service. */
+  verifyAddr: string;
   admin: { metadata: Record<string, string> };
   nodes: Map<string, ChatNode>;
   /** Every child's log, for failure messages. */
@@ -147,7 +151,11 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
       gate: { host: "127.0.0.1", port: gatePort },
     };
     // Secrets travel as environment variables, as an operator would pass them.
-    const env = { PARLEY_JWT_SECRET: JWT_SECRET, PARLEY_ADMIN_TOKEN: ADMIN_TOKEN };
+    const env = {
+      PARLEY_JWT_SECRET: JWT_SECRET,
+      PARLEY_ADMIN_TOKEN: ADMIN_TOKEN,
+      PARLEY_CLUSTER_SECRET: CLUSTER_SECRET,
+    };
 
     const spawnRole = async (role: string, name: string, extra: Record<string, unknown> = {}) => {
       const dataDir = `${dir.path}/${name}`;
@@ -187,9 +195,10 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
       gate.waitForLog(READY),
       ...(options.start ?? names).map((n) => startChat(n)),
     ]);
-    status = statusClient(base.status.address);
+    status = statusClient(base.status.address, { clusterSecret: CLUSTER_SECRET });
     return {
       gateUrl: `http://127.0.0.1:${gatePort}`,
+      verifyAddr: base.verify.address,
       smtp,
       status,
       admin: { metadata: adminMetadata(ADMIN_TOKEN) },
@@ -240,9 +249,10 @@ export async function startSingle(options: SingleOptions = {}): Promise<Parley> 
       PARLEY_SMTP_URL: smtp.url,
       PARLEY_JWT_SECRET: JWT_SECRET,
       PARLEY_ADMIN_TOKEN: ADMIN_TOKEN,
+      PARLEY_CLUSTER_SECRET: CLUSTER_SECRET,
     });
     await child.waitForLog(READY);
-    status = statusClient(`127.0.0.1:${statusPort}`);
+    status = statusClient(`127.0.0.1:${statusPort}`, { clusterSecret: CLUSTER_SECRET });
     const node: ChatNode = {
       name: "solo",
       wsUrl: `ws://127.0.0.1:${chatPort}/ws`,
@@ -252,6 +262,7 @@ export async function startSingle(options: SingleOptions = {}): Promise<Parley> 
     const c = child;
     return {
       gateUrl: `http://127.0.0.1:${gatePort}`,
+      verifyAddr: `127.0.0.1:${verifyPort}`,
       smtp,
       status,
       admin: { metadata: adminMetadata(ADMIN_TOKEN) },

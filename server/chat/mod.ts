@@ -5,10 +5,9 @@
  * listeners (port 0: a free port, and the registered addresses follow),
  * `drain()` moves clients away, `close()` stops everything.
  */
-import { serve } from "../../proto/grpc.ts";
-import { CHAT_SERVICE } from "../../proto/services.ts";
+import { CHAT_NODE, STATUS } from "../../proto/services.ts";
 import type { ResolvedConfig } from "../config.ts";
-import type { Deps, RoleHandle } from "../role.ts";
+import { type Deps, planeOf, type RoleHandle } from "../role.ts";
 import { liveNodes } from "../engine/nodes.ts";
 import type { ChatContext } from "./context.ts";
 import { httpHandler } from "./http.ts";
@@ -58,8 +57,9 @@ export async function start(config: ResolvedConfig, deps: Deps): Promise<RoleHan
   const [store, engine] = await Promise.all([deps.store(), deps.engine()]);
   const node = config.chat.name;
   const metrics = chatMetrics(node);
+  const plane = planeOf(deps);
   const peers: Peers = new Peers({
-    tls: config.tls,
+    dial: (addr, deadlineMs) => plane.client(config, CHAT_NODE, addr, { deadlineMs }),
     log,
     onDeliver: (addr, _n, ok) => ok || hub.forgetNode(addr),
   });
@@ -79,12 +79,17 @@ export async function start(config: ResolvedConfig, deps: Deps): Promise<RoleHan
   };
   const sockets = new Set<Session>();
 
-  const rpc = await serve(config.chat.host, config.chat.grpcPort, [
-    { file: "chat.proto", service: CHAT_SERVICE, handlers: nodeServiceHandlers(ctx) },
-  ], {
-    tls: config.tls,
-    onError: (method, e) => log.error("gRPC call failed", { method, error: e }),
-  });
+  const rpc = await plane.serve(
+    config,
+    log,
+    [{ ...CHAT_NODE, handlers: nodeServiceHandlers(ctx) }],
+    {
+      host: config.chat.grpcHost,
+      port: config.chat.grpcPort,
+      // Answers in-process callers that dial this node's advertised address (below).
+      inProcess: "advertised",
+    },
+  );
 
   const ac = new AbortController();
   let server: Deno.HttpServer<Deno.NetAddr>;
@@ -103,8 +108,10 @@ export async function start(config: ResolvedConfig, deps: Deps): Promise<RoleHan
 
   const wsUrl = withPort(config.chat.publicUrl, config.chat.port, server.addr.port, "url");
   const grpcAddr = withPort(config.chat.grpcAddress, config.chat.grpcPort, rpc.port, "addr");
+  rpc.advertise(grpcAddr);
   const registration = new NodeRegistration({
     config,
+    status: plane.client(config, STATUS, config.status.address, { deadlineMs: 2000 }),
     wsUrl,
     grpcAddr,
     sessions: () => hub.size,

@@ -6,13 +6,7 @@
  * queued up meanwhile goes out in the next one.
  */
 import type { RpcClient } from "../../proto/grpc.ts";
-import {
-  chatNodeClient,
-  type ChatNodeMethods,
-  type DeliverItem,
-  type NodeKickRequest,
-} from "../../proto/services.ts";
-import type { TlsConfig } from "../config.ts";
+import type { ChatNodeMethods, DeliverItem, NodeKickRequest } from "../../proto/services.ts";
 import type { Logger } from "../log.ts";
 
 /** Most items in one Deliver call. */
@@ -39,7 +33,8 @@ interface Outbox {
 }
 
 export interface PeersOptions {
-  tls: TlsConfig | null;
+  /** Makes the client of the node at `addr` (the plane's: cluster secret, in-process if local). */
+  dial(addr: string, deadlineMs: number): RpcClient<ChatNodeMethods>;
   log: Logger;
   /** Deadline of each call; a node that does not answer in time counts as unreachable. */
   deadlineMs?: number;
@@ -58,10 +53,7 @@ export class Peers {
   client(addr: string): RpcClient<ChatNodeMethods> {
     let c = this.#clients.get(addr);
     if (!c) {
-      c = chatNodeClient(addr, {
-        tls: this.options.tls,
-        deadlineMs: this.options.deadlineMs ?? 2000,
-      });
+      c = this.options.dial(addr, this.options.deadlineMs ?? 2000);
       this.#clients.set(addr, c);
     }
     return c;

@@ -2,10 +2,15 @@
 import assert from "node:assert/strict";
 import { silentLogger } from "../log.ts";
 import { freePort } from "../../testing/mod.ts";
+import { chatNodeClient } from "../../proto/services.ts";
 import { HIGH_WATER, Peers } from "./peers.ts";
 
 Deno.test("room() is free while a node's queue is short, and waits for a long one to drain", async () => {
-  const peers = new Peers({ tls: null, log: silentLogger, deadlineMs: 500 });
+  const peers = new Peers({
+    dial: (addr, deadlineMs) => chatNodeClient(addr, { deadlineMs }),
+    log: silentLogger,
+    deadlineMs: 500,
+  });
   try {
     // Nothing listens there: each Deliver call fails, and its items count as not delivered.
     const addr = `127.0.0.1:${await freePort()}`;

@@ -7,12 +7,14 @@
  */
 import { AppError } from "../../proto/errors.ts";
 import type { RpcClient } from "../../proto/grpc.ts";
-import { statusClient, type StatusMethods } from "../../proto/services.ts";
+import type { StatusMethods } from "../../proto/services.ts";
 import type { ResolvedConfig } from "../config.ts";
 import type { Logger } from "../log.ts";
 
 export interface RegistrationOptions {
   config: ResolvedConfig;
+  /** The status role's client; closed by stop(). */
+  status: RpcClient<StatusMethods>;
   wsUrl: string;
   grpcAddr: string;
   sessions: () => number;
@@ -29,8 +31,7 @@ export class NodeRegistration {
   #lastWarn = 0;
 
   constructor(readonly options: RegistrationOptions) {
-    const { config } = options;
-    this.#client = statusClient(config.status.address, { tls: config.tls, deadlineMs: 2000 });
+    this.#client = options.status;
   }
 
   get name(): string {

@@ -9,7 +9,6 @@ import type { Hono } from "hono";
 import { AppError, isAppError } from "../../proto/errors.ts";
 import { ConflictError, type User } from "../store/types.ts";
 import { revokeToken, revokeUserTokens } from "../engine/mod.ts";
-import { adminMetadata } from "../../proto/services.ts";
 import { signToken } from "../tokens.ts";
 import { hashPassword, needsRehash, verifyPassword } from "../passwords.ts";
 import { clientIp, type GateEnv, parseBody, requireAuth, type Services } from "./http.ts";
@@ -215,8 +214,8 @@ async function endLiveSession(
   tokenId = "",
 ): Promise<void> {
   try {
+    // The cluster secret is enough for Kick: the gate never holds the admin token.
     await s.status.Kick({ user: { id: userId, login: "" }, reason, token_id: tokenId }, {
-      metadata: adminMetadata(s.config.adminToken),
       deadlineMs: 3000,
     });
   } catch (e) {

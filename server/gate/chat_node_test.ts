@@ -33,7 +33,9 @@ async function rig() {
   const store = await openStore("sqlite::memory:", { log: silentLogger });
   await store.migrate();
   const role = await startStatus(config, testDeps({ engine, store }));
-  const status = statusClient(`127.0.0.1:${role.ports.grpc}`);
+  const status = statusClient(`127.0.0.1:${role.ports.grpc}`, {
+    clusterSecret: config.clusterSecret,
+  });
   let picks = 0;
   const refuse = () => Promise.reject(new Error("must not be used"));
   const s: Services = {

@@ -6,8 +6,8 @@
  * status over gRPC, so any number of gates can run behind a load balancer.
  */
 import type { ResolvedConfig } from "../config.ts";
-import type { Deps, RoleHandle } from "../role.ts";
-import { statusClient, verifyClient } from "../../proto/services.ts";
+import { type Deps, planeOf, type RoleHandle } from "../role.ts";
+import { STATUS, VERIFY } from "../../proto/services.ts";
 import { createApp } from "./app.ts";
 import { gateMetrics } from "./telemetry.ts";
 
@@ -17,8 +17,9 @@ export async function start(config: ResolvedConfig, deps: Deps): Promise<RoleHan
   const log = deps.log;
   // Open both now, so that a broken store or engine fails the start, not the first request.
   await Promise.all([deps.store(), deps.engine()]);
-  const verify = verifyClient(config.verify.address, { tls: config.tls });
-  const status = statusClient(config.status.address, { tls: config.tls });
+  const plane = planeOf(deps);
+  const verify = plane.client(config, VERIFY, config.verify.address);
+  const status = plane.client(config, STATUS, config.status.address);
   const app = createApp({
     config,
     log,

@@ -2,9 +2,8 @@
  * One gRPC client per chat node address, kept and reused (each holds one
  * HTTP/2 channel), and closed together when the status role stops.
  */
-import type { TlsConfig } from "../config.ts";
 import type { RpcClient } from "../../proto/grpc.ts";
-import { chatNodeClient, type ChatNodeMethods } from "../../proto/services.ts";
+import type { ChatNodeMethods } from "../../proto/services.ts";
 
 export interface ChatClients {
   get(grpcAddr: string): RpcClient<ChatNodeMethods>;
@@ -13,14 +12,14 @@ export interface ChatClients {
   closeAll(): void;
 }
 
-export function chatClients(tls: TlsConfig | null): ChatClients {
+/** `dial` makes the client of one address (the plane's: cluster secret, deadline, in-process). */
+export function chatClients(dial: (grpcAddr: string) => RpcClient<ChatNodeMethods>): ChatClients {
   const clients = new Map<string, RpcClient<ChatNodeMethods>>();
   return {
     get(addr) {
       let c = clients.get(addr);
       if (!c) {
-        // Under the 5 s callers use by default, so an admin hears "peer_unavailable", not a timeout.
-        c = chatNodeClient(addr, { tls, deadlineMs: 3000 });
+        c = dial(addr);
         clients.set(addr, c);
       }
       return c;

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { eventually, testConfig, testDeps } from "../../testing/mod.ts";
+import { eventually, TEST_CLUSTER_SECRET, testConfig, testDeps } from "../../testing/mod.ts";
 import { getPresence, openEngine, setPresence } from "../engine/mod.ts";
 import type { Engine } from "../engine/types.ts";
 import { openStore } from "../store/mod.ts";
@@ -40,7 +40,10 @@ async function rig(nodeTtlMs = 15_000): Promise<Rig> {
     testConfig({ adminToken: TOKEN, status: { nodeTtlMs } }),
     testDeps({ engine, store }),
   );
-  const client = statusClient(`127.0.0.1:${role.ports.grpc}`);
+  // A cluster member's client: the cluster secret, but not the admin token.
+  const client = statusClient(`127.0.0.1:${role.ports.grpc}`, {
+    clusterSecret: TEST_CLUSTER_SECRET,
+  });
   return {
     engine,
     store,
@@ -193,7 +196,7 @@ Deno.test("DeregisterNode takes the node out at once and clears its users' prese
   }
 });
 
-Deno.test("admin calls are refused without the admin token and served with it", async () => {
+Deno.test("admin calls are refused without the admin token (the cluster secret is not enough) and served with it", async () => {
   const r = await rig();
   try {
     await r.client.RegisterNode(node("n1", 3));
@@ -201,7 +204,6 @@ Deno.test("admin calls are refused without the admin token and served with it", 
       ["ListNodes", {}],
       ["Presence", { id: 1, login: "" }],
       ["ListOnline", { cursor: "", limit: 10 }],
-      ["Kick", { user: { id: 1, login: "" }, reason: "" }],
       ["UserInfo", { id: 1, login: "" }],
       ["Stats", {}],
     ];
@@ -228,8 +230,30 @@ Deno.test("admin calls are refused without the admin token and served with it", 
     assert.equal(nodes[0].name, "n1");
     assert.equal(nodes[0].sessions, 3);
     assert.ok(nodes[0].heartbeat_age_ms >= 0 && nodes[0].heartbeat_age_ms < 5000);
-    // The node calls need no token.
+    // The node calls need no admin token.
     await r.client.Heartbeat({ name: "n1", sessions: 4, state: "up" });
+    // Kick takes the cluster secret alone (the gate ends sessions with it)...
+    const ann = await r.store.createUser({
+      email: "an@example.com",
+      name: "an",
+      passwordHash: "x",
+    });
+    const kick = { user: { id: ann.id, login: "" }, reason: "" };
+    assert.deepEqual(await r.client.Kick(kick), { kicked: false, node: "" });
+    // ...or the admin token alone (parley-admin), and nothing less.
+    const adminOnly = statusClient(r.client.target);
+    try {
+      assert.deepEqual(await adminOnly.Kick(kick, admin), { kicked: false, node: "" });
+      for (const metadata of wrong) {
+        await assert.rejects(
+          adminOnly.Kick(kick, { metadata }),
+          isCode("unauthenticated", 401),
+          `Kick with ${JSON.stringify(metadata)}`,
+        );
+      }
+    } finally {
+      adminOnly.close();
+    }
   } finally {
     await r.close();
   }
@@ -338,7 +362,7 @@ Deno.test("Kick forwards to the chat node holding the user's session", async () 
       Deliver: (req: { items: unknown[] }) =>
         Promise.resolve({ delivered: req.items.map(() => false) }),
     },
-  }]);
+  }], { auth: { clusterSecrets: [TEST_CLUSTER_SECRET] } });
   const r = await rig();
   try {
     const bo = await r.store.createUser({ email: "bo@example.com", name: "bo", passwordHash: "x" });

@@ -5,14 +5,14 @@
  */
 import { AppError } from "../../proto/errors.ts";
 import type { ResolvedConfig } from "../config.ts";
-import type { Deps, RoleHandle } from "../role.ts";
-import { type RpcServer, serve } from "../../proto/grpc.ts";
+import { type Deps, planeOf, type RoleHandle } from "../role.ts";
+import type { RpcServer } from "../../proto/grpc.ts";
 import {
   type CheckCodeReply,
   type CheckCodeRequest,
   type SendCodeReply,
   type SendCodeRequest,
-  VERIFY_SERVICE,
+  VERIFY,
 } from "../../proto/services.ts";
 import { checkCode, issueCode, normalizeEmail, parsePurpose, RESEND_AFTER_S } from "./codes.ts";
 import { createMailer, type Mailer } from "./mailer.ts";
@@ -55,15 +55,11 @@ export async function start(config: ResolvedConfig, deps: Deps): Promise<RoleHan
 
   let server: RpcServer;
   try {
-    server = await serve(
-      config.verify.host,
-      config.verify.port,
-      [{ file: "verify.proto", service: VERIFY_SERVICE, handlers }],
-      {
-        tls: config.tls,
-        onError: (method, error) => log.error("verify call failed", { method, error }),
-      },
-    );
+    server = await planeOf(deps).serve(config, log, [{ ...VERIFY, handlers }], {
+      host: config.verify.host,
+      port: config.verify.port,
+      inProcess: "any",
+    });
   } catch (e) {
     mailer.close();
     throw e;

@@ -6,6 +6,7 @@ import {
   type SmtpCapture,
   startSmtp,
   tempDir,
+  TEST_CLUSTER_SECRET,
   testConfig,
   testDeps,
 } from "../../testing/mod.ts";
@@ -32,7 +33,9 @@ async function rig(): Promise<Rig> {
   const smtp = await startSmtp();
   const engine = await openEngine("memory:", { log: silentLogger });
   const role = await start(testConfig({ smtpUrl: smtp.url }), testDeps({ engine }));
-  const client = verifyClient(`127.0.0.1:${role.ports.grpc}`);
+  const client = verifyClient(`127.0.0.1:${role.ports.grpc}`, {
+    clusterSecret: TEST_CLUSTER_SECRET,
+  });
   return {
     engine,
     role,
@@ -169,7 +172,10 @@ Deno.test("SendCode reports mail_failed when SMTP is down, and a retry is allowe
   const deadSmtp = `smtp://127.0.0.1:${await freePort()}`;
   const { log, lines } = memoryLogger();
   const role = await start(testConfig({ smtpUrl: deadSmtp }), testDeps({ engine, log }));
-  const client = verifyClient(`127.0.0.1:${role.ports.grpc}`, { deadlineMs: 20_000 });
+  const client = verifyClient(`127.0.0.1:${role.ports.grpc}`, {
+    clusterSecret: TEST_CLUSTER_SECRET,
+    deadlineMs: 20_000,
+  });
   try {
     for (let i = 0; i < 2; i++) {
       await assert.rejects(
@@ -198,7 +204,9 @@ Deno.test("SendCode with no SMTP writes the mail to the outbox and logs the code
     testConfig({ smtpUrl: null, dataDir: dir.path }),
     testDeps({ engine, log }),
   );
-  const client = verifyClient(`127.0.0.1:${role.ports.grpc}`);
+  const client = verifyClient(`127.0.0.1:${role.ports.grpc}`, {
+    clusterSecret: TEST_CLUSTER_SECRET,
+  });
   try {
     await client.SendCode({ email: "fay@example.com", purpose: "register" });
     const line = lines.find((l) => l.msg === "verification code");
