@@ -7,7 +7,7 @@
 import { parseArgs, type ParseArgsOptionsConfig } from "node:util";
 import { AppError } from "../proto/errors.ts";
 import type { Command } from "./lib/command.ts";
-import { CliError, Context, explain, readEnv, stdio, UsageError } from "./lib/context.ts";
+import { CliError, Context, explain, readEnv, stdio, UsageError } from "./lib/parley_context.ts";
 
 const COMMANDS: Record<string, () => Promise<{ command: Command }>> = {
   register: () => import("./commands/register.ts"),

@@ -15,9 +15,9 @@ import {
   explainAdmin,
   readAdminEnv,
   resolveToken,
-} from "./admin/context.ts";
+} from "./admin/admin_context.ts";
 import type { Command } from "./lib/command.ts";
-import { CliError, stdio } from "./lib/context.ts";
+import { CliError, stdio } from "./lib/parley_context.ts";
 
 const COMMANDS: Record<string, () => Promise<{ command: Command<AdminContext> }>> = {
   nodes: () => import("./admin/nodes.ts"),

@@ -1,7 +1,7 @@
 /** `parley-admin kick USER [--reason TEXT]`: end USER's live session. */
 import type { Command } from "../lib/command.ts";
 import { sanitizeLine } from "../lib/sanitize.ts";
-import { type AdminContext, userRef } from "./context.ts";
+import { type AdminContext, userRef } from "./admin_context.ts";
 
 export const command: Command<AdminContext> = {
   name: "kick",

@@ -3,7 +3,7 @@ import type { NodeInfo } from "../../proto/services.ts";
 import type { Command } from "../lib/command.ts";
 import { duration, table } from "../lib/format.ts";
 import { sanitizeLine } from "../lib/sanitize.ts";
-import type { AdminContext } from "./context.ts";
+import type { AdminContext } from "./admin_context.ts";
 import { watchable } from "./watch.ts";
 
 export function nodeTable(nodes: NodeInfo[], now = Date.now()): string[] {

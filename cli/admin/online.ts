@@ -1,9 +1,9 @@
 /** `parley-admin online`: how many users are online, and a page of them. */
-import { UsageError } from "../lib/context.ts";
+import { UsageError } from "../lib/parley_context.ts";
 import type { Command } from "../lib/command.ts";
 import { formatTime, table } from "../lib/format.ts";
 import { sanitizeLine } from "../lib/sanitize.ts";
-import type { AdminContext } from "./context.ts";
+import type { AdminContext } from "./admin_context.ts";
 
 export const command: Command<AdminContext> = {
   name: "online",

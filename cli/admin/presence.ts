@@ -3,7 +3,7 @@ import type { PresenceInfo } from "../../proto/services.ts";
 import type { Command } from "../lib/command.ts";
 import { ago, formatTime } from "../lib/format.ts";
 import { sanitizeLine } from "../lib/sanitize.ts";
-import { type AdminContext, userRef } from "./context.ts";
+import { type AdminContext, userRef } from "./admin_context.ts";
 
 export function presenceLine(p: PresenceInfo): string {
   const who = `${sanitizeLine(p.name)} (#${p.user_id})`;

@@ -2,7 +2,7 @@
 import type { Command } from "../lib/command.ts";
 import { table } from "../lib/format.ts";
 import { sanitizeLine } from "../lib/sanitize.ts";
-import type { AdminContext } from "./context.ts";
+import type { AdminContext } from "./admin_context.ts";
 import { watchable } from "./watch.ts";
 
 export const command: Command<AdminContext> = {

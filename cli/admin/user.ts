@@ -2,7 +2,7 @@
 import type { Command } from "../lib/command.ts";
 import { formatTime } from "../lib/format.ts";
 import { sanitizeLine } from "../lib/sanitize.ts";
-import { type AdminContext, userRef } from "./context.ts";
+import { type AdminContext, userRef } from "./admin_context.ts";
 import { presenceLine } from "./presence.ts";
 
 export const command: Command<AdminContext> = {

@@ -5,7 +5,7 @@
  * call is shown and retried rather than ending the watch.
  */
 import { AppError } from "../../proto/errors.ts";
-import { type AdminContext, explainAdmin } from "./context.ts";
+import { type AdminContext, explainAdmin } from "./admin_context.ts";
 
 export const WATCH_MS = 2000;
 

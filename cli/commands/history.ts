@@ -1,6 +1,6 @@
 /** `parley history USER`: a conversation, oldest first, with receipts on your messages. */
 import { type Command, withChat } from "../lib/command.ts";
-import { UsageError } from "../lib/context.ts";
+import { UsageError } from "../lib/parley_context.ts";
 import { formatTime } from "../lib/format.ts";
 import { sanitizeLine, sanitizeLines } from "../lib/sanitize.ts";
 import { findUser } from "../lib/users.ts";

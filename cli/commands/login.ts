@@ -1,7 +1,7 @@
 /** `parley login [LOGIN]`: log in at the gate and keep the session. */
 import type { Command } from "../lib/command.ts";
-import { CliError, type Context } from "../lib/context.ts";
-import { toMs } from "../lib/http.ts";
+import { CliError, type Context } from "../lib/parley_context.ts";
+import { toMs } from "../lib/gate_client.ts";
 import { readPassword } from "../lib/passwords.ts";
 import { saveSession } from "../lib/session_file.ts";
 import { userLabel } from "../lib/format.ts";

@@ -1,7 +1,7 @@
 /** `parley logout`: end the session at the gate and forget it here. */
 import { AppError } from "../../proto/errors.ts";
 import type { Command } from "../lib/command.ts";
-import { GateClient } from "../lib/http.ts";
+import { GateClient } from "../lib/gate_client.ts";
 import { clearSession } from "../lib/session_file.ts";
 
 export const command: Command = {

@@ -1,6 +1,6 @@
 /** `parley register`: create an account with a code mailed to you, then log in. */
 import type { Command } from "../lib/command.ts";
-import { CliError } from "../lib/context.ts";
+import { CliError } from "../lib/parley_context.ts";
 import { readPassword } from "../lib/passwords.ts";
 import { userLabel } from "../lib/format.ts";
 import { logIn } from "./login.ts";

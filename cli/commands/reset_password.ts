@@ -1,6 +1,6 @@
 /** `parley reset-password`: set a new password with a code mailed to you. */
 import type { Command } from "../lib/command.ts";
-import { CliError } from "../lib/context.ts";
+import { CliError } from "../lib/parley_context.ts";
 import { readPassword } from "../lib/passwords.ts";
 import { clearSession } from "../lib/session_file.ts";
 

@@ -1,6 +1,6 @@
 /** `parley search QUERY`: find people by name prefix or exact e-mail. */
 import { type Command, withChat } from "../lib/command.ts";
-import { UsageError } from "../lib/context.ts";
+import { UsageError } from "../lib/parley_context.ts";
 import { table } from "../lib/format.ts";
 import { sanitizeLine } from "../lib/sanitize.ts";
 

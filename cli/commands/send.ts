@@ -2,7 +2,7 @@
 import { AppError } from "../../proto/errors.ts";
 import { MAX_TEXT_CHARS } from "../../proto/protocol.ts";
 import { type Command, withChat } from "../lib/command.ts";
-import { CliError } from "../lib/context.ts";
+import { CliError } from "../lib/parley_context.ts";
 import { clock } from "../lib/format.ts";
 import { sanitizeLine } from "../lib/sanitize.ts";
 import { findUser } from "../lib/users.ts";

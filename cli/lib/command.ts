@@ -4,7 +4,7 @@
  * connection for the length of a one-shot command.
  */
 import type { ParseArgsOptionsConfig } from "node:util";
-import type { Context } from "./context.ts";
+import type { Context } from "./parley_context.ts";
 import type { Connection } from "./ws.ts";
 
 export interface Args {

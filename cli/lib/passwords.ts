@@ -3,7 +3,7 @@
  * `--password-stdin` (the next line of stdin), PARLEY_PASSWORD, or a prompt
  * without echo (asked twice for a new password at a terminal).
  */
-import { CliError, type Context } from "./context.ts";
+import { CliError, type Context } from "./parley_context.ts";
 
 export const MIN_PASSWORD = 8;
 

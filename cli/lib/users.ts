@@ -4,7 +4,7 @@
  * requests. Each failure is a CliError worded for the person at the keyboard.
  */
 import type { PublicUser, WireFriend, WireFriendRequest } from "../../proto/protocol.ts";
-import { CliError } from "./context.ts";
+import { CliError } from "./parley_context.ts";
 import { sanitizeLine } from "./sanitize.ts";
 import type { RequestBody, RequestType } from "./ws.ts";
 import type { ResultData } from "../../proto/protocol.ts";

@@ -8,7 +8,7 @@
  */
 import { AppError } from "../../proto/errors.ts";
 import { ChatClient } from "../lib/chat_client.ts";
-import type { Context } from "../lib/context.ts";
+import type { Context } from "../lib/parley_context.ts";
 import { sanitizeLine } from "../lib/sanitize.ts";
 import type { Session } from "../lib/session_file.ts";
 import { findIncoming, findUser } from "../lib/users.ts";

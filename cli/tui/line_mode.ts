@@ -17,7 +17,7 @@
  */
 import type { PublicUser, WireMessage } from "../../proto/protocol.ts";
 import { ChatClient, type ConnState } from "../lib/chat_client.ts";
-import type { Context } from "../lib/context.ts";
+import type { Context } from "../lib/parley_context.ts";
 import { clock } from "../lib/format.ts";
 import { LineReader } from "../lib/prompt.ts";
 import { sanitizeLine, sanitizeText } from "../lib/sanitize.ts";

@@ -6,7 +6,7 @@
 import { AppError } from "../../proto/errors.ts";
 import type { CallOptions, RpcClient } from "../../proto/grpc.ts";
 import { adminMetadata, type StatusMethods, type UserRef } from "../../proto/services.ts";
-import { CliError, type Output, UsageError } from "../lib/context.ts";
+import { CliError, type Output, UsageError } from "../lib/parley_context.ts";
 
 export const DEFAULT_STATUS = "127.0.0.1:50052";
 

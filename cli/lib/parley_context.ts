@@ -5,7 +5,7 @@
  * Also the client's errors: CliError (exit 1) and UsageError (exit 2).
  */
 import { AppError } from "../../proto/errors.ts";
-import { GateClient } from "./http.ts";
+import { GateClient } from "./gate_client.ts";
 import { type Prompter, stdinPrompter } from "./prompt.ts";
 import { configDir, loadSession, saveSession, type Session } from "./session_file.ts";
 import { Connection, NODE_GONE, TOKEN_ERRORS } from "./ws.ts";
