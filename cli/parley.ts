@@ -4,10 +4,10 @@
  * turns every failure into one line on stderr and an exit code:
  * 0 ok, 1 error, 2 usage. `parley` alone opens the chat screen.
  */
-import { parseArgs, type ParseArgsOptionsConfig } from "node:util";
-import { AppError } from "../proto/errors.ts";
+import type { ParseArgsOptionsConfig } from "node:util";
 import type { Command } from "./lib/command.ts";
-import { CliError, Context, explain, readEnv, stdio, UsageError } from "./lib/parley_context.ts";
+import { dispatch } from "./lib/dispatch.ts";
+import { Context, explain, readEnv, stdio } from "./lib/parley_context.ts";
 
 const COMMANDS: Record<string, () => Promise<{ command: Command }>> = {
   register: () => import("./commands/register.ts"),
@@ -74,95 +74,26 @@ Global flags:
 Your session is kept in $XDG_CONFIG_HOME/parley/session.json (mode 0600);
 PARLEY_CONFIG_DIR names another directory. Run \`parley COMMAND --help\` for more.`;
 
-function commandHelp(c: Command): string {
-  return `${c.usage}\n\n${c.summary}${c.help ? `\n\n${c.help}` : ""}\n\n` +
-    `Global flags: --server URL, --json, --help (see \`parley --help\`)`;
-}
-
 /** Runs `parley` with `args`; resolves with the exit code. */
-export async function main(args: string[], ctx?: Context): Promise<number> {
-  // Find the command name: the first positional, skipping global flags' values.
-  let tokens;
-  try {
-    ({ tokens } = parseArgs({
-      args,
-      options: GLOBAL,
-      strict: false,
-      allowPositionals: true,
-      tokens: true,
-    }));
-  } catch (e) {
-    stdio.err(`parley: ${(e as Error).message}`);
-    return 2;
-  }
-  const first = tokens.find((t) => t.kind === "positional");
-  const name = first?.kind === "positional" ? first.value : "chat";
-  const rest = first?.kind === "positional"
-    ? [...args.slice(0, first.index), ...args.slice(first.index + 1)]
-    : args;
-
-  if (!first && (args.includes("--help") || args.includes("-h"))) {
-    stdio.out(HELP);
-    return 0;
-  }
-  if (!first && args.includes("--version")) {
-    stdio.out(`parley ${VERSION}`);
-    return 0;
-  }
-  if (name === "help") {
-    stdio.out(HELP);
-    return 0;
-  }
-  const load = COMMANDS[name];
-  if (!load) {
-    stdio.err(`parley: unknown command "${name}" — see \`parley --help\``);
-    return 2;
-  }
-  const { command } = await load();
-
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: rest,
-      options: { ...GLOBAL, ...command.options },
-      strict: true,
-      allowPositionals: true,
-    });
-  } catch (e) {
-    stdio.err(`parley ${name}: ${(e as Error).message} — see \`parley ${name} --help\``);
-    return 2;
-  }
-  const values = parsed.values as Record<string, string | boolean | undefined>;
-  if (values.help) {
-    stdio.out(commandHelp(command));
-    return 0;
-  }
-  const n = parsed.positionals.length;
-  if (n < command.args.min || n > command.args.max) {
-    stdio.err(`parley ${name}: usage: ${command.usage}`);
-    return 2;
-  }
-
-  ctx ??= new Context(readEnv(), {
-    server: values.server as string | undefined,
-    json: values.json === true,
-  });
-  try {
-    return (await command.run(ctx, { positionals: parsed.positionals, values })) ?? 0;
-  } catch (e) {
-    if (e instanceof CliError) {
-      ctx.io.err(
-        `parley: ${e.message}${e instanceof UsageError ? ` — see \`parley ${name} --help\`` : ""}`,
-      );
-      return e.exitCode;
-    }
-    if (e instanceof AppError) {
-      ctx.io.err(`parley: ${explain(e)}`);
-      return 1;
-    }
-    ctx.io.err(`parley: unexpected error: ${(e as Error)?.stack ?? e}`);
-    return 1;
-  }
+export function main(args: string[]): Promise<number> {
+  return dispatch<Context>(
+    {
+      name: "parley",
+      commands: COMMANDS,
+      global: GLOBAL,
+      help: HELP,
+      defaultCommand: "chat",
+      version: VERSION,
+      context: (values) =>
+        new Context(readEnv(), {
+          server: values.server as string | undefined,
+          json: values.json === true,
+        }),
+      explain: (e) => explain(e),
+    },
+    args,
+    stdio,
+  );
 }
 
 if (import.meta.main) {

@@ -5,8 +5,7 @@
  * token or an unreachable status role is one line on stderr and exit 1;
  * bad flags exit 2.
  */
-import { parseArgs, type ParseArgsOptionsConfig } from "node:util";
-import { AppError } from "../proto/errors.ts";
+import type { ParseArgsOptionsConfig } from "node:util";
 import { statusClient } from "../proto/services.ts";
 import {
   adminCall,
@@ -17,7 +16,8 @@ import {
   resolveToken,
 } from "./admin/admin_context.ts";
 import type { Command } from "./lib/command.ts";
-import { CliError, stdio } from "./lib/parley_context.ts";
+import { dispatch } from "./lib/dispatch.ts";
+import { stdio } from "./lib/parley_context.ts";
 
 const COMMANDS: Record<string, () => Promise<{ command: Command<AdminContext> }>> = {
   nodes: () => import("./admin/nodes.ts"),
@@ -55,94 +55,40 @@ Flags:
                   PARLEY_STATUS_ADDR (default ${DEFAULT_STATUS})
   --token TOKEN   the admin token; also PARLEY_ADMIN_TOKEN, else the file
                   .data/admin.token (under PARLEY_DATA_DIR if set)
-  --json          machine-readable output (with --watch: one JSON per line)
-  -w, --watch     redraw every 2 seconds (nodes, stats)
-  -h, --help      this help, or a command's`;
+  --json          machine-readable output (with --watch: one JSON per line):
+                  times are Unix ms in fields named *_at, absent values null
+  -h, --help      this help, or a command's
 
-export async function main(args: string[]): Promise<number> {
-  let tokens;
-  try {
-    ({ tokens } = parseArgs({
-      args,
-      options: GLOBAL,
-      strict: false,
-      allowPositionals: true,
-      tokens: true,
-    }));
-  } catch (e) {
-    stdio.err(`parley-admin: ${(e as Error).message}`);
-    return 2;
-  }
-  const first = tokens.find((t) => t.kind === "positional");
-  if (!first || first.kind !== "positional" || first.value === "help") {
-    if (args.includes("--help") || args.includes("-h") || first) {
-      stdio.out(HELP);
-      return 0;
-    }
-    stdio.err(`parley-admin: no command given\n\n${HELP}`);
-    return 2;
-  }
-  const name = first.value;
-  const load = COMMANDS[name];
-  if (!load) {
-    stdio.err(`parley-admin: unknown command "${name}" — see \`parley-admin --help\``);
-    return 2;
-  }
-  const { command } = await load();
-  const rest = [...args.slice(0, first.index), ...args.slice(first.index + 1)];
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: rest,
-      options: { ...GLOBAL, ...command.options },
-      strict: true,
-      allowPositionals: true,
-    });
-  } catch (e) {
-    stdio.err(
-      `parley-admin ${name}: ${(e as Error).message} — see \`parley-admin ${name} --help\``,
-    );
-    return 2;
-  }
-  const values = parsed.values as Record<string, string | boolean | undefined>;
-  if (values.help) {
-    stdio.out(`${command.usage}\n\n${command.summary}${command.help ? `\n\n${command.help}` : ""}`);
-    return 0;
-  }
-  const n = parsed.positionals.length;
-  if (n < command.args.min || n > command.args.max) {
-    stdio.err(`parley-admin ${name}: usage: ${command.usage}`);
-    return 2;
-  }
+nodes and stats also take -w, --watch: redraw every 2 seconds.`;
 
-  const env = readAdminEnv();
-  const address = (values.status as string | undefined) ?? env.PARLEY_STATUS_ADDR ??
-    DEFAULT_STATUS;
-  let status;
-  try {
-    const token = resolveToken(values.token as string | undefined, env, stdio.err);
-    status = statusClient(address);
-    const ctx: AdminContext = {
-      status,
-      call: adminCall(token),
-      json: values.json === true,
-      io: stdio,
-    };
-    return (await command.run(ctx, { positionals: parsed.positionals, values })) ?? 0;
-  } catch (e) {
-    if (e instanceof CliError) {
-      stdio.err(`parley-admin: ${e.message}`);
-      return e.exitCode;
-    }
-    if (e instanceof AppError) {
-      stdio.err(`parley-admin: ${explainAdmin(e, address)}`);
-      return 1;
-    }
-    stdio.err(`parley-admin: unexpected error: ${(e as Error)?.message ?? e}`);
-    return 1;
-  } finally {
-    status?.close();
-  }
+/** Runs `parley-admin` with `args`; resolves with the exit code. */
+export function main(args: string[]): Promise<number> {
+  return dispatch<AdminContext>(
+    {
+      name: "parley-admin",
+      commands: COMMANDS,
+      global: GLOBAL,
+      help: HELP,
+      context(values) {
+        const env = readAdminEnv();
+        const address = (values.status as string | undefined) ?? env.PARLEY_STATUS_ADDR ??
+          DEFAULT_STATUS;
+        const token = resolveToken(values.token as string | undefined, env);
+        return {
+          status: statusClient(address),
+          address,
+          tokenFrom: token.from,
+          call: adminCall(token.token),
+          json: values.json === true,
+          io: stdio,
+        };
+      },
+      explain: explainAdmin,
+      done: (ctx) => ctx.status.close(),
+    },
+    args,
+    stdio,
+  );
 }
 
 if (import.meta.main) Deno.exit(await main(Deno.args));

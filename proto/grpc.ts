@@ -91,6 +91,14 @@ function toServiceError(e: unknown): Partial<grpc.StatusObject> {
   return { code: grpc.status.INTERNAL, details: "internal error", metadata };
 }
 
+/** What grpc-js reports when the peer speaks HTTP/2 but not this service. */
+const NOT_PARLEY = new Set([
+  grpc.status.UNIMPLEMENTED,
+  grpc.status.RESOURCE_EXHAUSTED,
+  grpc.status.INTERNAL,
+  grpc.status.UNKNOWN,
+]);
+
 function fromServiceError(e: grpc.ServiceError, target: string, method: string): AppError {
   const code = e.metadata?.get("parley-code")[0];
   const retry = e.metadata?.get("parley-retry-after")[0];
@@ -105,6 +113,11 @@ function fromServiceError(e: grpc.ServiceError, target: string, method: string):
   // No parley-code: the peer never answered (down, unreachable, timed out).
   if (e.code === grpc.status.UNAVAILABLE || e.code === grpc.status.DEADLINE_EXCEEDED) {
     return new AppError("peer_unavailable", `${method} on ${target}: ${e.details}`, 503, 1);
+  }
+  // An answer without parley-code: what listens there is not a Parley role (an
+  // HTTP server, another gRPC service), e.g. a client pointed at the wrong port.
+  if (NOT_PARLEY.has(e.code)) {
+    return new AppError("peer_not_parley", `${method} on ${target}: ${e.details}`, 502);
   }
   return new AppError("internal", `${method} on ${target}: ${e.details}`, 500);
 }

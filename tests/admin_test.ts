@@ -2,8 +2,10 @@
  * `parley-admin` against a cluster of separate processes (verify, status,
  * gate and two chat nodes on MySQL + Redis): nodes lists both chat nodes
  * with their session counts, online/presence/user/stats report the live
- * sessions, kick ends one, --watch streams, and a wrong or missing token or
- * an unreachable status role is one clear line and a non-zero exit.
+ * sessions, kick ends one, --watch streams, and a wrong or missing token,
+ * an unreachable status role or a port that is not one is one clear line and
+ * a non-zero exit. --json follows the convention both programs share: times
+ * in Unix ms named *_at, absent values null.
  */
 import assert from "node:assert/strict";
 import { ADMIN_TOKEN, type Cluster, login, register, startCluster } from "./cluster.ts";
@@ -74,6 +76,36 @@ Deno.test("parley-admin: nodes, online, presence, user, stats, kick, watch, and 
       assert.equal(s.sessions, 2);
     });
 
+    await t.step(
+      '--json: times in Unix ms named *_at, absent values null, never "" or 0',
+      async () => {
+        const noTimeMs = (text: string) => {
+          const keys = [...text.matchAll(/"(\w+)":/g)].map((m) => m[1]);
+          assert.deepEqual(keys.filter((k) => /_ms$/.test(k) && k !== "heartbeat_age_ms"), []);
+        };
+        const nodes = await admin(["nodes", "--json"]);
+        noTimeMs(nodes.stdout);
+        for (const n of JSON.parse(nodes.stdout)) {
+          assert.ok(n.started_at > Date.now() - 600_000 && n.started_at <= Date.now(), show(nodes));
+          assert.equal(typeof n.heartbeat_age_ms, "number");
+        }
+        const online = await admin(["presence", "alice", "--json"]);
+        noTimeMs(online.stdout);
+        const p = JSON.parse(online.stdout);
+        assert.equal(p.online, true, show(online));
+        assert.equal(p.node, "chat-1");
+        assert.ok(p.since_at > Date.now() - 600_000, show(online));
+        assert.equal(p.last_seen_at, null);
+        const user = JSON.parse((await admin(["user", "bob", "--json"])).stdout);
+        assert.ok(user.created_at > 0);
+        assert.equal(user.presence.node, "chat-2");
+        const page = JSON.parse((await admin(["online", "--json", "--limit", "5"])).stdout);
+        assert.equal(page.next_cursor, null, 'no next page: null, not ""');
+        const stats = await admin(["stats", "--json"]);
+        noTimeMs(stats.stdout);
+      },
+    );
+
     await t.step("nodes --watch prints a fresh document every 2 seconds", async () => {
       const proc = new Deno.Command(Deno.execPath(), {
         args: [...ADMIN_ARGS, "nodes", "--watch", "--json"],
@@ -105,15 +137,27 @@ Deno.test("parley-admin: nodes, online, presence, user, stats, kick, watch, and 
       for (const l of lines) assert.equal(JSON.parse(l).length, 2);
     });
 
-    await t.step("kick ends bob's live session", async () => {
+    await t.step("kick ends bob's live session and tells him an operator did it", async () => {
       const r = await admin(["kick", "bob", "--reason", "maintenance"]);
       assert.equal(r.code, 0, show(r));
       assert.equal(r.stdout.trim(), "kicked bob from chat-2");
+      const kicked = await bob.next("kicked");
+      assert.equal(kicked.reason, "kicked by an operator: maintenance");
       const closed = await bob.closed;
       assert.equal(closed.code, 4003);
       const again = await admin(["kick", "bob"]);
       assert.match(again.stdout, /bob has no live session/, show(again));
+      const json = await admin(["kick", "bob", "--json"]);
+      assert.deepEqual(JSON.parse(json.stdout), { kicked: false, node: null }, show(json));
       assert.ok(alice.isOpen, "alice's session is untouched");
+      const offline = await eventually(async () => {
+        const p = JSON.parse((await admin(["presence", "bob", "--json"])).stdout);
+        return p.online ? null : p;
+      }, { what: "bob offline" });
+      assert.equal(offline.node, null);
+      assert.equal(offline.session_id, null);
+      assert.equal(offline.since_at, null);
+      assert.ok(offline.last_seen_at > Date.now() - 600_000);
     });
 
     await t.step("a wrong token is refused with one line and exit 1", async () => {
@@ -144,7 +188,17 @@ Deno.test("parley-admin: nodes, online, presence, user, stats, kick, watch, and 
           env: { PARLEY_STATUS_ADDR: status, PARLEY_DATA_DIR: dir.path },
         });
         assert.equal(fromFile.code, 0, show(fromFile));
-        assert.match(fromFile.stderr, /using the admin token in/);
+        assert.equal(fromFile.stderr, "", "a token from the file is used without a note");
+        await Deno.writeTextFile(`${dir.path}/admin.token`, "a-stale-token-from-an-old-run\n");
+        const stale = await run(ADMIN_ARGS, ["stats"], {
+          env: { PARLEY_STATUS_ADDR: status, PARLEY_DATA_DIR: dir.path },
+        });
+        assert.equal(stale.code, 1, show(stale));
+        assert.equal(
+          stale.stderr.trim(),
+          `parley-admin: the status role refused the admin token in ${dir.path}/admin.token ` +
+            "(admin_unauthorized) — check --token / PARLEY_ADMIN_TOKEN",
+        );
       } finally {
         await dir.remove();
       }
@@ -157,6 +211,35 @@ Deno.test("parley-admin: nodes, online, presence, user, stats, kick, watch, and 
       );
       const usage = await admin(["kick"]);
       assert.equal(usage.code, 2, show(usage));
+    });
+
+    await t.step("a port that is not the status role's is named as such", async () => {
+      const ports = [new URL(cluster.gateUrl).host, new URL(chat1.wsUrl).host, chat1.grpcAddr];
+      for (const addr of ports) {
+        const r = await admin(["nodes", "--status", addr]);
+        assert.equal(r.code, 1, show(r));
+        assert.equal(
+          r.stderr.trim(),
+          `parley-admin: ${addr} answers, but is not a Parley status service — ` +
+            "check --status ADDR or PARLEY_STATUS_ADDR",
+        );
+      }
+    });
+
+    await t.step("a flag a command does not take is one clean line and exit 2", async () => {
+      const r = await admin(["online", "--watch"]);
+      assert.equal(r.code, 2, show(r));
+      assert.equal(
+        r.stderr.trim(),
+        "parley-admin online: unknown flag --watch — see `parley-admin online --help`",
+      );
+      const help = await admin(["--help"]);
+      assert.match(help.stdout, /^nodes and stats also take -w, --watch/m);
+      const value = await admin(["online", "--limit"]);
+      assert.equal(
+        value.stderr.trim(),
+        "parley-admin online: --limit needs a value — see `parley-admin online --help`",
+      );
     });
   } catch (e) {
     throw new Error(

@@ -6,43 +6,35 @@
 import { AppError } from "../../proto/errors.ts";
 import type { CallOptions, RpcClient } from "../../proto/grpc.ts";
 import { adminMetadata, type StatusMethods, type UserRef } from "../../proto/services.ts";
-import { CliError, type Output, UsageError } from "../lib/parley_context.ts";
+import { CliError, type Output, readVars, UsageError } from "../lib/parley_context.ts";
 
 export const DEFAULT_STATUS = "127.0.0.1:50052";
 
-export interface AdminEnv {
-  PARLEY_STATUS_ADDR?: string;
-  PARLEY_ADMIN_TOKEN?: string;
-  PARLEY_DATA_DIR?: string;
-}
+const ADMIN_VARS = ["PARLEY_STATUS_ADDR", "PARLEY_ADMIN_TOKEN", "PARLEY_DATA_DIR"] as const;
+export type AdminEnv = Partial<Record<(typeof ADMIN_VARS)[number], string>>;
 
 export function readAdminEnv(): AdminEnv {
-  const get = (k: keyof AdminEnv) => Deno.env.get(k) || undefined;
-  return {
-    PARLEY_STATUS_ADDR: get("PARLEY_STATUS_ADDR"),
-    PARLEY_ADMIN_TOKEN: get("PARLEY_ADMIN_TOKEN"),
-    PARLEY_DATA_DIR: get("PARLEY_DATA_DIR"),
-  };
+  return readVars(ADMIN_VARS);
+}
+
+/** The admin token, and the file it was read from (null when given by flag or variable). */
+export interface AdminToken {
+  token: string;
+  from: string | null;
 }
 
 /**
  * The admin token: --token, PARLEY_ADMIN_TOKEN, or the file a single-process
- * server writes (`<data dir>/admin.token`, .data/ by default), with a note.
+ * server writes (`<data dir>/admin.token`, .data/ by default). Where it came
+ * from is only said when the status role refuses it.
  */
-export function resolveToken(
-  flag: string | undefined,
-  env: AdminEnv,
-  note: (line: string) => void,
-): string {
-  if (flag) return flag;
-  if (env.PARLEY_ADMIN_TOKEN) return env.PARLEY_ADMIN_TOKEN;
+export function resolveToken(flag: string | undefined, env: AdminEnv): AdminToken {
+  if (flag) return { token: flag, from: null };
+  if (env.PARLEY_ADMIN_TOKEN) return { token: env.PARLEY_ADMIN_TOKEN, from: null };
   const path = `${env.PARLEY_DATA_DIR ?? ".data"}/admin.token`;
   try {
     const token = Deno.readTextFileSync(path).trim();
-    if (token) {
-      note(`parley-admin: using the admin token in ${path}`);
-      return token;
-    }
+    if (token) return { token, from: path };
   } catch { /* no file: say what to do below */ }
   throw new CliError(
     `no admin token — pass --token TOKEN, set PARLEY_ADMIN_TOKEN, or run where ${path} exists`,
@@ -51,6 +43,10 @@ export function resolveToken(
 
 export interface AdminContext {
   status: RpcClient<StatusMethods>;
+  /** The status role's address, as given. */
+  address: string;
+  /** The token file, when the token came from one. */
+  tokenFrom: string | null;
   /** Metadata (and deadline) for every call. */
   call: CallOptions;
   json: boolean;
@@ -70,15 +66,28 @@ export function adminCall(token: string): CallOptions {
 }
 
 /** The one line an operator reads when a call fails. */
-export function explainAdmin(e: AppError, address: string): string {
+export function explainAdmin(
+  e: AppError,
+  ctx: Pick<AdminContext, "address" | "tokenFrom">,
+): string {
   switch (e.code) {
     case "admin_unauthorized":
-      return "the status role refused the admin token (admin_unauthorized) — check --token / PARLEY_ADMIN_TOKEN";
+      return `the status role refused the admin token${
+        ctx.tokenFrom ? ` in ${ctx.tokenFrom}` : ""
+      } (admin_unauthorized) — check --token / PARLEY_ADMIN_TOKEN`;
     case "peer_unavailable":
-      return `cannot reach the status role at ${address} — is it running? (--status ADDR or PARLEY_STATUS_ADDR)`;
+      return `cannot reach the status role at ${ctx.address} — is it running? (--status ADDR or PARLEY_STATUS_ADDR)`;
+    case "peer_not_parley":
+      return `${ctx.address} answers, but is not a Parley status service — check --status ADDR or PARLEY_STATUS_ADDR`;
     case "user_not_found":
       return "no such user (user_not_found)";
     default:
       return `${e.message} (${e.code})`;
   }
+}
+
+/** Prints `value` as JSON with --json, else the human lines. */
+export function show(ctx: AdminContext, value: unknown, lines: () => string[]): void {
+  if (ctx.json) ctx.io.out(JSON.stringify(value, null, 2));
+  else for (const l of lines()) ctx.io.out(l.trimEnd());
 }

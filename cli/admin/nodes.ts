@@ -4,6 +4,7 @@ import type { Command } from "../lib/command.ts";
 import { duration, table } from "../lib/format.ts";
 import { sanitizeLine } from "../lib/sanitize.ts";
 import type { AdminContext } from "./admin_context.ts";
+import { nodeJson } from "./json.ts";
 import { watchable } from "./watch.ts";
 
 export function nodeTable(nodes: NodeInfo[], now = Date.now()): string[] {
@@ -32,6 +33,6 @@ export const command: Command<AdminContext> = {
   run: (ctx, { values }) =>
     watchable(ctx, values.watch === true, async () => {
       const { nodes } = await ctx.status.ListNodes({}, ctx.call);
-      return { value: nodes, lines: nodeTable(nodes) };
+      return { value: nodes.map(nodeJson), lines: nodeTable(nodes) };
     }),
 };

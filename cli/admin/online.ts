@@ -3,7 +3,8 @@ import { UsageError } from "../lib/parley_context.ts";
 import type { Command } from "../lib/command.ts";
 import { formatTime, table } from "../lib/format.ts";
 import { sanitizeLine } from "../lib/sanitize.ts";
-import type { AdminContext } from "./admin_context.ts";
+import { type AdminContext, show } from "./admin_context.ts";
+import { onlineJson } from "./json.ts";
 
 export const command: Command<AdminContext> = {
   name: "online",
@@ -22,25 +23,26 @@ export const command: Command<AdminContext> = {
       { limit, cursor: (values.cursor as string | undefined) ?? "" },
       ctx.call,
     );
-    if (ctx.json) return ctx.io.out(JSON.stringify(res, null, 2));
-    ctx.io.out(`${res.total} online`);
-    if (res.users.length) {
-      ctx.io.out("");
-      for (
-        const l of table(
-          ["NAME", "ID", "NODE", "SINCE"],
-          res.users.map((u) => [
-            sanitizeLine(u.name),
-            String(u.user_id),
-            sanitizeLine(u.node),
-            u.since_ms ? formatTime(u.since_ms) : "",
-          ]),
-          [1],
-        )
-      ) ctx.io.out(l);
-    }
-    if (res.next_cursor) {
-      ctx.io.out(`\nmore: parley-admin online --limit ${limit} --cursor ${res.next_cursor}`);
-    }
+    show(ctx, onlineJson(res), () => [
+      `${res.total} online`,
+      ...(res.users.length
+        ? [
+          "",
+          ...table(
+            ["NAME", "ID", "NODE", "SINCE"],
+            res.users.map((u) => [
+              sanitizeLine(u.name),
+              String(u.user_id),
+              sanitizeLine(u.node),
+              u.since_ms ? formatTime(u.since_ms) : "",
+            ]),
+            [1],
+          ),
+        ]
+        : []),
+      ...(res.next_cursor
+        ? ["", `more: parley-admin online --limit ${limit} --cursor ${res.next_cursor}`]
+        : []),
+    ]);
   },
 };

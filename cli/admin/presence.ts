@@ -3,7 +3,8 @@ import type { PresenceInfo } from "../../proto/services.ts";
 import type { Command } from "../lib/command.ts";
 import { ago, formatTime } from "../lib/format.ts";
 import { sanitizeLine } from "../lib/sanitize.ts";
-import { type AdminContext, userRef } from "./admin_context.ts";
+import { type AdminContext, show, userRef } from "./admin_context.ts";
+import { presenceJson } from "./json.ts";
 
 export function presenceLine(p: PresenceInfo): string {
   const who = `${sanitizeLine(p.name)} (#${p.user_id})`;
@@ -21,6 +22,6 @@ export const command: Command<AdminContext> = {
   args: { min: 1, max: 1 },
   async run(ctx, { positionals }) {
     const p = await ctx.status.Presence(userRef(positionals[0]), ctx.call);
-    ctx.io.out(ctx.json ? JSON.stringify(p, null, 2) : presenceLine(p));
+    show(ctx, presenceJson(p), () => [presenceLine(p)]);
   },
 };

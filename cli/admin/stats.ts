@@ -3,6 +3,7 @@ import type { Command } from "../lib/command.ts";
 import { table } from "../lib/format.ts";
 import { sanitizeLine } from "../lib/sanitize.ts";
 import type { AdminContext } from "./admin_context.ts";
+import { statsJson } from "./json.ts";
 import { watchable } from "./watch.ts";
 
 export const command: Command<AdminContext> = {
@@ -15,7 +16,7 @@ export const command: Command<AdminContext> = {
     watchable(ctx, values.watch === true, async () => {
       const s = await ctx.status.Stats({}, ctx.call);
       return {
-        value: s,
+        value: statsJson(s),
         lines: [
           `users:     ${s.users}`,
           `messages:  ${s.messages}`,

@@ -2,7 +2,8 @@
 import type { Command } from "../lib/command.ts";
 import { formatTime } from "../lib/format.ts";
 import { sanitizeLine } from "../lib/sanitize.ts";
-import { type AdminContext, userRef } from "./admin_context.ts";
+import { type AdminContext, show, userRef } from "./admin_context.ts";
+import { userJson } from "./json.ts";
 import { presenceLine } from "./presence.ts";
 
 export const command: Command<AdminContext> = {
@@ -13,8 +14,7 @@ export const command: Command<AdminContext> = {
   args: { min: 1, max: 1 },
   async run(ctx, { positionals }) {
     const u = await ctx.status.UserInfo(userRef(positionals[0]), ctx.call);
-    if (ctx.json) return ctx.io.out(JSON.stringify(u, null, 2));
-    const lines = [
+    show(ctx, userJson(u), () => [
       `id:        ${u.id}`,
       `name:      ${sanitizeLine(u.name)}`,
       `display:   ${sanitizeLine(u.display_name)}`,
@@ -24,7 +24,6 @@ export const command: Command<AdminContext> = {
       `friends:   ${u.friends}`,
       `messages:  ${u.messages}`,
       `session:   ${u.presence ? presenceLine(u.presence).replace(/^[^:]*: /, "") : "offline"}`,
-    ];
-    for (const l of lines) ctx.io.out(l.trimEnd());
+    ]);
   },
 };

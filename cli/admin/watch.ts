@@ -2,12 +2,19 @@
  * Shared output of the admin commands: print once, or with --watch redraw
  * every 2 seconds (on a terminal the screen is cleared each time; with
  * --json one compact JSON document per line). While watching, a failed
- * call is shown and retried rather than ending the watch.
+ * call is shown and retried rather than ending the watch. Times are
+ * 24-hour, like everywhere else in both programs.
  */
 import { AppError } from "../../proto/errors.ts";
-import { type AdminContext, explainAdmin } from "./admin_context.ts";
+import { clockSeconds } from "../lib/format.ts";
+import { type AdminContext, explainAdmin, show } from "./admin_context.ts";
 
 export const WATCH_MS = 2000;
+
+/** One screen of --watch output on a terminal: cleared, the text, a 24-hour stamp. */
+export function watchFrame(text: string, now: number, everyMs = WATCH_MS): string {
+  return `\x1b[H\x1b[2J${text}\n\nevery ${everyMs / 1000}s · ${clockSeconds(now)} · Ctrl-C stops`;
+}
 
 export async function watchable(
   ctx: AdminContext,
@@ -16,8 +23,7 @@ export async function watchable(
 ): Promise<number> {
   if (!watch) {
     const { value, lines } = await fetch();
-    if (ctx.json) ctx.io.out(JSON.stringify(value, null, 2));
-    else for (const l of lines) ctx.io.out(l);
+    show(ctx, value, () => lines);
     return 0;
   }
   for (;;) {
@@ -28,13 +34,11 @@ export async function watchable(
     } catch (e) {
       if (!(e instanceof AppError)) throw e;
       if (e.code === "admin_unauthorized") throw e;
-      text = `parley-admin: ${explainAdmin(e, ctx.status.target)}`;
+      text = `parley-admin: ${explainAdmin(e, ctx)}`;
     }
     if (ctx.json) ctx.io.out(text);
-    else if (ctx.io.stdoutIsTerminal) {
-      const stamp = new Date().toLocaleTimeString();
-      ctx.io.out(`\x1b[H\x1b[2J${text}\n\nevery ${WATCH_MS / 1000}s · ${stamp} · Ctrl-C stops`);
-    } else ctx.io.out(text + "\n");
+    else if (ctx.io.stdoutIsTerminal) ctx.io.out(watchFrame(text, Date.now()));
+    else ctx.io.out(text + "\n");
     await new Promise((r) => setTimeout(r, WATCH_MS));
   }
 }

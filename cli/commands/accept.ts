@@ -1,6 +1,7 @@
 /** `parley accept USER`: accept USER's friend request. */
 import { type Command, withChat } from "../lib/command.ts";
 import { userLabel } from "../lib/format.ts";
+import { friendJson } from "../lib/json.ts";
 import { findIncoming } from "../lib/users.ts";
 
 export const command: Command = {
@@ -13,6 +14,9 @@ export const command: Command = {
       const req = await findIncoming(c, positionals[0]);
       return await c.request("friend.accept", { user_id: req.from.id });
     });
-    ctx.print({ friend }, () => [`you and ${userLabel(friend.user)} are now friends`]);
+    ctx.print(
+      { friend: friendJson(friend) },
+      () => [`you and ${userLabel(friend.user)} are now friends`],
+    );
   },
 };

@@ -1,6 +1,7 @@
 /** `parley friends`: your friends, who is online, and unread counts. */
 import { type Command, withChat } from "../lib/command.ts";
 import { ago, table } from "../lib/format.ts";
+import { friendJson } from "../lib/json.ts";
 import { sanitizeLine } from "../lib/sanitize.ts";
 
 export const command: Command = {
@@ -11,7 +12,7 @@ export const command: Command = {
   async run(ctx) {
     const { friends } = await withChat(ctx, (c) => c.request("friend.list", {}));
     ctx.print(
-      friends,
+      friends.map(friendJson),
       () =>
         friends.length === 0 ? ["no friends yet — find people with `parley search`"] : table(
           ["", "NAME", "DISPLAY NAME", "STATUS", "UNREAD"],

@@ -34,6 +34,12 @@ export function clock(ms: number): string {
   return `${pad2(d.getHours())}:${pad2(d.getMinutes())}`;
 }
 
+/** "HH:MM:SS", 24-hour: the --watch stamp. */
+export function clockSeconds(ms: number): string {
+  const d = new Date(ms);
+  return `${clock(ms)}:${pad2(d.getSeconds())}`;
+}
+
 /** "just now", "5 min ago", "3 h ago", "2 days ago". */
 export function ago(ms: number, now = Date.now()): string {
   const s = Math.max(0, Math.round((now - ms) / 1000));

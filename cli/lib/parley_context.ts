@@ -28,28 +28,30 @@ export class UsageError extends CliError {
   }
 }
 
-/** The environment variables the client reads. */
-export interface ClientEnv {
-  PARLEY_SERVER?: string;
-  PARLEY_CONFIG_DIR?: string;
-  PARLEY_PASSWORD?: string;
-  XDG_CONFIG_HOME?: string;
-  HOME?: string;
-  APPDATA?: string;
-  NO_COLOR?: string;
+/** The environment variables the client reads (an empty one counts as unset). */
+const CLIENT_VARS = [
+  "PARLEY_SERVER",
+  "PARLEY_CONFIG_DIR",
+  "PARLEY_PASSWORD",
+  "XDG_CONFIG_HOME",
+  "HOME",
+  "APPDATA",
+  "NO_COLOR",
+] as const;
+export type ClientEnv = Partial<Record<(typeof CLIENT_VARS)[number], string>>;
+
+/** The named variables that are set and not empty: the only place either program reads them. */
+export function readVars<K extends string>(names: readonly K[]): Partial<Record<K, string>> {
+  const out: Partial<Record<K, string>> = {};
+  for (const k of names) {
+    const v = Deno.env.get(k);
+    if (v) out[k] = v;
+  }
+  return out;
 }
 
 export function readEnv(): ClientEnv {
-  const get = (k: keyof ClientEnv) => Deno.env.get(k) || undefined;
-  return {
-    PARLEY_SERVER: get("PARLEY_SERVER"),
-    PARLEY_CONFIG_DIR: get("PARLEY_CONFIG_DIR"),
-    PARLEY_PASSWORD: get("PARLEY_PASSWORD"),
-    XDG_CONFIG_HOME: get("XDG_CONFIG_HOME"),
-    HOME: get("HOME"),
-    APPDATA: get("APPDATA"),
-    NO_COLOR: get("NO_COLOR"),
-  };
+  return readVars(CLIENT_VARS);
 }
 
 export interface Output {
