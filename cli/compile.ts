@@ -37,15 +37,61 @@ export function compileArgs(target?: string): string[][] {
   ];
 }
 
+/**
+ * When `deno compile` failed because it could not download denort, what to
+ * do instead (null for any other failure): Deno's own error is a raw stack
+ * of "error sending request" causes that never names DENORT_BIN.
+ */
+export function denortAdvice(stderr: string, denoVersion = Deno.version.deno): string | null {
+  const url = /https:\/\/dl\.deno\.land\/\S*denort-[\w.-]+?\.zip/.exec(stderr)?.[0];
+  if (!url && !/Setting up base binary/.test(stderr)) return null;
+  const zip = url ?? `https://dl.deno.land/release/v${denoVersion}/denort-TARGET.zip`;
+  const target = /denort-([\w.-]+?)\.zip/.exec(zip)?.[1] ?? "TARGET";
+  const chain = stderr.split("Stack backtrace")[0];
+  const causes = [...chain.matchAll(/^\s*\d+: (.+)$/gm)].map((m) => m[1].trim());
+  const why = causes.at(-1) ?? "the download failed";
+  return [
+    `deno task compile: could not download Deno's runtime for ${target} (denort): ${why}.`,
+    "Without network, build with a denort you already have:",
+    `  1. on a machine with network, download ${zip}`,
+    `  2. unzip it and copy the denort file here`,
+    `  3. DENORT_BIN=/path/to/denort deno task compile${
+      target === "TARGET" || target === Deno.build.target ? "" : ` --target ${target}`
+    }`,
+    `(denort must be the same Deno version, ${denoVersion}, built for ${target}.)`,
+  ].join("\n");
+}
+
+/**
+ * Runs one `deno compile`: its progress lines pass through as they come,
+ * while an error is held back to be explained if it is the denort download.
+ */
+async function compile(args: string[]): Promise<boolean> {
+  const child = new Deno.Command(Deno.execPath(), { args, stdout: "inherit", stderr: "piped" })
+    .spawn();
+  const enc = new TextEncoder();
+  let held = "";
+  let partial = "";
+  for await (const chunk of child.stderr.pipeThrough(new TextDecoderStream())) {
+    const lines = (partial + chunk).split("\n");
+    partial = lines.pop()!;
+    for (const line of lines) {
+      if (held || /error/i.test(line)) held += line + "\n";
+      else await Deno.stderr.write(enc.encode(line + "\n"));
+    }
+  }
+  held += partial;
+  const { success } = await child.status;
+  const advice = success ? null : denortAdvice(held);
+  if (advice) console.error(advice);
+  else await Deno.stderr.write(enc.encode(held));
+  return success;
+}
+
 if (import.meta.main) {
   const { values } = parseArgs({ args: Deno.args, options: { target: { type: "string" } } });
   for (const args of compileArgs(values.target)) {
     console.log(`deno ${args.join(" ")}`);
-    const { success } = await new Deno.Command(Deno.execPath(), {
-      args,
-      stdout: "inherit",
-      stderr: "inherit",
-    }).output();
-    if (!success) Deno.exit(1);
+    if (!(await compile(args))) Deno.exit(1);
   }
 }

@@ -226,3 +226,84 @@ Deno.test({
     }
   },
 });
+
+/** A denort target whose runtime is not in Deno's cache, so compiling for it must download it. */
+async function uncachedTarget(): Promise<string | null> {
+  const info = await new Deno.Command(Deno.execPath(), { args: ["info", "--json"] }).output();
+  const denoDir = JSON.parse(new TextDecoder().decode(info.stdout)).denoDir as string;
+  for (
+    const target of [
+      "aarch64-apple-darwin",
+      "x86_64-pc-windows-msvc",
+      "x86_64-apple-darwin",
+      "aarch64-unknown-linux-gnu",
+    ]
+  ) {
+    const zip = `${denoDir}/dl/release/v${Deno.version.deno}/denort-${target}.zip`;
+    if (target !== Deno.build.target && !(await Deno.stat(zip).catch(() => null))) return target;
+  }
+  return null;
+}
+
+Deno.test("deno task compile without network says how to build with DENORT_BIN", async () => {
+  const target = await uncachedTarget();
+  assert.ok(target, "every denort is cached: nothing to download");
+  // A proxy nobody listens on: the download fails at once, network or not.
+  const dead = `http://127.0.0.1:${await freePort()}`;
+  const r = await run(["run", "--allow-run", `${REPO_DIR}cli/compile.ts`, "--target", target], [], {
+    env: { HTTPS_PROXY: dead, https_proxy: dead, NO_PROXY: "", no_proxy: "" },
+  });
+  assert.equal(r.code, 1, show(r));
+  assert.match(
+    r.stderr,
+    new RegExp(
+      `^deno task compile: could not download Deno's runtime for ${target} \\(denort\\)`,
+      "m",
+    ),
+  );
+  assert.match(
+    r.stderr,
+    new RegExp(`DENORT_BIN=/path/to/denort deno task compile --target ${target}`),
+  );
+  assert.doesNotMatch(r.stderr, /Stack backtrace|Caused by/, "Deno's raw error is not shown");
+});
+
+/** Whether the npm registry answers, for the test that needs a fresh download. */
+const registryUp = await fetch("https://registry.npmjs.org/protobufjs", {
+  method: "HEAD",
+  signal: AbortSignal.timeout(5000),
+}).then((r) => r.ok, () => false);
+
+Deno.test({
+  name: "the first deno task serve of a fresh clone prints no build-script warning",
+  ignore: !registryUp,
+  async fn() {
+    // A new user's cache: empty, so every npm package is downloaded now.
+    const cache = await tempDir();
+    try {
+      const out = await new Deno.Command(Deno.execPath(), {
+        args: ["task", "serve", "--help"],
+        cwd: REPO_DIR,
+        env: { DENO_DIR: cache.path, NO_COLOR: "1" },
+      }).output();
+      const stderr = new TextDecoder().decode(out.stderr);
+      assert.equal(out.code, 0, stderr);
+      assert.match(stderr, /Download https:\/\/registry\.npmjs\.org\/protobufjs/, "it was fetched");
+      assert.doesNotMatch(stderr, /Warning|build scripts|lifecycle/i, stderr);
+      assert.match(new TextDecoder().decode(out.stdout), /^Parley chat server/);
+    } finally {
+      await cache.remove();
+    }
+  },
+});
+
+Deno.test("deno task -q runs parley without the task banner", async () => {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["task", "-q", "parley", "--help"],
+    cwd: REPO_DIR,
+    env: { NO_COLOR: "1" },
+  }).output();
+  assert.equal(out.code, 0);
+  assert.equal(new TextDecoder().decode(out.stderr), "", "no 'Task parley deno run ...' line");
+  assert.match(new TextDecoder().decode(out.stdout), /^parley — chat from your terminal/);
+});
