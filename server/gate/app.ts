@@ -15,6 +15,7 @@ import { errorBody, errorResponse, type GateEnv, MAX_BODY_BYTES, type Services }
 import { accountRoutes } from "./accounts.ts";
 import { profileRoutes } from "./profile.ts";
 import { CHAT_NODE_PATH, chatNodeRoutes } from "./chat_node.ts";
+import { nameRoutes } from "./names.ts";
 
 /** Every route and its methods, for 405 answers and as the metrics' route label. */
 export const ROUTES: Record<string, string[]> = {
@@ -81,6 +82,7 @@ export function createApp(s: Services): Hono<GateEnv> {
   accountRoutes(app, s);
   profileRoutes(app, s);
   chatNodeRoutes(app, s);
+  nameRoutes(app, s);
 
   app.notFound((c) => {
     const allowed = ROUTES[c.req.path];
