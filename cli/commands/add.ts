@@ -12,7 +12,7 @@ export const command: Command = {
     const [name, ...words] = positionals;
     const greeting = words.join(" ");
     const res = await withChat(ctx, async (c) => {
-      const user = await findUser(c, name);
+      const user = await findUser(c, name, c.welcome.user);
       return await c.request("friend.request", {
         user_id: user.id,
         ...(greeting ? { greeting } : {}),

@@ -27,7 +27,7 @@ export const command: Command = {
       throw new UsageError("--before must be a message id");
     }
     const { user, page, me } = await withChat(ctx, async (c) => {
-      const user = await findUser(c, positionals[0]);
+      const user = await findUser(c, positionals[0], c.welcome.user);
       const page = await c.request("msg.history", {
         with: user.id,
         limit,

@@ -25,7 +25,7 @@ export const command: Command = {
       throw new CliError(`a message is at most ${MAX_TEXT_CHARS} characters`, 2);
     }
     const res = await withChat(ctx, async (c) => {
-      const user = await findUser(c, name);
+      const user = await findUser(c, name, c.welcome.user);
       try {
         const client_id = crypto.randomUUID();
         return await c.request("msg.send", { to: user.id, text, client_id });

@@ -43,6 +43,11 @@ export class GateClient {
     return this.call<{ user: SelfUser }>("POST", "/api/v1/register", body);
   }
 
+  /** Whether a user name is free (names are public; checked before a code is mailed). */
+  nameAvailable(name: string): Promise<{ available: boolean }> {
+    return this.call("GET", `/api/v1/names/${encodeURIComponent(name)}`);
+  }
+
   login(login: string, password: string): Promise<LoginReply> {
     return this.call("POST", "/api/v1/login", { login, password });
   }

@@ -7,7 +7,7 @@
 import { AppError } from "../../proto/errors.ts";
 import { GateClient } from "./gate_client.ts";
 import { type Prompter, stdinPrompter } from "./prompt.ts";
-import { configDir, loadSession, saveSession, type Session } from "./session_file.ts";
+import { configDir, loadServer, loadSession, saveSession, type Session } from "./session_file.ts";
 import { Connection, NODE_GONE, TOKEN_ERRORS } from "./ws.ts";
 
 export const DEFAULT_SERVER = "http://127.0.0.1:8080";
@@ -95,11 +95,15 @@ export class Context {
     this.configDir = configDir(env);
   }
 
-  /** The gate named by --server, PARLEY_SERVER, the session, or the default. */
+  /**
+   * The gate named by --server, PARLEY_SERVER, the session, the one last
+   * logged in to (kept after a logout), or the default.
+   */
   async server(): Promise<string> {
     const named = this.flags.server ?? this.env.PARLEY_SERVER;
     if (named) return normalizeServer(named);
-    return (await this.savedSession())?.server ?? DEFAULT_SERVER;
+    return (await this.savedSession())?.server ?? (await loadServer(this.configDir)) ??
+      DEFAULT_SERVER;
   }
 
   savedSession(): Promise<Session | null> {

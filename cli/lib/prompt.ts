@@ -102,19 +102,24 @@ async function readTtyLine(): Promise<string | null> {
 export function stdinPrompter(lines: LineReader = new LineReader()): Prompter {
   const interactive = Deno.stdin.isTerminal();
   const show = (q: string) => Deno.stderr.writeSync(enc.encode(q));
+  // Input ended after a question was shown: end its line, so an error starts on its own.
+  const ended = (question: string) => {
+    if (question) show("\n");
+    return eof();
+  };
   return {
     interactive,
     async ask(question) {
       show(question);
       const line = interactive ? await readTtyLine() : await lines.line();
-      if (line === null) throw eof();
+      if (line === null) throw ended(question);
       return line.trim();
     },
     async secret(question) {
       show(question);
       if (interactive) return await readSecretRaw();
       const line = await lines.line();
-      if (line === null) throw eof();
+      if (line === null) throw ended(question);
       return line;
     },
   };

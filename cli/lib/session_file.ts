@@ -3,7 +3,8 @@
  * `$PARLEY_CONFIG_DIR`, else `$XDG_CONFIG_HOME/parley`, else
  * `~/.config/parley`, file `session.json`, mode 0600 (it holds a bearer
  * token). Written to a temporary file first and renamed, so a crash never
- * leaves half a file.
+ * leaves half a file. The server is also kept on its own (`server.json`),
+ * so that logging out forgets the session but not where it was.
  */
 import type { SelfUser } from "../../proto/protocol.ts";
 
@@ -19,6 +20,7 @@ export interface Session {
 }
 
 const FILE = "session.json";
+const SERVER_FILE = "server.json";
 
 /** The config directory from the environment variables that name it. */
 export function configDir(env: {
@@ -59,20 +61,42 @@ export async function loadSession(dir: string): Promise<Session | null> {
   }
 }
 
-export async function saveSession(dir: string, session: Session): Promise<void> {
+/** Writes `text` to `dir/name` (mode 0600) through a temporary file and a rename. */
+async function writeAtomic(dir: string, name: string, text: string): Promise<void> {
   await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
-  const tmp = `${dir}/.${FILE}.${crypto.randomUUID()}`;
+  const tmp = `${dir}/.${name}.${crypto.randomUUID()}`;
   try {
-    await Deno.writeTextFile(tmp, JSON.stringify(session, null, 2) + "\n", { mode: 0o600 });
+    await Deno.writeTextFile(tmp, text, { mode: 0o600 });
     // mode on create is filtered by the umask; make sure it is 0600.
     if (Deno.build.os !== "windows") await Deno.chmod(tmp, 0o600);
-    await Deno.rename(tmp, `${dir}/${FILE}`);
+    await Deno.rename(tmp, `${dir}/${name}`);
   } catch (e) {
     await Deno.remove(tmp).catch(() => {});
     throw e;
   }
 }
 
+export async function saveSession(dir: string, session: Session): Promise<void> {
+  await writeAtomic(dir, FILE, JSON.stringify(session, null, 2) + "\n");
+  await saveServer(dir, session.server);
+}
+
+/** Remembers the gate last logged in to, for after a logout. */
+export async function saveServer(dir: string, server: string): Promise<void> {
+  await writeAtomic(dir, SERVER_FILE, JSON.stringify({ server }) + "\n");
+}
+
+/** The gate last logged in to, or null. */
+export async function loadServer(dir: string): Promise<string | null> {
+  try {
+    const v = JSON.parse(await Deno.readTextFile(`${dir}/${SERVER_FILE}`));
+    return typeof v?.server === "string" && v.server ? v.server : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Forgets the session (the server stays remembered). */
 export async function clearSession(dir: string): Promise<void> {
   try {
     await Deno.remove(`${dir}/${FILE}`);

@@ -1,5 +1,12 @@
 import assert from "node:assert/strict";
-import { clearSession, configDir, loadSession, saveSession, type Session } from "./session_file.ts";
+import {
+  clearSession,
+  configDir,
+  loadServer,
+  loadSession,
+  saveSession,
+  type Session,
+} from "./session_file.ts";
 
 const session: Session = {
   server: "http://127.0.0.1:8080",
@@ -47,6 +54,19 @@ Deno.test("loadSession() treats a damaged file as no session", async () => {
     assert.equal(await loadSession(dir), null);
     await Deno.writeTextFile(`${dir}/session.json`, JSON.stringify({ token: 1 }));
     assert.equal(await loadSession(dir), null);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("clearSession() forgets the session but not the server it was on", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    assert.equal(await loadServer(dir), null);
+    await saveSession(dir, { ...session, server: "http://chat.example:8080" });
+    await clearSession(dir);
+    assert.equal(await loadSession(dir), null);
+    assert.equal(await loadServer(dir), "http://chat.example:8080");
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

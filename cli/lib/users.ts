@@ -16,10 +16,18 @@ export interface Requester {
 
 const same = (a: string, b: string) => a.toLowerCase() === b.toLowerCase();
 
-/** The user whose name is exactly `name` (case-insensitive). */
-export async function findUser(conn: Requester, name: string): Promise<PublicUser> {
+/**
+ * The user whose name is exactly `name` (case-insensitive). Search never
+ * lists the searcher, so naming yourself (`me`) gets its own answer.
+ */
+export async function findUser(
+  conn: Requester,
+  name: string,
+  me?: Pick<PublicUser, "name">,
+): Promise<PublicUser> {
   const query = name.trim().replace(/^@/, "");
   if (!query) throw new CliError("no user name given", 2);
+  if (me && same(me.name, query)) throw new CliError(`${sanitizeLine(query)} is you`);
   const { users } = await conn.request("user.search", { query, limit: 50 });
   const hit = users.find((u) => same(u.name, query));
   if (!hit) throw new CliError(`no user named ${sanitizeLine(query)}`);

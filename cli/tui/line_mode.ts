@@ -13,7 +13,9 @@
  *   errors go to stderr, starting with "!".
  *
  * When stdin ends it waits until everything typed was sent, then exits
- * (0, or 1 if something could not be sent); --listen keeps it running.
+ * (0, or 1 if a line could not be sent: refused by the server, to someone
+ * who is not a friend, or with no @NAME to say who it is for); --listen
+ * keeps it running.
  */
 import type { PublicUser, WireMessage } from "../../proto/protocol.ts";
 import { ChatClient, type ConnState } from "../lib/chat_client.ts";
@@ -121,6 +123,11 @@ export async function runLineMode(
     },
   });
 
+  // A line that cannot be sent is reported at once and makes the exit code 1.
+  const refuse = (why: string) => {
+    failures++;
+    warn(why);
+  };
   const handle = (line: string) => {
     const text = line.trim();
     if (text === "") return;
@@ -130,11 +137,11 @@ export async function runLineMode(
     let body = text;
     if (m) {
       const user = byName(m[1]);
-      if (!user) return warn(`${sanitizeLine(m[1])} is not one of your friends`);
+      if (!user) return refuse(`${sanitizeLine(m[1])} is not one of your friends`);
       to = user.id;
       body = m[2];
-    } else if (text.startsWith("@")) return warn("nothing to send after the name");
-    if (to === null) return warn("start the line with @NAME to say who it is for");
+    } else if (text.startsWith("@")) return refuse("nothing to send after the name");
+    if (to === null) return refuse("start the line with @NAME to say who it is for");
     lastPeer = to;
     client.send(to, body);
   };
