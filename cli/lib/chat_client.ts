@@ -5,8 +5,11 @@
  * own client_id so a resend is never stored twice, and coalesces receipts
  * per friend. Follows docs/protocol.md §11: no automatic reconnect after a
  * kick (4003) or a refused token (4001); when the node it knows cannot be
- * reached (or a draining node names no other), it asks the gate for a
- * live one with the same token (`findNode`) instead of giving up.
+ * reached, or a node drains, it asks the gate for a live one with the same
+ * token (`findNode`) instead of giving up. The token only ever goes to
+ * chat URLs the gate handed out: a `reconnect` frame's chat_url is used
+ * only if the gate named that URL before (a forged frame cannot send the
+ * client, and its token, anywhere else).
  */
 import { AppError } from "../../proto/errors.ts";
 import { CLOSE, type ServerEvent, type WireMessage } from "../../proto/protocol.ts";
@@ -43,13 +46,13 @@ export interface ChatClientOptions {
   onSent?(item: OutboxItem, message: WireMessage): void;
   /** A queued message was refused for good (not friends, too long...). */
   onSendFailed?(item: OutboxItem, error: AppError): void;
-  /** The chat URL changed (a drain named another node, or the gate picked one). */
+  /** The chat URL changed (the gate picked another node, or a drain named one it had). */
   onUrlChange?(url: string): void;
   /**
    * Asks the gate for a live chat node's URL with the same token (POST
    * /api/v1/session/chat-node). Used when a reconnect to the known URL
-   * failed, or a draining node named no other. Without it, the client keeps
-   * retrying the known URL.
+   * failed, or a node drains. Without it, the client keeps retrying the
+   * known URL (it never follows a drain's URL the gate did not hand out).
    */
   findNode?(): Promise<string>;
   backoff?: { minMs: number; maxMs: number };
@@ -74,13 +77,16 @@ export class ChatClient {
   private readonly queue: (OutboxItem & { tries: number })[] = [];
   private flushing = false;
   private kickReason: string | null = null;
-  /** The known URL failed (or a drain named no node): ask the gate before the next try. */
+  /** The known URL failed (or a node drains): ask the gate before the next try. */
   private askGate = false;
+  /** Every chat URL the gate handed out (at login, or from findNode): the only ones dialled. */
+  private readonly gateUrls = new Set<string>();
   private readonly wantAcks = new Map<number, { delivered: number; read: number }>();
   private readonly sentAcks = new Map<number, { delivered: number; read: number }>();
 
   constructor(private readonly options: ChatClientOptions) {
     this.url = options.url;
+    this.gateUrls.add(options.url);
   }
 
   get state(): ConnState {
@@ -203,9 +209,10 @@ export class ChatClient {
   private onEvent(e: ServerEvent): void {
     if (e.type === "kicked") this.kickReason = e.reason;
     if (e.type === "reconnect") {
-      const next = (e as { chat_url?: string | null }).chat_url;
-      if (next) this.setUrl(next);
-      // The draining node knows no other: only the gate can name one.
+      // The frame's URL is a hint, taken only if the gate named it before;
+      // otherwise the gate names the node (a frame can be forged, the gate's answer not).
+      const hint = (e as { chat_url?: string | null }).chat_url;
+      if (hint && this.gateUrls.has(hint)) this.setUrl(hint);
       else this.askGate = true;
     }
     this.options.onEvent?.(e);
@@ -238,6 +245,7 @@ export class ChatClient {
     }
     if (this.stopped) return false;
     this.askGate = false;
+    this.gateUrls.add(url);
     this.setUrl(url);
     return true;
   }

@@ -225,21 +225,73 @@ Deno.test("ChatClient asks the gate for another node when the known one refuses 
   }
 });
 
-Deno.test("ChatClient asks the gate when a draining node names no other, and not when it names one", async () => {
-  const [p1, p2, p3] = [await freePort(), await freePort(), await freePort()];
-  const urls = [p1, p2, p3].map((p) => `ws://127.0.0.1:${p}/ws`);
-  // n1 drains naming n2; n2 drains naming nobody; the gate then names n3.
-  const drainTo = (next: string | null) => (f: Record<string, unknown>, ws: WebSocket) => {
-    if (f.type !== "ping") return;
-    ws.send(JSON.stringify({ type: "reconnect", reason: "draining", chat_url: next }));
-    ws.close(1012, "node draining");
+/** A TCP listener standing for an attacker's host: counts the connections made to it. */
+function attackerListener() {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  let dialled = 0;
+  (async () => {
+    for await (const conn of listener) {
+      dialled++;
+      conn.close();
+    }
+  })().catch(() => {});
+  const port = (listener.addr as Deno.NetAddr).port;
+  return {
+    url: `ws://127.0.0.1:${port}/ws`,
+    dialled: () => dialled,
+    close: () => listener.close(),
   };
+}
+
+const drainTo = (next: string | null) => (f: Record<string, unknown>, ws: WebSocket) => {
+  if (f.type !== "ping") return;
+  ws.send(JSON.stringify({ type: "reconnect", reason: "draining", chat_url: next }));
+  ws.close(1012, "node draining");
+};
+
+Deno.test("ChatClient never dials a reconnect frame's chat_url that the gate did not hand out", async () => {
+  const [p1, p2] = [await freePort(), await freePort()];
+  const attacker = attackerListener();
+  // n1 (the node the gate gave at login) sends a forged reconnect to the attacker.
+  const servers = [scriptedNode(p1, drainTo(attacker.url), "n1"), scriptedNode(p2, () => {}, "n2")];
+  const n2 = `ws://127.0.0.1:${p2}/ws`;
+  const gate = gateStandIn(n2);
+  const moved: string[] = [];
+  const client = new ChatClient({
+    url: `ws://127.0.0.1:${p1}/ws`,
+    token: "t",
+    findNode: gate.findNode,
+    onUrlChange: (url) => moved.push(url),
+  });
+  try {
+    client.start();
+    await until(() => client.state.kind === "connected");
+    client.connection!.send({ type: "ping" });
+    await until(() => client.state.kind === "connected" && client.state.node === "n2");
+    assert.equal(gate.calls.length, 1, "the gate named the next node");
+    assert.deepEqual(moved, [n2]);
+    assert.equal(attacker.dialled(), 0, "the forged URL was never dialled");
+  } finally {
+    client.stop();
+    attacker.close();
+    await Promise.all(servers.map((s) => s.shutdown()));
+  }
+});
+
+Deno.test("ChatClient asks the gate when a node drains, and takes a drain's URL only if the gate named it", async () => {
+  const [p1, p2] = [await freePort(), await freePort()];
+  const urls = [p1, p2].map((p) => `ws://127.0.0.1:${p}/ws`);
+  // n1 drains naming nobody (the gate then names n2); n2 drains naming n1, which the gate gave.
+  let n1Drained = false;
   const servers = [
-    scriptedNode(p1, drainTo(urls[1]), "n1"),
-    scriptedNode(p2, drainTo(null), "n2"),
-    scriptedNode(p3, () => {}, "n3"),
+    scriptedNode(p1, (f, ws) => {
+      if (n1Drained) return;
+      n1Drained = f.type === "ping";
+      drainTo(null)(f, ws);
+    }, "n1"),
+    scriptedNode(p2, drainTo(urls[0]), "n2"),
   ];
-  const gate = gateStandIn(urls[2]);
+  const gate = gateStandIn(urls[1]);
   const moved: string[] = [];
   const client = new ChatClient({
     url: urls[0],
@@ -254,11 +306,11 @@ Deno.test("ChatClient asks the gate when a draining node names no other, and not
     await until(nodeIs("n1"));
     client.connection!.send({ type: "ping" });
     await until(nodeIs("n2"));
-    assert.equal(gate.calls.length, 0, "a drain that names a node needs no gate");
-    client.connection!.send({ type: "ping" });
-    await until(nodeIs("n3"));
     assert.equal(gate.calls.length, 1);
-    assert.deepEqual(moved, [urls[1], urls[2]]);
+    client.connection!.send({ type: "ping" });
+    await until(nodeIs("n1"));
+    assert.equal(gate.calls.length, 1, "a drain naming a node the gate gave needs no gate");
+    assert.deepEqual(moved, [urls[1], urls[0]]);
   } finally {
     client.stop();
     await Promise.all(servers.map((s) => s.shutdown()));
