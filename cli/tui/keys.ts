@@ -1,8 +1,9 @@
 /**
  * Turns the bytes a terminal sends in raw mode into key presses: printable
- * text, Enter, arrows, Page Up/Down, Home/End, Tab and Shift-Tab, Ctrl
- * combinations, and bracketed paste (pasted text arrives as one piece, its
- * line breaks as spaces, so a paste never sends a half-typed message).
+ * text, Enter, arrows (and Ctrl-Up/Ctrl-Down), Page Up/Down, Home/End, Tab
+ * and Shift-Tab, F1, Ctrl and Alt combinations (Alt-Enter too), and
+ * bracketed paste (pasted text arrives as one piece with its line breaks
+ * as "\n", so a paste never sends a half-typed message).
  */
 
 export type Key =
@@ -22,9 +23,14 @@ export type Key =
       | "pagedown"
       | "tab"
       | "backtab"
+      | "ctrl-up"
+      | "ctrl-down"
+      | "f1"
       | "escape";
   }
-  | { name: "ctrl"; key: string };
+  | { name: "ctrl"; key: string }
+  /** Alt (or Esc) then a key: "p", "n", "enter"... */
+  | { name: "alt"; key: string };
 
 const CSI_KEYS: Record<string, Key["name"]> = {
   A: "up",
@@ -34,7 +40,10 @@ const CSI_KEYS: Record<string, Key["name"]> = {
   H: "home",
   F: "end",
   Z: "backtab",
+  P: "f1",
 };
+/** CSI arrows with a Ctrl modifier (";5"). */
+const CTRL_KEYS: Record<string, Key["name"]> = { A: "ctrl-up", B: "ctrl-down" };
 const TILDE_KEYS: Record<string, Key["name"]> = {
   "1": "home",
   "7": "home",
@@ -43,6 +52,7 @@ const TILDE_KEYS: Record<string, Key["name"]> = {
   "3": "delete",
   "5": "pageup",
   "6": "pagedown",
+  "11": "f1",
 };
 
 const PASTE_START = "\x1b[200~";
@@ -69,7 +79,10 @@ export function parseKeys(input: string): { keys: Key[]; rest: string } {
     if (input.startsWith(PASTE_START, i)) {
       const end = input.indexOf(PASTE_END, i + PASTE_START.length);
       if (end < 0) return { keys: (flush(), keys), rest: input.slice(i) };
-      text += input.slice(i + PASTE_START.length, end).replace(/\r\n|[\r\n\t]/g, " ");
+      text += input.slice(i + PASTE_START.length, end).replace(/\r\n|\r/g, "\n").replace(
+        /\t/g,
+        " ",
+      );
       i = end + PASTE_END.length;
       continue;
     }
@@ -87,13 +100,14 @@ export function parseKeys(input: string): { keys: Key[]; rest: string } {
         if (j >= input.length) return { keys: (flush(), keys), rest: input.slice(i) };
         const final = input[j];
         const params = input.slice(i + 2, j);
-        const name = final === "~" ? TILDE_KEYS[params.split(";")[0]] : CSI_KEYS[final];
+        const ctrl = params.split(";")[1] === "5" ? CTRL_KEYS[final] : undefined;
+        const name = ctrl ?? (final === "~" ? TILDE_KEYS[params.split(";")[0]] : CSI_KEYS[final]);
         if (name) push({ name } as Key);
         i = j + 1;
         continue;
       }
-      // Alt+key: ignored, but do not let the key through as text.
-      push({ name: "escape" });
+      // Alt+key (sent as Esc then the key); Alt-Enter is Esc then CR.
+      push({ name: "alt", key: next === "\r" || next === "\n" ? "enter" : next.toLowerCase() });
       i += 2;
       continue;
     }

@@ -32,9 +32,22 @@ Deno.test("parseKeys() keeps an unfinished escape sequence for the next chunk", 
   assert.deepEqual(parseKeys(first.rest + "B").keys, [{ name: "down" }]);
 });
 
-Deno.test("parseKeys() turns a bracketed paste into one text key without line breaks", () => {
-  assert.deepEqual(parseKeys("\x1b[200~line one\nline two\x1b[201~\r").keys, [
-    { name: "text", text: "line one line two" },
+Deno.test("parseKeys() turns a bracketed paste into one text key, its line breaks as \\n", () => {
+  assert.deepEqual(parseKeys("\x1b[200~line one\r\nline two\tend\x1b[201~\r").keys, [
+    { name: "text", text: "line one\nline two end" },
     { name: "enter" },
+  ]);
+});
+
+Deno.test("parseKeys() reads Ctrl-Up/Down, Alt keys, Alt-Enter and F1 in both forms", () => {
+  assert.deepEqual(parseKeys("\x1b[1;5A\x1b[1;5B\x1bp\x1bN\x1b\r\x1bOP\x1b[11~\x1b[1;2A").keys, [
+    { name: "ctrl-up" },
+    { name: "ctrl-down" },
+    { name: "alt", key: "p" },
+    { name: "alt", key: "n" },
+    { name: "alt", key: "enter" },
+    { name: "f1" },
+    { name: "f1" },
+    { name: "up" },
   ]);
 });

@@ -3,18 +3,10 @@ import assert from "node:assert/strict";
 import type { WireFriend } from "../../proto/protocol.ts";
 import { width } from "../lib/width.ts";
 import { cursorAt, render } from "./render.ts";
-import {
-  addMessage,
-  addQueued,
-  applyEvent,
-  type ChatState,
-  conversation,
-  dueAcks,
-  insertText,
-  moveSelection,
-  newState,
-  setFriends,
-} from "./state.ts";
+import { applyEvent } from "./events.ts";
+import { insertText } from "./input.ts";
+import { addMessage, addQueued, dueAcks } from "./messages.ts";
+import { type ChatState, conversation, moveSelection, newState, setFriends } from "./state.ts";
 
 const NOW = new Date(2026, 4, 5, 12, 30).getTime();
 const ME = { id: 1, name: "alice", display_name: "Alice" };
@@ -175,7 +167,12 @@ Deno.test("a message in another conversation counts as unread and shows as a not
   assert.equal(carol.unread, 4);
   const lines = render(s, { cols: 80, rows: 24 });
   assert.match(lines[2], /carol\s+4│/);
-  assert.match(lines[22], /carol: psst/);
+  assert.match(lines[21], /^ » carol: psst/, "a notice line above the status line");
+  assert.match(lines[22], /unread: carol 4/, "the activity list in the status line");
+  s.now += 10_000;
+  const later = render(s, { cols: 80, rows: 24 });
+  assert.ok(!find(later, "psst"), "the notice expires");
+  assert.match(later[22], /unread: carol 4/, "lasting state stays");
 });
 
 Deno.test("dueAcks() acks delivery of everything and reading of the open conversation only", () => {

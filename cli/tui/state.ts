@@ -1,14 +1,14 @@
 /**
- * The chat screen's state and every change to it: friends with presence and
- * unread counts, one conversation per friend (messages deduplicated by id,
- * queued ones by client_id), receipts, notices, the input line. Changes are
+ * The chat screen's state and the basic changes to it:
+ * friends with presence and unread counts, one conversation per friend,
+ * receipts, notices, the help overlay and the search view. Changes are
  * plain functions on a plain object, so render.ts can draw any state and
- * tests can build one by hand.
+ * tests can build one by hand. Messages are added in messages.ts, server
+ * events applied in events.ts, the input line edited in input.ts.
  */
-import type { PublicUser, ServerEvent, WireFriend, WireMessage } from "../../proto/protocol.ts";
-import type { ConnState, OutboxItem } from "../lib/chat_client.ts";
+import type { PublicUser, WireFriend } from "../../proto/protocol.ts";
+import type { ConnState } from "../lib/chat_client.ts";
 import { sanitizeLine } from "../lib/sanitize.ts";
-import { graphemes } from "../lib/width.ts";
 
 export interface Peer {
   id: number;
@@ -47,6 +47,10 @@ export interface Conversation {
   acked_read: number;
   /** Screen lines scrolled up from the bottom. */
   scroll: number;
+  /** The first unread message when the conversation was opened: the "new messages" line. */
+  new_from: number | null;
+  /** Unread count at opening, until the history is there to place the line. */
+  unread_at_open: number;
 }
 
 export interface Notice {
@@ -54,18 +58,34 @@ export interface Notice {
   at: number;
 }
 
+export interface Search {
+  peer: number;
+  query: string;
+  /** Ids of the matching messages, oldest first. */
+  hits: number[];
+}
+
 export interface ChatState {
   me: PublicUser;
   conn: ConnState;
+  /** A friend list has arrived (until then the screen shows the connection, not "no friends"). */
+  friends_loaded: boolean;
   peers: Peer[];
   selected: number | null;
   conversations: Map<number, Conversation>;
   input: string;
   /** Cursor position in the input, in grapheme clusters. */
   cursor: number;
+  /** Lines sent before (newest last) and where Ctrl-Up/Alt-P is in them. */
+  sent: string[];
+  sent_at: number | null;
+  /** The input as it was before browsing the sent lines. */
+  draft: string;
   notices: Notice[];
   pending_requests: number;
   queued: number;
+  help: boolean;
+  search: Search | null;
   /** The clock the screen is drawn at (ms). */
   now: number;
 }
@@ -74,14 +94,20 @@ export function newState(me: PublicUser, now = Date.now()): ChatState {
   return {
     me,
     conn: { kind: "connecting", attempt: 0 },
+    friends_loaded: false,
     peers: [],
     selected: null,
     conversations: new Map(),
     input: "",
     cursor: 0,
+    sent: [],
+    sent_at: null,
+    draft: "",
     notices: [],
     pending_requests: 0,
     queued: 0,
+    help: false,
+    search: null,
     now,
   };
 }
@@ -98,6 +124,8 @@ export function conversation(s: ChatState, peer: number): Conversation {
       acked_delivered: 0,
       acked_read: 0,
       scroll: 0,
+      new_from: null,
+      unread_at_open: 0,
     };
     s.conversations.set(peer, c);
   }
@@ -112,12 +140,18 @@ export function selectedPeer(s: ChatState): Peer | undefined {
   return s.selected === null ? undefined : peer(s, s.selected);
 }
 
+/** A transient notice: shown for a few seconds above the status line, which keeps lasting state. */
 export function notify(s: ChatState, text: string): void {
   s.notices.push({ text: sanitizeLine(text), at: s.now });
   if (s.notices.length > 20) s.notices.shift();
 }
 
-function peerFrom(f: WireFriend): Peer {
+/** Friends with unread messages, other than the open conversation: the activity list. */
+export function activity(s: ChatState): Peer[] {
+  return s.peers.filter((p) => p.id !== s.selected && p.unread > 0);
+}
+
+export function peerFrom(f: WireFriend): Peer {
   return {
     id: f.user.id,
     name: f.user.name,
@@ -129,167 +163,13 @@ function peerFrom(f: WireFriend): Peer {
   };
 }
 
-const byName = (a: Peer, b: Peer) => a.name.localeCompare(b.name);
+export const byName = (a: Peer, b: Peer) => a.name.localeCompare(b.name);
 
 /** Replaces the friend list (from friend.list), keeping the selection. */
 export function setFriends(s: ChatState, friends: WireFriend[]): void {
   s.peers = friends.map(peerFrom).sort(byName);
+  s.friends_loaded = true;
   if (s.selected === null || !peer(s, s.selected)) s.selected = s.peers[0]?.id ?? null;
-}
-
-/** Adds a message (live, synced, history or my own); false if it was already there. */
-export function addMessage(s: ChatState, m: WireMessage): boolean {
-  const mine = m.from === s.me.id;
-  const other = mine ? m.to : m.from;
-  const c = conversation(s, other);
-  if (c.messages.some((x) => x.id === m.id)) return false;
-  const line: ChatLine = { ...m, status: "stored" };
-  const queued = mine ? c.messages.findIndex((x) => x.client_id === m.client_id) : -1;
-  if (queued >= 0) c.messages.splice(queued, 1);
-  // Stored messages in id order; queued ones stay at the end.
-  let at = c.messages.length;
-  while (at > 0 && (c.messages[at - 1].id === null || c.messages[at - 1].id! > m.id)) at--;
-  c.messages.splice(at, 0, line);
-  if (!mine && s.selected !== other) {
-    const p = peer(s, other);
-    if (p && m.id > c.acked_read) p.unread++;
-  }
-  return true;
-}
-
-/** A message I typed, shown at once and marked queued until the server stores it. */
-export function addQueued(s: ChatState, item: OutboxItem): void {
-  conversation(s, item.to).messages.push({
-    id: null,
-    client_id: item.client_id,
-    from: s.me.id,
-    to: item.to,
-    text: item.text,
-    sent_at: item.queued_at,
-    status: "queued",
-  });
-}
-
-export function markFailed(s: ChatState, item: OutboxItem, reason: string): void {
-  const line = conversation(s, item.to).messages.find((x) => x.client_id === item.client_id);
-  if (line) {
-    line.status = "failed";
-    line.error = reason;
-  }
-}
-
-/** A page of history; older pages are merged in front. */
-export function addHistory(
-  s: ChatState,
-  peerId: number,
-  page: { messages: WireMessage[]; more: boolean; peer_delivered_id: number; peer_read_id: number },
-  older: boolean,
-): void {
-  const c = conversation(s, peerId);
-  for (const m of page.messages) addMessage(s, m);
-  if (!older || !c.loaded) c.more = page.more;
-  else c.more = page.more;
-  c.loaded = true;
-  c.peer_delivered = Math.max(c.peer_delivered, page.peer_delivered_id);
-  c.peer_read = Math.max(c.peer_read, page.peer_read_id);
-}
-
-/**
- * Receipts to send now: delivered for everything received, read for the
- * open conversation. Records them as asked for and clears its unread count.
- */
-export function dueAcks(s: ChatState): { peer: number; delivered?: number; read?: number }[] {
-  const out: { peer: number; delivered?: number; read?: number }[] = [];
-  for (const [peerId, c] of s.conversations) {
-    let newest = 0;
-    for (const m of c.messages) {
-      if (m.from === peerId && m.id !== null) newest = Math.max(newest, m.id);
-    }
-    const ack: { peer: number; delivered?: number; read?: number } = { peer: peerId };
-    if (newest > c.acked_delivered) ack.delivered = c.acked_delivered = newest;
-    if (s.selected === peerId && newest > c.acked_read) {
-      ack.read = c.acked_read = newest;
-      const p = peer(s, peerId);
-      if (p) p.unread = 0;
-    }
-    if (ack.delivered !== undefined || ack.read !== undefined) out.push(ack);
-  }
-  return out;
-}
-
-/** Applies one server event; returns false for events the screen ignores. */
-export function applyEvent(s: ChatState, e: ServerEvent): boolean {
-  const who = (id: number) => sanitizeLine(peer(s, id)?.name ?? `user #${id}`);
-  switch (e.type) {
-    case "msg.new": {
-      const fresh = addMessage(s, e.message);
-      const from = e.message.from;
-      const p = peer(s, from);
-      if (p) p.typing_until = 0;
-      if (fresh && from !== s.me.id && s.selected !== from) {
-        notify(s, `${who(from)}: ${sanitizeLine(e.message.text)}`);
-      }
-      return true;
-    }
-    case "msg.sync":
-      for (const m of e.messages) addMessage(s, m);
-      return true;
-    case "msg.status": {
-      const c = conversation(s, e.peer);
-      c.peer_delivered = Math.max(c.peer_delivered, e.delivered_id);
-      c.peer_read = Math.max(c.peer_read, e.read_id);
-      return true;
-    }
-    case "presence": {
-      const p = peer(s, e.user_id);
-      if (!p) return false;
-      p.online = e.online;
-      p.last_seen = e.last_seen;
-      if (!e.online) p.typing_until = 0;
-      return true;
-    }
-    case "typing": {
-      const p = peer(s, e.from);
-      if (!p) return false;
-      p.typing_until = e.active ? s.now + 6000 : 0;
-      return true;
-    }
-    case "friend.request":
-      s.pending_requests++;
-      notify(
-        s,
-        `${sanitizeLine(e.request.from.name)} wants to be friends` +
-          (e.request.greeting ? ` ("${sanitizeLine(e.request.greeting)}")` : "") +
-          ` — /accept ${sanitizeLine(e.request.from.name)}`,
-      );
-      return true;
-    case "friend.accepted": {
-      if (!peer(s, e.friend.user.id)) {
-        s.peers.push(peerFrom(e.friend));
-        s.peers.sort(byName);
-      }
-      s.selected ??= e.friend.user.id;
-      notify(s, `you and ${sanitizeLine(e.friend.user.name)} are now friends`);
-      return true;
-    }
-    case "friend.removed": {
-      const name = who(e.user_id);
-      removePeer(s, e.user_id);
-      notify(s, `${name} removed you as a friend`);
-      return true;
-    }
-    case "friend.declined":
-      notify(s, `your friend request was declined`);
-      return true;
-    case "friend.cancelled":
-      s.pending_requests = Math.max(0, s.pending_requests - 1);
-      return true;
-    case "reconnect":
-      notify(s, `the chat node is going away; reconnecting`);
-      return true;
-    default:
-      return false;
-  }
 }
 
 export function removePeer(s: ChatState, id: number): void {
@@ -299,70 +179,19 @@ export function removePeer(s: ChatState, id: number): void {
   if (s.selected === id) s.selected = s.peers[Math.min(i, s.peers.length - 1)]?.id ?? null;
 }
 
-/** Moves the selection `delta` friends down (wrapping); returns the new peer id. */
+/**
+ * Moves the selection `delta` friends down (wrapping); returns the new peer
+ * id. Leaving a conversation drops its "new messages" line and any search.
+ */
 export function moveSelection(s: ChatState, delta: number): number | null {
   if (s.peers.length === 0) return null;
   const i = s.peers.findIndex((p) => p.id === s.selected);
   const n = s.peers.length;
   const next = ((i < 0 ? 0 : i + delta) % n + n) % n;
+  if (s.selected !== null && s.peers[next].id !== s.selected) {
+    conversation(s, s.selected).new_from = null;
+    s.search = null;
+  }
   s.selected = s.peers[next].id;
   return s.selected;
-}
-
-// --- the input line (cursor counted in grapheme clusters) ---
-
-export function insertText(s: ChatState, text: string): void {
-  const g = graphemes(s.input);
-  const add = graphemes(sanitizeLine(text));
-  g.splice(s.cursor, 0, ...add);
-  s.input = g.join("");
-  s.cursor += add.length;
-}
-
-export function editInput(
-  s: ChatState,
-  op: "backspace" | "delete" | "left" | "right" | "home" | "end" | "kill" | "word",
-): void {
-  const g = graphemes(s.input);
-  switch (op) {
-    case "backspace":
-      if (s.cursor > 0) g.splice(--s.cursor, 1);
-      break;
-    case "delete":
-      g.splice(s.cursor, 1);
-      break;
-    case "left":
-      s.cursor = Math.max(0, s.cursor - 1);
-      break;
-    case "right":
-      s.cursor = Math.min(g.length, s.cursor + 1);
-      break;
-    case "home":
-      s.cursor = 0;
-      break;
-    case "end":
-      s.cursor = g.length;
-      break;
-    case "kill":
-      g.splice(0, s.cursor);
-      s.cursor = 0;
-      break;
-    case "word": {
-      let i = s.cursor;
-      while (i > 0 && g[i - 1] === " ") i--;
-      while (i > 0 && g[i - 1] !== " ") i--;
-      g.splice(i, s.cursor - i);
-      s.cursor = i;
-      break;
-    }
-  }
-  s.input = g.join("");
-}
-
-/** Takes the input line (for Enter) and clears it. */
-export function takeInput(s: ChatState): string {
-  const text = s.input;
-  s.input = "";
-  s.cursor = 0;
-  return text;
 }
