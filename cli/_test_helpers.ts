@@ -93,3 +93,94 @@ export function parleyUser(
 export function show(r: Run): string {
   return `exit ${r.code}\n--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}`;
 }
+
+const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+
+/**
+ * A tmux window running `parley chat` for one user, on a private tmux
+ * server: keys go in with send-keys, the screen comes back with
+ * capture-pane (`withStyles`: with its SGR sequences). Needs tmux (.ci/run
+ * installs it: apt-get install -y tmux).
+ */
+export class TmuxChat {
+  private constructor(readonly socket: string, readonly name: string) {}
+
+  static async start(options: {
+    socket: string;
+    server: string;
+    configDir: string;
+    cols?: number;
+    rows?: number;
+    /** Colours on (NO_COLOR unset) or off (NO_COLOR=1, the default). */
+    color?: boolean;
+  }): Promise<TmuxChat> {
+    const name = `chat${Math.random().toString(36).slice(2, 8)}`;
+    const vars = { PARLEY_SERVER: options.server, PARLEY_CONFIG_DIR: options.configDir };
+    const cmd = [
+      "env",
+      ...(options.color ? ["-u", "NO_COLOR"] : ["NO_COLOR=1"]),
+      ...Object.entries(vars).map(([k, v]) => `${k}=${v}`),
+      Deno.execPath(),
+      ...PARLEY_ARGS,
+      "chat",
+    ].map(quote).join(" ");
+    const pane = new TmuxChat(options.socket, name);
+    // The trailing echo keeps the pane (and its last words) after parley exits.
+    await pane.tmux(
+      "new-session",
+      "-d",
+      "-s",
+      name,
+      "-x",
+      String(options.cols ?? 80),
+      "-y",
+      String(options.rows ?? 24),
+      `${cmd}; echo "EXITED $?"; sleep 600`,
+    );
+    return pane;
+  }
+
+  async tmux(...args: string[]): Promise<string> {
+    const out = await new Deno.Command("tmux", { args: ["-S", this.socket, ...args] }).output()
+      .catch((e) => {
+        throw new Error(`tmux is needed for this test (apt-get install -y tmux): ${e.message}`);
+      });
+    if (!out.success) {
+      throw new Error(`tmux ${args.join(" ")} failed: ${new TextDecoder().decode(out.stderr)}`);
+    }
+    return new TextDecoder().decode(out.stdout);
+  }
+
+  /** The screen as text, one line per row (or with its SGR sequences). */
+  screen(withStyles = false): Promise<string> {
+    return this.tmux("capture-pane", "-p", ...(withStyles ? ["-e"] : []), "-t", this.name);
+  }
+
+  /** The screen's rows. */
+  async rows(): Promise<string[]> {
+    return (await this.screen()).replace(/\n$/, "").split("\n");
+  }
+
+  /** Keys by tmux name ("Enter", "C-Up", "M-p", "F1"). */
+  keys(...keys: string[]): Promise<string> {
+    return this.tmux("send-keys", "-t", this.name, ...keys);
+  }
+
+  /** Text typed literally. */
+  type(text: string): Promise<string> {
+    return this.tmux("send-keys", "-t", this.name, "-l", text);
+  }
+
+  resize(cols: number, rows: number): Promise<string> {
+    return this.tmux("resize-window", "-t", this.name, "-x", String(cols), "-y", String(rows));
+  }
+
+  kill(): Promise<string> {
+    return this.tmux("kill-session", "-t", this.name);
+  }
+}
+
+/** Stops the private tmux server of `socket` and every window on it. */
+export async function stopTmux(socket: string): Promise<void> {
+  await new Deno.Command("tmux", { args: ["-S", socket, "kill-server"] }).output().catch(() => {});
+}

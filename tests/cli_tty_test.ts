@@ -3,33 +3,20 @@
  * runs `parley chat` in an 80x24 window; keys go in with send-keys and the
  * screen is read back with capture-pane. A second user, connected over the
  * WebSocket from the test, reads and answers. Needs tmux (.ci/run installs
- * it: apt-get install -y tmux).
+ * it: apt-get install -y tmux). tests/cli_tty_screen_test.ts covers the
+ * rest of the screen, item by item.
  */
 import assert from "node:assert/strict";
 import { befriend, loginAndConnect, type Parley, register, startSingle } from "./cluster.ts";
 import { eventually, tempDir } from "../testing/mod.ts";
-import { PARLEY_ARGS, parleyUser, show } from "../cli/_test_helpers.ts";
-
-async function tmux(socket: string, ...args: string[]): Promise<string> {
-  const out = await new Deno.Command("tmux", { args: ["-S", socket, ...args] }).output().catch(
-    (e) => {
-      throw new Error(`tmux is needed for this test (apt-get install -y tmux): ${e.message}`);
-    },
-  );
-  const text = new TextDecoder().decode(out.stdout);
-  if (!out.success) {
-    throw new Error(`tmux ${args.join(" ")} failed: ${new TextDecoder().decode(out.stderr)}`);
-  }
-  return text;
-}
-
-const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+import { parleyUser, show, stopTmux, TmuxChat } from "../cli/_test_helpers.ts";
 
 Deno.test("the chat screen in a terminal: open a conversation, send, see the reply and the read mark", async () => {
   const p: Parley = await startSingle();
   const dir = await tempDir();
   const socket = `${dir.path}/tmux.sock`;
-  const screen = () => tmux(socket, "capture-pane", "-p", "-t", "chat");
+  let pane: TmuxChat | null = null;
+  const screen = () => pane!.screen();
   let bob: Awaited<ReturnType<typeof loginAndConnect>>["client"] | null = null;
   try {
     const aliceAcc = await register(p, "alice");
@@ -53,28 +40,7 @@ Deno.test("the chat screen in a terminal: open a conversation, send, see the rep
     });
     assert.equal(login.code, 0, show(login));
 
-    const cmd = [
-      "env",
-      `PARLEY_SERVER=${p.gateUrl}`,
-      `PARLEY_CONFIG_DIR=${alice.configDir}`,
-      "NO_COLOR=1",
-      Deno.execPath(),
-      ...PARLEY_ARGS,
-      "chat",
-    ].map(quote).join(" ");
-    // The trailing echo keeps the pane (and its last words) after parley exits.
-    await tmux(
-      socket,
-      "new-session",
-      "-d",
-      "-s",
-      "chat",
-      "-x",
-      "80",
-      "-y",
-      "24",
-      `${cmd}; echo "EXITED $?"; sleep 600`,
-    );
+    pane = await TmuxChat.start({ socket, server: p.gateUrl, configDir: alice.configDir });
 
     // The friend list, with bob first (selected) and the connection up.
     await eventually(async () => {
@@ -85,13 +51,13 @@ Deno.test("the chat screen in a terminal: open a conversation, send, see the rep
     });
 
     // Down then Up: carol, then back to bob.
-    await tmux(socket, "send-keys", "-t", "chat", "Down");
+    await pane.keys("Down");
     await eventually(async () => /›○ carol/.test(await screen()), { what: "carol selected" });
-    await tmux(socket, "send-keys", "-t", "chat", "Up");
+    await pane.keys("Up");
     await eventually(async () => /›● bob/.test(await screen()), { what: "bob selected" });
 
-    await tmux(socket, "send-keys", "-t", "chat", "-l", "hello bob, 日本語 👍");
-    await tmux(socket, "send-keys", "-t", "chat", "Enter");
+    await pane.type("hello bob, 日本語 👍");
+    await pane.keys("Enter");
     const got = await bob.next("msg.new", (e) => e.message.from === aliceAcc.id, 10_000);
     assert.equal(got.message.text, "hello bob, 日本語 👍");
 
@@ -117,7 +83,7 @@ Deno.test("the chat screen in a terminal: open a conversation, send, see the rep
     await bob.next("msg.status", (e) => e.peer === aliceAcc.id && e.read_id > got.message.id, 5000);
 
     // A narrow terminal: the friend list gives way, the conversation stays.
-    await tmux(socket, "resize-window", "-t", "chat", "-x", "40", "-y", "12");
+    await pane.resize(40, 12);
     await eventually(async () => {
       const s = await screen();
       return !s.includes("│") && /bob: hi alice back/.test(s);
@@ -125,13 +91,13 @@ Deno.test("the chat screen in a terminal: open a conversation, send, see the rep
       throw new Error(`${e.message}\n${await screen()}`);
     });
 
-    await tmux(socket, "send-keys", "-t", "chat", "C-c");
+    await pane.keys("C-c");
     await eventually(async () => (await screen()).includes("EXITED 0"), { what: "a clean exit" });
   } catch (e) {
     throw new Error(`${(e as Error).message}\n--- server log (tail)\n${p.logs().slice(-2000)}`);
   } finally {
     await bob?.close().catch(() => {});
-    await tmux(socket, "kill-server").catch(() => {});
+    await stopTmux(socket);
     await dir.remove();
     await p.close();
   }
