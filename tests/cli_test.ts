@@ -307,3 +307,24 @@ Deno.test("deno task -q runs parley without the task banner", async () => {
   assert.equal(new TextDecoder().decode(out.stderr), "", "no 'Task parley deno run ...' line");
   assert.match(new TextDecoder().decode(out.stdout), /^parley — chat from your terminal/);
 });
+
+Deno.test("deno task install puts banner-free parley and parley-admin shims in a directory", async () => {
+  const dir = await tempDir();
+  try {
+    const install = await new Deno.Command(Deno.execPath(), {
+      args: ["task", "-q", "install", "--dir", dir.path],
+      cwd: REPO_DIR,
+    }).output();
+    assert.equal(install.code, 0, new TextDecoder().decode(install.stderr));
+    for (const bin of ["parley", "parley-admin"]) {
+      // Run from elsewhere, as from the PATH.
+      const out = await new Deno.Command(`${dir.path}/${bin}`, { args: ["--help"], cwd: dir.path })
+        .output();
+      assert.equal(out.code, 0, bin);
+      assert.equal(new TextDecoder().decode(out.stderr), "", `${bin}: no banner`);
+      assert.match(new TextDecoder().decode(out.stdout), new RegExp(`^${bin} —`));
+    }
+  } finally {
+    await dir.remove();
+  }
+});
