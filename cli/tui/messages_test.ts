@@ -1,27 +1,11 @@
 import assert from "node:assert/strict";
-import type { WireFriend } from "../../proto/protocol.ts";
+import { friend, msg } from "./_test_fixtures.ts";
 import { addHistory, addMessage, dueAcks, openConversation, search } from "./messages.ts";
 import { conversation, moveSelection, newState, setFriends } from "./state.ts";
 
-const friend = (id: number, name: string, unread = 0): WireFriend => ({
-  user: { id, name, display_name: "" },
-  online: true,
-  last_seen: null,
-  since: 0,
-  unread,
-});
-const msg = (id: number, from: number, to: number, text: string) => ({
-  id,
-  from,
-  to,
-  text,
-  client_id: `c${id}`,
-  sent_at: id * 1000,
-});
-
 Deno.test("openConversation() puts the new-messages line before the first unread message", () => {
   const s = newState({ id: 1, name: "alice", display_name: "" });
-  setFriends(s, [friend(2, "bob", 2), friend(3, "carol")]);
+  setFriends(s, [friend(2, "bob", { unread: 2 }), friend(3, "carol")]);
   openConversation(s, 2);
   assert.equal(conversation(s, 2).new_from, null, "not before the history is there");
   addHistory(s, 2, {

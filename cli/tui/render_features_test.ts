@@ -7,7 +7,7 @@
  * after a logout or an operator's kick.
  */
 import assert from "node:assert/strict";
-import type { WireFriend } from "../../proto/protocol.ts";
+import { friend as fixtureFriend, msg as fixture, page } from "./_test_fixtures.ts";
 import { insertNewline, insertText } from "./input.ts";
 import { addHistory, addMessage, openConversation, search } from "./messages.ts";
 import { cursorAt, maxScroll, render } from "./render.ts";
@@ -16,32 +16,13 @@ import { newState, setFriends } from "./state.ts";
 const NOW = new Date(2026, 4, 5, 12, 30).getTime();
 const ME = { id: 1, name: "alice", display_name: "" };
 const SIZE = { cols: 80, rows: 24 };
-const friend = (id: number, name: string, unread = 0): WireFriend => ({
-  user: { id, name, display_name: "" },
-  online: true,
-  last_seen: null,
-  since: 0,
-  unread,
-});
-const msg = (id: number, from: number, to: number, text: string) => ({
-  id,
-  from,
-  to,
-  text,
-  client_id: `c${id}`,
-  sent_at: NOW - 60_000,
-});
-const page = (messages: ReturnType<typeof msg>[]) => ({
-  messages,
-  more: false,
-  peer_delivered_id: 0,
-  peer_read_id: 0,
-});
+const msg = (id: number, from: number, to: number, text: string) =>
+  fixture(id, from, to, text, NOW - 60_000);
 
 function withBob(unread = 0) {
   const s = newState(ME, NOW);
   s.conn = { kind: "connected", node: "n" };
-  setFriends(s, [friend(2, "bob", unread), friend(3, "carol")]);
+  setFriends(s, [fixtureFriend(2, "bob", { unread }), fixtureFriend(3, "carol")]);
   return s;
 }
 
