@@ -2,6 +2,7 @@
 import assert from "node:assert/strict";
 import type { WireFriend } from "../../proto/protocol.ts";
 import { width } from "../lib/width.ts";
+import { friend as fixtureFriend } from "./_test_fixtures.ts";
 import { cursorAt, render } from "./render.ts";
 import { applyEvent } from "./events.ts";
 import { insertText } from "./input.ts";
@@ -11,16 +12,9 @@ import { type ChatState, conversation, moveSelection, newState, setFriends } fro
 const NOW = new Date(2026, 4, 5, 12, 30).getTime();
 const ME = { id: 1, name: "alice", display_name: "Alice" };
 
-function friend(id: number, name: string, extra: Partial<WireFriend> = {}): WireFriend {
-  return {
-    user: { id, name, display_name: "" },
-    online: false,
-    last_seen: null,
-    since: 0,
-    unread: 0,
-    ...extra,
-  };
-}
+/** Friends are offline here unless a test says otherwise. */
+const friend = (id: number, name: string, extra: Partial<WireFriend> = {}) =>
+  fixtureFriend(id, name, { online: false, ...extra });
 
 function msg(id: number, from: number, to: number, text: string, minutesAgo = 5) {
   return { id, from, to, text, client_id: `c${id}`, sent_at: NOW - minutesAgo * 60_000 };
