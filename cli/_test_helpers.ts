@@ -125,6 +125,10 @@ export class TmuxChat {
       "chat",
     ].map(quote).join(" ");
     const pane = new TmuxChat(options.socket, name);
+    // A session that stays, so killing a pane never stops the tmux server under the next one.
+    await pane.tmux("has-session", "-t", "keeper").catch(() =>
+      pane.tmux("new-session", "-d", "-s", "keeper", "sleep 86400")
+    );
     // The trailing echo keeps the pane (and its last words) after parley exits.
     await pane.tmux(
       "new-session",
