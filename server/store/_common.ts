@@ -1,12 +1,20 @@
 /**
- * What both store adapters share so that they behave the same: how e-mails
+ * What the SQL store checks and maps, whatever the dialect: how e-mails
  * and names are normalised for case-insensitive uniqueness, the column
  * limits the store enforces itself (the roles enforce the product's tighter
  * limits at the edge), the opaque search cursor, LIKE escaping, and the
  * mapping from snake_case rows to the camelCase types.
  */
 import { AppError } from "../../proto/errors.ts";
-import type { FriendRequest, Message, UnreadCount, User } from "./types.ts";
+import type {
+  Cursor,
+  Device,
+  FriendRequest,
+  Message,
+  MessageInput,
+  UnreadCount,
+  User,
+} from "./types.ts";
 
 /** Hard ceilings of the schema (in UTF-16 code units, so they also fit MySQL's character counts). */
 export const STORE_LIMITS = {
@@ -19,6 +27,9 @@ export const STORE_LIMITS = {
   clientId: 128,
   /** MySQL TEXT holds 65,535 bytes; one UTF-16 unit is at most 3 bytes of UTF-8. */
   text: 20_000,
+  deviceId: 64,
+  deviceLabel: 64,
+  jti: 128,
 } as const;
 
 /**
@@ -51,14 +62,6 @@ export function checkUserInput(input: { email: string; name: string; passwordHas
   // Normalisation can lengthen a string (e.g. ligatures), and the norm columns are as wide.
   checkText("email", normalizeKey(input.email));
   checkText("name", normalizeKey(input.name));
-}
-
-export interface MessageInput {
-  senderId: number;
-  recipientId: number;
-  clientId: string;
-  text: string;
-  createdAt: number;
 }
 
 export function checkMessageInput(input: MessageInput): void {
@@ -97,7 +100,16 @@ export function clampLimit(limit: number): number {
   return Math.min(1000, Math.max(1, Math.trunc(limit)));
 }
 
-export const USER_COLUMNS = "id, email, name, display_name, bio, created_at, last_seen_at";
+/** A device id the client chose: what the protocol allows, so it is safe in logs and keys. */
+export function checkDevice(deviceId: string, label: string): void {
+  if (!/^[A-Za-z0-9_.:-]{1,64}$/.test(deviceId)) {
+    throw new AppError("bad_request", "device id must be 1-64 of A-Z a-z 0-9 _ . : -", 400);
+  }
+  checkText("deviceLabel", label);
+}
+
+export const USER_COLUMNS =
+  "id, email, name, display_name, bio, created_at, last_seen_at, findable_by_email";
 export const MESSAGE_COLUMNS = "id, sender_id, recipient_id, client_id, text, created_at";
 export const REQUEST_COLUMNS = "id, from_id, to_id, greeting, created_at";
 
@@ -117,6 +129,7 @@ export function toUser(r: Row): User {
     lastSeenAt: r.last_seen_at === null || r.last_seen_at === undefined
       ? null
       : num(r.last_seen_at),
+    findableByEmail: num(r.findable_by_email) === 1,
   };
 }
 
@@ -128,6 +141,26 @@ export function toMessage(r: Row): Message {
     clientId: String(r.client_id),
     text: String(r.text),
     createdAt: num(r.created_at),
+  };
+}
+
+export function toDevice(r: Row): Device {
+  return {
+    userId: num(r.user_id),
+    deviceId: String(r.device_id),
+    label: String(r.label),
+    ackedSeq: num(r.acked_seq),
+    createdAt: num(r.created_at),
+    lastSeenAt: num(r.last_seen_at),
+  };
+}
+
+export function toCursor(r: Row): Cursor {
+  return {
+    userId: num(r.user_id),
+    peerId: num(r.peer_id),
+    deliveredId: num(r.delivered_id),
+    readId: num(r.read_id),
   };
 }
 
@@ -143,6 +176,11 @@ export function toRequest(r: Row): FriendRequest {
 
 export function toUnread(r: Row): UnreadCount {
   return { peerId: num(r.peer_id), count: num(r.n), lastId: num(r.last_id) };
+}
+
+/** `(sender, client id)`: what makes a message unique. */
+export function messageKey(m: { senderId: number; clientId: string }): string {
+  return `${m.senderId}:${m.clientId}`;
 }
 
 export function userNotFound(): AppError {

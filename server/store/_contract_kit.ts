@@ -7,6 +7,8 @@ export interface StoreHarness {
   store: Store;
   /** Opens a second Store on the same database; the caller closes it. */
   openAnother(): Promise<Store>;
+  /** Runs one statement on the database behind the store's back (to set up a case); its rows. */
+  sql(statement: string, params?: (string | number | null)[]): Promise<Record<string, unknown>[]>;
   /** Closes `store` and removes the database. */
   cleanup(): Promise<void>;
 }

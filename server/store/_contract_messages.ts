@@ -37,13 +37,15 @@ export function messageCases(test: StoreCase): void {
     const first = await s.insertMessage(input);
     assert.equal(first.duplicate, false);
     assert.deepEqual(first.message, { id: first.message.id, ...input });
+    assert.deepEqual([first.senderSeq, first.recipientSeq], [1, 1]);
     assert.deepEqual(await s.messageById(first.message.id), first.message);
-    // A retry, even with other text and time, gets the stored message back.
+    // A retry, even with other text and time, gets the stored message and its seqs back.
     const retry = await s.insertMessage({ ...input, text: "changed", createdAt: 5 });
-    assert.deepEqual(retry, { message: first.message, duplicate: true });
+    assert.deepEqual(retry, { ...first, duplicate: true });
     // The same client id from another sender is another message.
     const other = await s.insertMessage({ ...input, senderId: bob.id, recipientId: ann.id });
     assert.equal(other.duplicate, false);
+    assert.deepEqual([other.senderSeq, other.recipientSeq], [2, 2]);
     assert.notEqual(other.message.id, first.message.id);
     assert.equal(await s.countMessages(), 2);
     assert.equal(await s.messageById(other.message.id + 100), null);
@@ -62,7 +64,9 @@ export function messageCases(test: StoreCase): void {
     const results = await Promise.all(Array.from({ length: 8 }, () => s.insertMessage(input)));
     assert.equal(results.filter((r) => !r.duplicate).length, 1);
     assert.equal(new Set(results.map((r) => r.message.id)).size, 1);
+    for (const r of results) assert.deepEqual([r.senderSeq, r.recipientSeq], [1, 1]);
     assert.equal(await s.countMessages(), 1);
+    assert.deepEqual(await s.inboxHeads([ann.id, bob.id]), new Map([[ann.id, 1], [bob.id, 1]]));
   });
 
   test("insertMessages() stores a batch with ids in input order", async (s) => {
@@ -105,8 +109,12 @@ export function messageCases(test: StoreCase): void {
       m("a", "A again"),
     ]);
     assert.deepEqual(out.map((r) => r.duplicate), [false, true, false, true]);
-    assert.deepEqual(out[1].message, old.message);
-    assert.deepEqual(out[3].message, out[0].message);
+    assert.deepEqual(out[1], { ...old, duplicate: true });
+    assert.deepEqual(out[3], { ...out[0], duplicate: true });
+    // Seqs count only what was stored: x at 1, then a and b.
+    assert.deepEqual(out.map((r) => r.senderSeq), [2, 1, 3, 2]);
+    assert.deepEqual(out.map((r) => r.recipientSeq), [2, 1, 3, 2]);
+    assert.equal(await s.inboxHead(ann.id), 3);
     assert.ok(out[0].message.id < out[2].message.id);
     assert.equal(out[2].message.text, "B");
     assert.equal(await s.countMessages(), 3);
@@ -126,13 +134,18 @@ export function messageCases(test: StoreCase): void {
     const results = (await Promise.all(batches.map((b) => s.insertMessages(b)))).flat();
     const fresh = results.filter((r) => !r.duplicate).map((r) => r.message.clientId).sort();
     assert.deepEqual(fresh, ["k0", "k1", "k2", "k3", "k4", "k5", "k6", "k7"]);
-    const byClient = new Map<string, number>();
+    const byClient = new Map<string, string>();
     for (const r of results) {
-      const id = byClient.get(r.message.clientId) ?? r.message.id;
-      assert.equal(r.message.id, id, "every copy names the stored id");
-      byClient.set(r.message.clientId, id);
+      const stored = JSON.stringify([r.message, r.senderSeq, r.recipientSeq]);
+      assert.equal(
+        byClient.get(r.message.clientId) ?? stored,
+        stored,
+        "every copy names the stored one",
+      );
+      byClient.set(r.message.clientId, stored);
     }
     assert.equal(await s.countMessages(), 8);
+    assert.deepEqual(await s.inboxHeads([ann.id, bob.id]), new Map([[ann.id, 8], [bob.id, 8]]));
   });
 
   test("insertMessage() rejects an empty client id, a NUL and text past the store's ceiling", async (s) => {

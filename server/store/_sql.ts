@@ -1,7 +1,7 @@
 /**
- * The statements both adapters run word for word, so that the two behave
- * the same by construction; what differs by dialect (upserts, locking,
- * batch inserts, the history union) stays in the adapter. Every value is a
+ * The statements the SQL store runs word for word on both dialects; those
+ * that need a dialect's words (upserts, locking, IN lists, the history
+ * union) are built where they are used, from the Dialect. Every value is a
  * `?` placeholder.
  */
 import { MESSAGE_COLUMNS, REQUEST_COLUMNS, USER_COLUMNS } from "./_common.ts";
@@ -11,19 +11,25 @@ export const SQL = {
   userByEmail: `SELECT ${USER_COLUMNS} FROM users WHERE email_norm = ?`,
   userByName: `SELECT ${USER_COLUMNS} FROM users WHERE name_norm = ?`,
   /** (key, key, key): should a name ever equal someone's e-mail, the e-mail wins. */
-  userForLogin: `SELECT ${USER_COLUMNS}, password_hash FROM users
+  userForLogin: `SELECT ${USER_COLUMNS}, password_hash, auth_epoch FROM users
     WHERE email_norm = ? OR name_norm = ? ORDER BY email_norm = ? DESC LIMIT 1`,
-  setPasswordHash: "UPDATE users SET password_hash = ? WHERE id = ?",
-  /** (displayName | null, bio | null, id): null keeps the old value. */
+  createUser: `INSERT INTO users (email, email_norm, name, name_norm, display_name, bio,
+    password_hash, created_at) VALUES (?, ?, ?, ?, '', '', ?, ?)`,
+  /** (hash, 0 or 1, id): the epoch moves in the same statement that changes the hash. */
+  setPasswordHash: "UPDATE users SET password_hash = ?, auth_epoch = auth_epoch + ? WHERE id = ?",
+  authEpoch: "SELECT auth_epoch FROM users WHERE id = ?",
+  /** (displayName | null, bio | null, findable 0/1 | null, id): null keeps the old value. */
   updateProfile: `UPDATE users SET display_name = COALESCE(?, display_name),
-    bio = COALESCE(?, bio) WHERE id = ?`,
+    bio = COALESCE(?, bio), findable_by_email = COALESCE(?, findable_by_email) WHERE id = ?`,
   setLastSeen: "UPDATE users SET last_seen_at = ? WHERE id = ?",
   /**
-   * (LIKE pattern, e-mail, after id, after id, limit); after id 0 for the
-   * first page. A cursor naming no user matches nothing.
+   * (LIKE pattern, e-mail, excluded id, after id, after id, limit); ids 0
+   * for none. An e-mail matches only users who opted in. A cursor naming no
+   * user matches nothing.
    */
   searchUsers: `SELECT ${USER_COLUMNS} FROM users
-    WHERE (name_norm LIKE ? ESCAPE '!' OR email_norm = ?)
+    WHERE (name_norm LIKE ? ESCAPE '!' OR (email_norm = ? AND findable_by_email = 1))
+      AND id <> ?
       AND (? = 0 OR name_norm > (SELECT a.name_norm FROM users a WHERE a.id = ?))
     ORDER BY name_norm LIMIT ?`,
   countUsers: "SELECT COUNT(*) AS n FROM users",
@@ -50,9 +56,23 @@ export const SQL = {
     WHERE (user_id = ? AND friend_id = ?) OR (user_id = ? AND friend_id = ?)`,
   countFriends: "SELECT COUNT(*) AS n FROM friendships WHERE user_id = ?",
 
+  pair: "SELECT id FROM users WHERE id IN (?, ?)",
   messageById: `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE id = ?`,
   messageByClientId:
     `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE sender_id = ? AND client_id = ?`,
+  /** (userId, after, limit). */
+  inbox: `SELECT i.seq, m.id, m.sender_id, m.recipient_id, m.client_id, m.text, m.created_at
+    FROM inbox i JOIN messages m ON m.id = i.message_id
+    WHERE i.user_id = ? AND i.seq > ? ORDER BY i.seq LIMIT ?`,
+  inboxHead: "SELECT seq FROM inbox_heads WHERE user_id = ?",
+  device: `SELECT user_id, device_id, label, acked_seq, created_at, last_seen_at
+    FROM devices WHERE user_id = ? AND device_id = ?`,
+  devices: `SELECT user_id, device_id, label, acked_seq, created_at, last_seen_at
+    FROM devices WHERE user_id = ? ORDER BY device_id`,
+  /** (userId, userId, deviceId): where a new device of the user starts. */
+  deviceStart: `SELECT COALESCE((SELECT base_seq FROM inbox_heads WHERE user_id = ?), 0) AS base,
+    COALESCE((SELECT MAX(acked_seq) FROM devices WHERE user_id = ? AND device_id <> ?), 0) AS acked`,
+  pruneRevokedTokens: "DELETE FROM revoked_tokens WHERE expires_at <= ?",
   /** (userId, afterId, limit): ix_messages_recipient, then each sender's cursor. */
   undelivered: `SELECT m.id, m.sender_id, m.recipient_id, m.client_id, m.text, m.created_at
     FROM messages m

@@ -1,18 +1,21 @@
 /**
- * The store's schema as an ordered list of migrations, one SQL dialect per
- * adapter side by side so the two schemas stay in step. Each adapter's
- * migrate() applies the versions not yet recorded in schema_migrations, in
- * order, under a lock. To change the schema, append version N+1; never edit
- * a migration that has shipped. MySQL commits DDL one statement at a time,
+ * The store's schema as an ordered list of migrations, the two SQL
+ * dialects side by side so the two schemas stay in step. SqlStore.migrate()
+ * applies the versions not yet recorded in schema_migrations, in order,
+ * under a lock. To change the schema, append version N+1; never edit a
+ * migration that has shipped. MySQL commits DDL one statement at a time,
  * so a version that fails half-way is re-run from its start next time:
- * write its MySQL statements to be re-runnable (IF NOT EXISTS and the like).
+ * write its MySQL statements to be re-runnable (IF NOT EXISTS, INSERT
+ * IGNORE, upserts, updates that compute rather than add). MySQL 8 has no
+ * ADD COLUMN IF NOT EXISTS, so the runner skips an ADD COLUMN or ADD INDEX
+ * whose column or index exists (Dialect.isAlreadyApplied).
  *
  * Shape notes: times are Unix ms in BIGINT columns; `*_norm` columns hold
  * normalizeKey() of the e-mail and name and carry the uniqueness, so the
  * text columns can use a binary collation and round-trip byte-exact.
- * Messages and cursors have no foreign keys on purpose: they are the hot
- * write path, the chat role checks friendship (hence existence) first, and
- * users are never deleted.
+ * Messages, inboxes, cursors and devices have no foreign keys on purpose:
+ * they are the hot write path, the chat role checks friendship (hence
+ * existence) first, and users are never deleted.
  */
 
 export interface Migration {
@@ -25,6 +28,37 @@ export interface Migration {
 }
 
 const INNODB = "ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin";
+
+/**
+ * Migration 2's backfill, the same SQL in both dialects (window functions:
+ * MariaDB 10.2+, MySQL 8, SQLite 3.25+). Every stored message gets its
+ * inbox entries as if it had been sent after the migration: one in the
+ * sender's inbox and one in the recipient's (one for a message to
+ * oneself), numbered per user in message id order.
+ */
+const BACKFILL_INBOX = `SELECT user_id,
+    ROW_NUMBER() OVER (PARTITION BY user_id ORDER BY message_id) AS seq, message_id
+  FROM (SELECT sender_id AS user_id, id AS message_id FROM messages
+        UNION ALL
+        SELECT recipient_id, id FROM messages WHERE recipient_id <> sender_id) e`;
+
+/** The head of every inbox the backfill made. */
+const BACKFILL_HEADS = "SELECT user_id, MAX(seq) FROM inbox GROUP BY user_id";
+
+/**
+ * base_seq: the largest seq s such that every message the user received
+ * with seq <= s is covered by the old delivered cursor for its sender, i.e.
+ * one before the first received entry the old system had not delivered (the
+ * whole inbox if there is none). A new device starts there, so what was
+ * delivered before the upgrade is not synced again, and what was not is.
+ */
+const BACKFILL_BASE = `UPDATE inbox_heads SET base_seq = COALESCE((
+    SELECT MIN(i.seq) - 1 FROM inbox i
+      JOIN messages m ON m.id = i.message_id
+      LEFT JOIN cursors c ON c.user_id = i.user_id AND c.peer_id = m.sender_id
+    WHERE i.user_id = inbox_heads.user_id AND m.sender_id <> inbox_heads.user_id
+      AND m.id > COALESCE(c.delivered_id, 0)
+  ), seq)`;
 
 export const MIGRATIONS: Migration[] = [
   {
@@ -135,6 +169,82 @@ export const MIGRATIONS: Migration[] = [
         read_id BIGINT NOT NULL DEFAULT 0,
         PRIMARY KEY (user_id, peer_id)
       ) ${INNODB}`,
+    ],
+  },
+  {
+    version: 2,
+    name: "inboxes, devices, auth epochs, revoked tokens, e-mail opt-in",
+    sqlite: [
+      "ALTER TABLE users ADD COLUMN auth_epoch INTEGER NOT NULL DEFAULT 0",
+      "ALTER TABLE users ADD COLUMN findable_by_email INTEGER NOT NULL DEFAULT 0",
+      `CREATE TABLE inbox (
+        user_id INTEGER NOT NULL,
+        seq INTEGER NOT NULL,
+        message_id INTEGER NOT NULL,
+        PRIMARY KEY (user_id, seq)
+      ) WITHOUT ROWID`,
+      `CREATE INDEX ix_inbox_message ON inbox (message_id)`,
+      `CREATE TABLE inbox_heads (
+        user_id INTEGER NOT NULL PRIMARY KEY,
+        seq INTEGER NOT NULL,
+        base_seq INTEGER NOT NULL DEFAULT 0
+      ) WITHOUT ROWID`,
+      `CREATE TABLE devices (
+        user_id INTEGER NOT NULL,
+        device_id TEXT NOT NULL,
+        label TEXT NOT NULL DEFAULT '',
+        acked_seq INTEGER NOT NULL DEFAULT 0,
+        created_at INTEGER NOT NULL,
+        last_seen_at INTEGER NOT NULL,
+        PRIMARY KEY (user_id, device_id)
+      ) WITHOUT ROWID`,
+      `CREATE INDEX ix_devices_seen ON devices (last_seen_at)`,
+      `CREATE TABLE revoked_tokens (
+        jti TEXT NOT NULL PRIMARY KEY,
+        user_id INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL
+      ) WITHOUT ROWID`,
+      `CREATE INDEX ix_revoked_tokens_expiry ON revoked_tokens (expires_at)`,
+      `INSERT INTO inbox (user_id, seq, message_id) ${BACKFILL_INBOX}`,
+      `INSERT INTO inbox_heads (user_id, seq) ${BACKFILL_HEADS}`,
+      BACKFILL_BASE,
+    ],
+    mysql: [
+      "ALTER TABLE users ADD COLUMN auth_epoch INT NOT NULL DEFAULT 0",
+      "ALTER TABLE users ADD COLUMN findable_by_email TINYINT NOT NULL DEFAULT 0",
+      `CREATE TABLE IF NOT EXISTS inbox (
+        user_id BIGINT NOT NULL,
+        seq BIGINT NOT NULL,
+        message_id BIGINT NOT NULL,
+        PRIMARY KEY (user_id, seq),
+        KEY ix_inbox_message (message_id)
+      ) ${INNODB}`,
+      `CREATE TABLE IF NOT EXISTS inbox_heads (
+        user_id BIGINT NOT NULL PRIMARY KEY,
+        seq BIGINT NOT NULL,
+        base_seq BIGINT NOT NULL DEFAULT 0
+      ) ${INNODB}`,
+      `CREATE TABLE IF NOT EXISTS devices (
+        user_id BIGINT NOT NULL,
+        device_id VARCHAR(64) NOT NULL,
+        label VARCHAR(64) NOT NULL DEFAULT '',
+        acked_seq BIGINT NOT NULL DEFAULT 0,
+        created_at BIGINT NOT NULL,
+        last_seen_at BIGINT NOT NULL,
+        PRIMARY KEY (user_id, device_id),
+        KEY ix_devices_seen (last_seen_at)
+      ) ${INNODB}`,
+      `CREATE TABLE IF NOT EXISTS revoked_tokens (
+        jti VARCHAR(128) NOT NULL PRIMARY KEY,
+        user_id BIGINT NOT NULL,
+        expires_at BIGINT NOT NULL,
+        KEY ix_revoked_tokens_expiry (expires_at)
+      ) ${INNODB}`,
+      // Re-run, these compute the same rows again: IGNORE and the upsert keep them.
+      `INSERT IGNORE INTO inbox (user_id, seq, message_id) ${BACKFILL_INBOX}`,
+      `INSERT INTO inbox_heads (user_id, seq) ${BACKFILL_HEADS}
+        ON DUPLICATE KEY UPDATE seq = VALUES(seq)`,
+      BACKFILL_BASE,
     ],
   },
 ];

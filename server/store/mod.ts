@@ -1,7 +1,7 @@
 /**
  * Opens the durable store named by the config's store URL: `sqlite:PATH`
  * (`sqlite::memory:` for tests) or `mysql://user:pass@host:port/db`. The
- * adapters are loaded lazily so a process only pulls in the driver it uses.
+ * dialects are loaded lazily so a process only pulls in the driver it uses.
  * Opening does not migrate; the caller runs `migrate()` (main.ts does, once
  * per process, before any role uses the store).
  */

@@ -1,63 +1,267 @@
 /**
- * The `mysql` store adapter for a cluster: MySQL or MariaDB through a
- * mysql2 connection pool. Statements go through `pool.query` with `?`
- * placeholders (mysql2 escapes every value; `VALUES ?` takes the nested
- * arrays of a multi-row insert). Transactions run on one pooled connection
- * and are retried on deadlock; friend changes lock the two users' rows
- * first, so two requests between the same pair are serialised. Message
- * inserts live in _mysql_insert.ts.
+ * The `mysql` dialect and executor for a cluster: MySQL or MariaDB through
+ * a mysql2 connection pool. Values always go through `?` placeholders
+ * (mysql2 escapes them); the pool allows multi-statements so that a
+ * transaction's statements and its COMMIT travel in one round trip
+ * (`script`, `commitWith`). A transaction's START TRANSACTION is sent with
+ * its first statements, not on its own.
+ *
+ * Outages: every call is bounded (connect, pool wait, query) and a driver
+ * error that means the server cannot be reached becomes AppError
+ * `store_unavailable`; the connection it happened on is dropped.
  */
-import mysql, { type Pool, type PoolConnection, type ResultSetHeader } from "mysql2/promise";
+import mysql, { type Pool, type PoolConnection } from "mysql2/promise";
 import type { Logger } from "../log.ts";
 import {
-  checkMessageInput,
-  checkText,
-  checkUserInput,
-  clampLimit,
-  decodeAfter,
-  encodeAfter,
-  escapeLike,
-  MESSAGE_COLUMNS,
-  type MessageInput,
-  normalizeKey,
-  orderByIds,
-  selfFriendError,
-  toMessage,
-  toRequest,
-  toUnread,
-  toUser,
-  uniqueIds,
-  USER_COLUMNS,
-  userNotFound,
-} from "./_common.ts";
-import { insertBatch, type Inserted, insertOne } from "./_mysql_insert.ts";
-import { SQL } from "./_sql.ts";
-import { CREATE_SCHEMA_MIGRATIONS, MIGRATIONS } from "./migrations.ts";
-import {
-  ConflictError,
-  type Cursor,
-  type Friend,
-  type FriendRequest,
-  type Message,
-  type Page,
-  type Store,
-  type UnreadCount,
-  type User,
-} from "./types.ts";
-
-type Row = Record<string, unknown>;
-type Queryable = Pool | PoolConnection;
-type RequestResult = {
-  result: "created" | "exists" | "friends" | "accepted";
-  request: FriendRequest | null;
-};
+  type Dialect,
+  type Exec,
+  type Executor,
+  type Row,
+  type RunResult,
+  type Stmt,
+  type StmtResult,
+  storeUnavailable,
+  type TxExec,
+} from "./_exec.ts";
+import { SqlStore } from "./sql_store.ts";
 
 function errCode(e: unknown): string | undefined {
   return (e as { code?: string } | null)?.code;
 }
 
+/** Driver and server errors that mean "cannot reach the server", not "bad statement". */
+const UNREACHABLE = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "EPIPE",
+  "ETIMEDOUT",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+  "PROTOCOL_CONNECTION_LOST",
+  "PROTOCOL_SEQUENCE_TIMEOUT",
+  "ER_CON_COUNT_ERROR",
+  "ER_SERVER_SHUTDOWN",
+  "ER_CONNECTION_KILLED",
+  "POOL_ACQUIRE_TIMEOUT",
+]);
+
+export const MYSQL: Dialect = {
+  name: "mysql",
+  onConflict: (_target, set) => `ON DUPLICATE KEY UPDATE ${set}`,
+  proposed: (column) => `VALUES(${column})`,
+  insertIgnore: "INSERT IGNORE",
+  greatest: (a, b) => `GREATEST(${a}, ${b})`,
+  forUpdate: " FOR UPDATE",
+  unionArm: (select) => `(${select})`,
+  // mysql2 expands an array parameter into a comma-separated list.
+  inList: (values) => ({ sql: "IN (?)", params: [values] }),
+  duplicateKey(e) {
+    if (errCode(e) !== "ER_DUP_ENTRY") return null;
+    // "Duplicate entry 'x' for key 'uq_users_email'" (MySQL 8 writes 'users.uq_users_email').
+    return /for key '([^']*)'\s*$/.exec(String((e as Error).message))?.[1] ?? "";
+  },
+  isDeadlock: (e) => errCode(e) === "ER_LOCK_DEADLOCK",
+  isUnavailable: (e) =>
+    (e as { fatal?: boolean } | null)?.fatal === true || UNREACHABLE.has(errCode(e) ?? ""),
+  isAlreadyApplied: (e) =>
+    ["ER_DUP_FIELDNAME", "ER_DUP_KEYNAME", "ER_TABLE_EXISTS_ERROR"].includes(errCode(e) ?? ""),
+};
+
+/** How long the store waits before it calls MySQL unavailable. */
+export interface MysqlTimeouts {
+  /** Opening a TCP connection and the handshake. */
+  connectMs?: number;
+  /** Waiting for a free connection of the pool. */
+  acquireMs?: number;
+  /** One round trip (a query or a script), lock waits included. */
+  queryMs?: number;
+}
+
+const DEFAULT_TIMEOUTS: Required<MysqlTimeouts> = {
+  connectMs: 5000,
+  acquireMs: 10_000,
+  queryMs: 30_000,
+};
+
+const TX_ATTEMPTS = 5;
+
+class MysqlExecutor implements Executor {
+  readonly dialect = MYSQL;
+  #pool: Pool;
+  #timeouts: Required<MysqlTimeouts>;
+  #consecutive: Promise<boolean> | undefined;
+  #closed = false;
+
+  constructor(pool: Pool, timeouts: Required<MysqlTimeouts>) {
+    this.#pool = pool;
+    this.#timeouts = timeouts;
+  }
+
+  /** A pooled connection within acquireMs, or store_unavailable. */
+  async #conn(): Promise<PoolConnection> {
+    const got = this.#pool.getConnection();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        // Whenever the connection comes after all, it goes back to the pool.
+        got.then((c) => c.release(), () => {});
+        reject(Object.assign(new Error("no free MySQL connection in time"), {
+          code: "POOL_ACQUIRE_TIMEOUT",
+        }));
+      }, this.#timeouts.acquireMs);
+    });
+    try {
+      return await Promise.race([got, late]);
+    } catch (e) {
+      throw MYSQL.isUnavailable(e) ? storeUnavailable(e) : e;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** One round trip on `c`; an outage drops the connection and becomes store_unavailable. */
+  async #query(c: PoolConnection, sql: string, params: unknown[], timeout = true) {
+    try {
+      const [res] = await c.query(
+        { sql, timeout: timeout ? this.#timeouts.queryMs : undefined },
+        params,
+      );
+      return res;
+    } catch (e) {
+      if (!MYSQL.isUnavailable(e)) throw e;
+      c.destroy();
+      throw storeUnavailable(e);
+    }
+  }
+
+  /** Runs `stmts` joined as one multi-statement query; one result per statement. */
+  async #script(c: PoolConnection, stmts: Stmt[]): Promise<StmtResult[]> {
+    const sql = stmts.map((s) => s.sql).join(";\n");
+    const res = await this.#query(c, sql, stmts.flatMap((s) => s.params ?? []));
+    const each = (stmts.length === 1 ? [res] : res) as unknown[];
+    return each.map(toResult);
+  }
+
+  async #on<T>(fn: (c: PoolConnection) => Promise<T>): Promise<T> {
+    const c = await this.#conn();
+    try {
+      return await fn(c);
+    } finally {
+      c.release(); // a no-op for a destroyed connection
+    }
+  }
+
+  all(sql: string, params: unknown[] = []): Promise<Row[]> {
+    return this.#on(async (c) => (await this.#query(c, sql, params)) as Row[]);
+  }
+  async get(sql: string, params?: unknown[]): Promise<Row | null> {
+    return (await this.all(sql, params))[0] ?? null;
+  }
+  run(sql: string, params: unknown[] = []): Promise<RunResult> {
+    return this.#on(async (c) => toResult(await this.#query(c, sql, params)) as RunResult);
+  }
+  script(stmts: Stmt[]): Promise<StmtResult[]> {
+    return this.#on((c) => this.#script(c, stmts));
+  }
+
+  async tx<T>(fn: (t: TxExec) => Promise<T>): Promise<T> {
+    for (let attempt = 1;; attempt++) {
+      const c = await this.#conn();
+      // START TRANSACTION rides along with the first statements, COMMIT with the last.
+      const tx = { state: "new" as "new" | "open" | "done" };
+      const send = async (stmts: Stmt[], commit: boolean): Promise<StmtResult[]> => {
+        if (tx.state === "done") throw new Error("the transaction is over");
+        const begin = tx.state === "new" ? [{ sql: "START TRANSACTION" }] : [];
+        tx.state = "open";
+        const out = await this.#script(c, [
+          ...begin,
+          ...stmts,
+          ...(commit ? [{ sql: "COMMIT" }] : []),
+        ]);
+        if (commit) tx.state = "done";
+        return out.slice(begin.length, begin.length + stmts.length);
+      };
+      const t: TxExec = {
+        all: async (sql, params) => rows((await send([{ sql, params }], false))[0]),
+        get: async (sql, params) => rows((await send([{ sql, params }], false))[0])[0] ?? null,
+        run: async (sql, params) => (await send([{ sql, params }], false))[0] as RunResult,
+        script: (stmts) => send(stmts, false),
+        commitWith: (stmts) => send(stmts, true),
+      };
+      try {
+        const out = await fn(t);
+        if (tx.state === "open") await this.#query(c, "COMMIT", []);
+        return out;
+      } catch (e) {
+        if (tx.state === "open") await this.#query(c, "ROLLBACK", []).catch(() => {});
+        if (!MYSQL.isDeadlock(e) || attempt >= TX_ATTEMPTS) throw e;
+      } finally {
+        c.release();
+      }
+    }
+  }
+
+  async exclusive<T>(fn: (e: Exec) => Promise<T>): Promise<T> {
+    // GET_LOCK is server-wide, so the name carries the database's.
+    const lock = "LEFT(CONCAT('parley_migrate:', DATABASE()), 64)";
+    return await this.#on(async (c) => {
+      const got = (await this.#query(c, `SELECT GET_LOCK(${lock}, 60) AS ok`, [])) as Row[];
+      if (Number(got[0]?.ok) !== 1) {
+        throw new Error("could not take the migration lock within 60 s");
+      }
+      // Migrations may run long: no query timeout on this connection.
+      const e: Exec = {
+        all: async (sql, params = []) => (await this.#query(c, sql, params, false)) as Row[],
+        get: async (sql, params = []) =>
+          ((await this.#query(c, sql, params, false)) as Row[])[0] ?? null,
+        run: async (sql, params = []) =>
+          toResult(await this.#query(c, sql, params, false)) as RunResult,
+        script: (stmts) => this.#script(c, stmts),
+      };
+      try {
+        return await fn(e);
+      } finally {
+        await this.#query(c, `DO RELEASE_LOCK(${lock})`, []).catch(() => {});
+      }
+    });
+  }
+
+  /**
+   * True with innodb_autoinc_lock_mode 0 or 1 (a "simple insert" takes its
+   * whole range of ids at once) and an auto-increment step of 1. Asked once.
+   */
+  consecutiveIds(): Promise<boolean> {
+    this.#consecutive ??= this.get(
+      "SELECT @@innodb_autoinc_lock_mode AS mode, @@auto_increment_increment AS step",
+    ).then((r) => Number(r?.mode) <= 1 && Number(r?.step) === 1, () => false);
+    return this.#consecutive;
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#pool.end();
+  }
+}
+
+function rows(r: StmtResult | undefined): Row[] {
+  return Array.isArray(r) ? r : [];
+}
+
+/** A driver result as rows (a SELECT) or as a RunResult. */
+function toResult(res: unknown): StmtResult {
+  if (Array.isArray(res)) return res as Row[];
+  const h = res as { affectedRows?: number; insertId?: number };
+  return { changes: Number(h.affectedRows ?? 0), insertId: Number(h.insertId ?? 0) };
+}
+
 /** Opens a pool for `mysql://user:pass@host:port/db`, creating the database if it is missing. */
-export async function openMysql(url: string, options: { log: Logger }): Promise<MysqlStore> {
+export async function openMysql(
+  url: string,
+  options: { log: Logger; timeouts?: MysqlTimeouts },
+): Promise<SqlStore> {
   const u = new URL(url);
   const database = decodeURIComponent(u.pathname.replace(/^\//, ""));
   if (!/^[A-Za-z0-9_$-]{1,64}$/.test(database)) {
@@ -65,6 +269,7 @@ export async function openMysql(url: string, options: { log: Logger }): Promise<
       "the mysql store URL needs a database name, e.g. mysql://user@host:3306/parley",
     );
   }
+  const timeouts = { ...DEFAULT_TIMEOUTS, ...options.timeouts };
   const base = {
     host: u.hostname.replace(/^\[|\]$/g, ""),
     port: u.port ? Number(u.port) : 3306,
@@ -74,19 +279,23 @@ export async function openMysql(url: string, options: { log: Logger }): Promise<
     // BIGINT columns come back as numbers (strings only past 2^53, which ids never reach).
     supportBigNumbers: true,
     bigNumberStrings: false,
+    connectTimeout: timeouts.connectMs,
   };
   const pool = mysql.createPool({
     ...base,
     database,
     connectionLimit: 10,
     waitForConnections: true,
+    // Every value is a placeholder, so several statements per query add round trips saved, not risk.
+    multipleStatements: true,
   });
+  const store = new SqlStore(new MysqlExecutor(pool, timeouts), options.log);
   try {
     await pool.query("SELECT 1");
   } catch (e) {
     if (errCode(e) !== "ER_BAD_DB_ERROR") {
       await pool.end();
-      throw e;
+      throw MYSQL.isUnavailable(e) ? storeUnavailable(e) : e;
     }
     // A newcomer only needs a server: make the database on first start.
     const conn = await mysql.createConnection(base);
@@ -101,378 +310,5 @@ export async function openMysql(url: string, options: { log: Logger }): Promise<
     }
     options.log.info("created the database", { database });
   }
-  return new MysqlStore(pool, options.log);
-}
-
-export class MysqlStore implements Store {
-  readonly kind = "mysql";
-  #pool: Pool;
-  #log: Logger;
-  #closed = false;
-
-  constructor(pool: Pool, log: Logger) {
-    this.#pool = pool;
-    this.#log = log;
-  }
-
-  async #all(sql: string, params: unknown[] = [], on: Queryable = this.#pool): Promise<Row[]> {
-    const [rows] = await on.query(sql, params);
-    return rows as Row[];
-  }
-
-  async #get(sql: string, params: unknown[] = [], on: Queryable = this.#pool): Promise<Row | null> {
-    return (await this.#all(sql, params, on))[0] ?? null;
-  }
-
-  async #run(sql: string, params: unknown[] = [], on: Queryable = this.#pool) {
-    const [res] = await on.query(sql, params);
-    return res as ResultSetHeader;
-  }
-
-  /** Runs `fn` in a transaction on one connection; retried when InnoDB picks it as a deadlock victim. */
-  async #tx<T>(fn: (c: PoolConnection) => Promise<T>): Promise<T> {
-    for (let attempt = 1;; attempt++) {
-      const c = await this.#pool.getConnection();
-      try {
-        await c.beginTransaction();
-        const out = await fn(c);
-        await c.commit();
-        return out;
-      } catch (e) {
-        await c.rollback().catch(() => {});
-        if (errCode(e) !== "ER_LOCK_DEADLOCK" || attempt >= 5) throw e;
-      } finally {
-        c.release();
-      }
-    }
-  }
-
-  async migrate(): Promise<void> {
-    const c = await this.#pool.getConnection();
-    // GET_LOCK is server-wide, so the name carries the database's.
-    const lock = "LEFT(CONCAT('parley_migrate:', DATABASE()), 64)";
-    try {
-      const got = await this.#get(`SELECT GET_LOCK(${lock}, 60) AS ok`, [], c);
-      if (Number(got?.ok) !== 1) throw new Error("could not take the migration lock within 60 s");
-      try {
-        await c.query(CREATE_SCHEMA_MIGRATIONS.mysql);
-        const rows = await this.#all("SELECT version FROM schema_migrations", [], c);
-        const done = new Set(rows.map((r) => Number(r.version)));
-        for (const m of MIGRATIONS) {
-          if (done.has(m.version)) continue;
-          for (const sql of m.mysql) await c.query(sql);
-          await c.query(SQL.recordMigration, [m.version, Date.now()]);
-          this.#log.info("migration applied", { version: m.version, name: m.name });
-        }
-        const newest = Math.max(0, ...done);
-        const known = MIGRATIONS[MIGRATIONS.length - 1].version;
-        if (newest > known) {
-          this.#log.warn("the database schema is newer than this program", { newest, known });
-        }
-      } finally {
-        await c.query(`DO RELEASE_LOCK(${lock})`);
-      }
-    } finally {
-      c.release();
-    }
-  }
-
-  async schemaVersion(): Promise<number> {
-    const table = await this.#get(
-      `SELECT 1 AS x FROM information_schema.tables
-       WHERE table_schema = DATABASE() AND table_name = 'schema_migrations'`,
-    );
-    return table ? Number((await this.#get(SQL.schemaVersion))!.v) : 0;
-  }
-
-  async close(): Promise<void> {
-    if (this.#closed) return;
-    this.#closed = true;
-    await this.#pool.end();
-  }
-
-  // --- users ---
-
-  async createUser(input: { email: string; name: string; passwordHash: string }): Promise<User> {
-    checkUserInput(input);
-    const { email, name, passwordHash } = input;
-    const createdAt = Date.now();
-    try {
-      const res = await this.#run(
-        `INSERT INTO users (email, email_norm, name, name_norm, display_name, bio, password_hash,
-           created_at) VALUES (?, ?, ?, ?, '', '', ?, ?)`,
-        [email, normalizeKey(email), name, normalizeKey(name), passwordHash, createdAt],
-      );
-      const id = Number(res.insertId);
-      return { id, email, name, displayName: "", bio: "", createdAt, lastSeenAt: null };
-    } catch (e) {
-      if (errCode(e) !== "ER_DUP_ENTRY") throw e;
-      // "Duplicate entry 'x' for key 'uq_users_email'" (MySQL 8 writes 'users.uq_users_email').
-      const key = /for key '([^']*)'\s*$/.exec(String((e as Error).message))?.[1] ?? "";
-      throw new ConflictError(key.endsWith("uq_users_email") ? "email" : "name");
-    }
-  }
-
-  async userById(id: number): Promise<User | null> {
-    const row = await this.#get(SQL.userById, [id]);
-    return row ? toUser(row) : null;
-  }
-
-  async usersByIds(ids: number[]): Promise<User[]> {
-    const want = uniqueIds(ids);
-    if (want.length === 0) return [];
-    const rows = await this.#all(`SELECT ${USER_COLUMNS} FROM users WHERE id IN (?)`, [want]);
-    return orderByIds(rows.map(toUser), want);
-  }
-
-  async userForLogin(login: string): Promise<{ user: User; passwordHash: string } | null> {
-    const key = normalizeKey(login);
-    const row = await this.#get(SQL.userForLogin, [key, key, key]);
-    return row ? { user: toUser(row), passwordHash: String(row.password_hash) } : null;
-  }
-
-  async userByEmail(email: string): Promise<User | null> {
-    const row = await this.#get(SQL.userByEmail, [normalizeKey(email)]);
-    return row ? toUser(row) : null;
-  }
-
-  async userByName(name: string): Promise<User | null> {
-    const row = await this.#get(SQL.userByName, [normalizeKey(name)]);
-    return row ? toUser(row) : null;
-  }
-
-  async setPasswordHash(userId: number, hash: string): Promise<void> {
-    checkText("passwordHash", hash);
-    await this.#run(SQL.setPasswordHash, [hash, userId]);
-  }
-
-  async updateProfile(
-    userId: number,
-    patch: { displayName?: string; bio?: string },
-  ): Promise<User> {
-    if (patch.displayName !== undefined) checkText("displayName", patch.displayName);
-    if (patch.bio !== undefined) checkText("bio", patch.bio);
-    await this.#run(SQL.updateProfile, [patch.displayName ?? null, patch.bio ?? null, userId]);
-    const user = await this.userById(userId);
-    if (!user) throw userNotFound();
-    return user;
-  }
-
-  async setLastSeen(userId: number, at: number): Promise<void> {
-    await this.#run(SQL.setLastSeen, [at, userId]);
-  }
-
-  async searchUsers(
-    query: string,
-    options: { limit: number; after?: string },
-  ): Promise<Page<User>> {
-    const key = normalizeKey(query);
-    const limit = clampLimit(options.limit);
-    const after = decodeAfter(options.after);
-    // One row more than asked tells whether there is a next page.
-    const rows = await this.#all(SQL.searchUsers, [
-      escapeLike(key) + "%",
-      key,
-      after,
-      after,
-      limit + 1,
-    ]);
-    const page = rows.slice(0, limit);
-    const next = rows.length > limit ? encodeAfter(Number(page[page.length - 1].id)) : null;
-    return { items: page.map(toUser), next };
-  }
-
-  async countUsers(): Promise<number> {
-    return Number((await this.#get(SQL.countUsers))!.n);
-  }
-
-  // --- friends ---
-
-  /** Locks both users' rows for the transaction; false if either does not exist. */
-  async #lockPair(c: PoolConnection, a: number, b: number): Promise<boolean> {
-    const rows = await this.#all("SELECT id FROM users WHERE id IN (?, ?) FOR UPDATE", [a, b], c);
-    return rows.length === 2;
-  }
-
-  async #pending(c: Queryable, fromId: number, toId: number): Promise<FriendRequest | null> {
-    const row = await this.#get(SQL.pendingRequest, [fromId, toId], c);
-    return row ? toRequest(row) : null;
-  }
-
-  /** Makes a and b friends (both directions) and drops requests either way. */
-  async #befriend(c: PoolConnection, a: number, b: number, at: number): Promise<void> {
-    await this.#run(SQL.deleteRequestsBothWays, [a, b, b, a], c);
-    await this.#run(
-      `INSERT INTO friendships (user_id, friend_id, created_at) VALUES (?, ?, ?), (?, ?, ?)
-       ON DUPLICATE KEY UPDATE created_at = created_at`,
-      [a, b, at, b, a, at],
-      c,
-    );
-  }
-
-  async createFriendRequest(
-    fromId: number,
-    toId: number,
-    greeting: string,
-  ): Promise<RequestResult> {
-    if (fromId === toId) throw selfFriendError();
-    checkText("greeting", greeting);
-    // With both users locked first, a plain read below sees every committed change.
-    return await this.#tx(async (c): Promise<RequestResult> => {
-      if (!(await this.#lockPair(c, fromId, toId))) throw userNotFound();
-      if (await this.#get(SQL.areFriends, [fromId, toId], c)) {
-        return { result: "friends", request: null };
-      }
-      const reverse = await this.#pending(c, toId, fromId);
-      if (reverse) {
-        await this.#befriend(c, fromId, toId, Date.now());
-        return { result: "accepted", request: reverse };
-      }
-      const existing = await this.#pending(c, fromId, toId);
-      if (existing) return { result: "exists", request: existing };
-      const createdAt = Date.now();
-      const res = await this.#run(SQL.insertRequest, [fromId, toId, greeting, createdAt], c);
-      const id = Number(res.insertId);
-      return { result: "created", request: { id, fromId, toId, greeting, createdAt } };
-    });
-  }
-
-  async pendingRequests(
-    userId: number,
-  ): Promise<{ incoming: FriendRequest[]; outgoing: FriendRequest[] }> {
-    const [incoming, outgoing] = await Promise.all([
-      this.#all(SQL.incomingRequests, [userId]),
-      this.#all(SQL.outgoingRequests, [userId]),
-    ]);
-    return { incoming: incoming.map(toRequest), outgoing: outgoing.map(toRequest) };
-  }
-
-  async acceptFriendRequest(userId: number, fromId: number): Promise<boolean> {
-    return await this.#tx(async (c) => {
-      if (!(await this.#lockPair(c, userId, fromId))) return false;
-      if (!(await this.#pending(c, fromId, userId))) return false;
-      await this.#befriend(c, userId, fromId, Date.now());
-      return true;
-    });
-  }
-
-  async declineFriendRequest(userId: number, fromId: number): Promise<boolean> {
-    return (await this.#run(SQL.deleteRequest, [fromId, userId])).affectedRows > 0;
-  }
-
-  async cancelFriendRequest(userId: number, toId: number): Promise<boolean> {
-    return (await this.#run(SQL.deleteRequest, [userId, toId])).affectedRows > 0;
-  }
-
-  async areFriends(a: number, b: number): Promise<boolean> {
-    return (await this.#get(SQL.areFriends, [a, b])) !== null;
-  }
-
-  async friends(userId: number): Promise<Friend[]> {
-    const rows = await this.#all(SQL.friends, [userId]);
-    return rows.map((r) => ({ user: toUser(r), since: Number(r.since) }));
-  }
-
-  async friendIds(userId: number): Promise<number[]> {
-    return (await this.#all(SQL.friendIds, [userId])).map((r) => Number(r.friend_id));
-  }
-
-  async removeFriend(userId: number, friendId: number): Promise<boolean> {
-    const res = await this.#run(SQL.removeFriend, [userId, friendId, friendId, userId]);
-    return res.affectedRows > 0;
-  }
-
-  async countFriends(userId: number): Promise<number> {
-    return Number((await this.#get(SQL.countFriends, [userId]))!.n);
-  }
-
-  // --- messages ---
-
-  async insertMessage(input: MessageInput): Promise<Inserted> {
-    checkMessageInput(input);
-    return await insertOne(this.#pool, input);
-  }
-
-  async insertMessages(inputs: MessageInput[]): Promise<Inserted[]> {
-    inputs.forEach(checkMessageInput);
-    return await insertBatch(this.#pool, inputs);
-  }
-
-  async messageById(id: number): Promise<Message | null> {
-    const row = await this.#get(SQL.messageById, [id]);
-    return row ? toMessage(row) : null;
-  }
-
-  async history(
-    a: number,
-    b: number,
-    options: { before?: number; limit: number },
-  ): Promise<Message[]> {
-    const before = options.before ?? Number.MAX_SAFE_INTEGER;
-    const limit = clampLimit(options.limit);
-    // Each direction walks ix_messages_pair backwards; the union is merged and cut.
-    const one = `(SELECT ${MESSAGE_COLUMNS} FROM messages
-      WHERE sender_id = ? AND recipient_id = ? AND id < ? ORDER BY id DESC LIMIT ?)`;
-    const rows = await this.#all(
-      `${one} UNION ALL ${one} ORDER BY id DESC LIMIT ?`,
-      [a, b, before, limit, b, a, before, limit, limit],
-    );
-    return rows.map(toMessage);
-  }
-
-  async undelivered(
-    userId: number,
-    options: { afterId?: number; limit: number },
-  ): Promise<Message[]> {
-    const rows = await this.#all(SQL.undelivered, [
-      userId,
-      options.afterId ?? 0,
-      clampLimit(options.limit),
-    ]);
-    return rows.map(toMessage);
-  }
-
-  async unreadCounts(userId: number): Promise<UnreadCount[]> {
-    return (await this.#all(SQL.unreadCounts, [userId])).map(toUnread);
-  }
-
-  async countMessages(userId?: number): Promise<number> {
-    const row = userId === undefined
-      ? await this.#get(SQL.countMessages)
-      : await this.#get(SQL.countUserMessages, [userId, userId, userId]);
-    return Number(row!.n);
-  }
-
-  // --- receipts ---
-
-  async advanceCursor(
-    userId: number,
-    peerId: number,
-    update: { deliveredId?: number; readId?: number },
-  ): Promise<Cursor> {
-    const read = Math.max(0, update.readId ?? 0);
-    const delivered = Math.max(read, update.deliveredId ?? 0);
-    // One atomic upsert; GREATEST keeps both cursors from moving back.
-    await this.#run(
-      `INSERT INTO cursors (user_id, peer_id, delivered_id, read_id) VALUES (?, ?, ?, ?)
-       ON DUPLICATE KEY UPDATE delivered_id = GREATEST(delivered_id, VALUES(delivered_id)),
-         read_id = GREATEST(read_id, VALUES(read_id))`,
-      [userId, peerId, delivered, read],
-    );
-    return await this.cursor(userId, peerId);
-  }
-
-  async cursor(userId: number, peerId: number): Promise<Cursor> {
-    const row = await this.#get(SQL.cursor, [userId, peerId]);
-    return {
-      userId,
-      peerId,
-      deliveredId: row ? Number(row.delivered_id) : 0,
-      readId: row ? Number(row.read_id) : 0,
-    };
-  }
-
-  async lastMessageId(senderId: number, recipientId: number): Promise<number> {
-    return Number((await this.#get(SQL.lastMessageId, [senderId, recipientId]))!.id);
-  }
+  return store;
 }

@@ -9,11 +9,19 @@ import { storeContract } from "./store_contract.ts";
 storeContract("mysql", async () => {
   const db = await freshMysql();
   const store = await openStore(db.url, { log: silentLogger });
+  // Another pool for each openAnother(): like another chat node on the same database.
+  let raw: mysql.Connection | undefined;
   return {
     store,
     openAnother: () => openStore(db.url, { log: silentLogger }),
+    async sql(statement, params = []) {
+      raw ??= await mysql.createConnection({ uri: db.url });
+      const [rows] = await raw.query(statement, params);
+      return Array.isArray(rows) ? rows as Record<string, unknown>[] : [];
+    },
     async cleanup() {
       await store.close();
+      await raw?.end();
       await db.drop();
     },
   };

@@ -1,5 +1,6 @@
 /** Runs the store contract on the sqlite adapter (a file per test), plus what only SQLite has. */
 import assert from "node:assert/strict";
+import { DatabaseSync } from "node:sqlite";
 import { silentLogger } from "../log.ts";
 import { tempDir } from "../../testing/mod.ts";
 import { openStore } from "./mod.ts";
@@ -10,11 +11,19 @@ storeContract("sqlite", async () => {
   const dir = await tempDir();
   const url = `sqlite:${dir.path}/parley.db`;
   const store = await openStore(url, { log: silentLogger });
+  let raw: DatabaseSync | undefined;
   return {
     store,
     openAnother: () => openStore(url, { log: silentLogger }),
+    sql(statement, params = []) {
+      raw ??= new DatabaseSync(`${dir.path}/parley.db`);
+      const st = raw.prepare(statement);
+      const rows = st.columns().length > 0 ? st.all(...params) : (st.run(...params), []);
+      return Promise.resolve(rows as Record<string, unknown>[]);
+    },
     async cleanup() {
       await store.close();
+      raw?.close();
       await dir.remove();
     },
   };

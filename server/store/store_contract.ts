@@ -1,12 +1,13 @@
 /**
  * The contract every store adapter must meet, as Deno tests: an adapter's
  * test file calls `storeContract("sqlite", open)` and gets the whole suite
- * run against fresh databases it provides. The cases live in three files
- * beside this one (users, friends, messages) and share _contract_kit.ts;
- * this one wires them up and holds the migration cases.
+ * run against fresh databases it provides. The cases live in four files
+ * beside this one (users, friends, messages, inboxes) and share
+ * _contract_kit.ts; this one wires them up and holds the migration cases.
  */
 import assert from "node:assert/strict";
 import { friendCases } from "./_contract_friends.ts";
+import { inboxCases } from "./_contract_inbox.ts";
 import { messageCases } from "./_contract_messages.ts";
 import { makeUser, type StoreCase, type StoreHarness } from "./_contract_kit.ts";
 import { userCases } from "./_contract_users.ts";
@@ -70,4 +71,5 @@ export function storeContract(adapter: string, open: () => Promise<StoreHarness>
   userCases(test);
   friendCases(test);
   messageCases(test);
+  inboxCases(test);
 }
