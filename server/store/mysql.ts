@@ -12,17 +12,8 @@
  */
 import mysql, { type Pool, type PoolConnection } from "mysql2/promise";
 import type { Logger } from "../log.ts";
-import {
-  type Dialect,
-  type Exec,
-  type Executor,
-  type Row,
-  type RunResult,
-  type Stmt,
-  type StmtResult,
-  storeUnavailable,
-  type TxExec,
-} from "./_exec.ts";
+import type { Dialect, Exec, Executor, Row, RunResult, Stmt, StmtResult, TxExec } from "./_exec.ts";
+import { storeUnavailable } from "./_exec.ts";
 import { SqlStore } from "./sql_store.ts";
 
 function errCode(e: unknown): string | undefined {
@@ -235,7 +226,10 @@ class MysqlExecutor implements Executor {
   consecutiveIds(): Promise<boolean> {
     this.#consecutive ??= this.get(
       "SELECT @@innodb_autoinc_lock_mode AS mode, @@auto_increment_increment AS step",
-    ).then((r) => Number(r?.mode) <= 1 && Number(r?.step) === 1, () => false);
+    ).then((r) => Number(r?.mode) <= 1 && Number(r?.step) === 1, (e) => {
+      this.#consecutive = undefined; // not known yet: ask again next time
+      throw e;
+    });
     return this.#consecutive;
   }
 

@@ -1,13 +1,15 @@
 /**
  * The contract every store adapter must meet, as Deno tests: an adapter's
  * test file calls `storeContract("sqlite", open)` and gets the whole suite
- * run against fresh databases it provides. The cases live in four files
- * beside this one (users, friends, messages, inboxes) and share
- * _contract_kit.ts; this one wires them up and holds the migration cases.
+ * run against fresh databases it provides. The cases live in five files
+ * beside this one (users, friends, messages, inboxes, migration 2) and
+ * share _contract_kit.ts; this one wires them up and holds the general
+ * migration cases.
  */
 import assert from "node:assert/strict";
 import { friendCases } from "./_contract_friends.ts";
 import { inboxCases } from "./_contract_inbox.ts";
+import { migrationCases } from "./_contract_migration.ts";
 import { messageCases } from "./_contract_messages.ts";
 import { makeUser, type StoreCase, type StoreHarness } from "./_contract_kit.ts";
 import { userCases } from "./_contract_users.ts";
@@ -62,6 +64,8 @@ export function storeContract(adapter: string, open: () => Promise<StoreHarness>
       }
     },
   );
+
+  migrationCases(raw);
 
   test("close() may be called twice", async (store) => {
     await store.close();
