@@ -100,11 +100,16 @@ export interface Dialect {
 /** Retry-After for an unreachable store: long enough not to hammer it, short for an outage. */
 export const STORE_RETRY_AFTER_S = 5;
 
-export function storeUnavailable(cause: unknown): AppError {
+/**
+ * The error for a database that cannot be reached. Clients see it, so the
+ * message does not name the database's address unless `detail` (opening
+ * the store, which only the operator sees); the driver's error is `cause`.
+ */
+export function storeUnavailable(cause: unknown, detail = false): AppError {
   const why = cause instanceof Error ? cause.message : String(cause);
   const e = new AppError(
     "store_unavailable",
-    `the store is unavailable: ${why}`,
+    detail ? `the store is unavailable: ${why}` : "the store is unavailable; try again shortly",
     503,
     STORE_RETRY_AFTER_S,
   );

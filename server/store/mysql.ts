@@ -289,7 +289,7 @@ export async function openMysql(
   } catch (e) {
     if (errCode(e) !== "ER_BAD_DB_ERROR") {
       await pool.end();
-      throw MYSQL.isUnavailable(e) ? storeUnavailable(e) : e;
+      throw MYSQL.isUnavailable(e) ? storeUnavailable(e, true) : e;
     }
     // A newcomer only needs a server: make the database on first start.
     const conn = await mysql.createConnection(base);

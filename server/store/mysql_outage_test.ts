@@ -67,14 +67,14 @@ class Proxy {
   }
 }
 
-/** That `p` rejects with store_unavailable (saying `why`) within `maxMs`. */
+/** That `p` rejects with store_unavailable (its cause saying `why`) within `maxMs`. */
 async function unavailableWithin(p: Promise<unknown>, maxMs: number, why = /./): Promise<void> {
   const t0 = Date.now();
   await assert.rejects(p, (e) => {
     assert.ok(e instanceof AppError, String(e));
     assert.deepEqual([e.code, e.status], ["store_unavailable", 503]);
     assert.ok((e.retryAfterS ?? 0) > 0);
-    assert.match(e.message, why);
+    assert.match(String((e as { cause?: unknown }).cause ?? e.message), why);
     return true;
   });
   const took = Date.now() - t0;
@@ -127,6 +127,12 @@ Deno.test("mysql outage: a cut connection and a refused one fail as store_unavai
       await unavailableWithin(inFlight, 2000, /lost|closed|reset/i);
       // ...then pooled connections are gone and new ones refused: each kind of call fails fast.
       await unavailableWithin(store.userById(ann), 3000, /ECONNREFUSED/);
+      // Clients see the error: it does not name the database's address.
+      const seen = await store.userById(ann).catch((e) => e);
+      assert.ok(
+        seen instanceof AppError && !seen.message.includes(String(proxy.port)),
+        seen.message,
+      );
       await unavailableWithin(store.insertMessages([msg(ann, bob, "1"), msg(bob, ann, "2")]), 3000);
       await unavailableWithin(store.insertMessage(msg(ann, bob, "3")), 3000);
       await unavailableWithin(store.createFriendRequest(ann, bob, "hi"), 3000);
