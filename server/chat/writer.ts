@@ -15,13 +15,13 @@
  *   included).
  * - A batch the store refuses as a whole is retried row by row, so a bad
  *   row fails only its own sender; a batch that fails for another reason
- *   (the database is down) fails every write in it.
+ *   (the database is down: a 5xx such as store_unavailable) fails every
+ *   write in it.
  */
 import { AppError } from "../../proto/errors.ts";
-import type { Message, Store } from "../store/types.ts";
+import type { Inserted, MessageInput, Store } from "../store/types.ts";
 
-export type MessageInput = Parameters<Store["insertMessage"]>[0];
-export type Inserted = { message: Message; duplicate: boolean };
+export type { Inserted, MessageInput };
 
 export interface WriterOptions {
   /** Most rows in one INSERT. */
@@ -101,7 +101,7 @@ export class MessageWriter {
     try {
       results = await this.#store.insertMessages(batch.map((p) => p.input));
     } catch (e) {
-      if (!(e instanceof AppError) || batch.length === 1) {
+      if (!(e instanceof AppError) || e.status >= 500 || batch.length === 1) {
         for (const p of batch) p.reject(e);
         return;
       }
