@@ -15,9 +15,11 @@ export const userHandlers: Handlers<"ping" | "user.search"> = {
   },
 
   async "user.search"(ctx, s, frame, reply) {
+    // The searcher is left out by the query itself, so `next` is null on the last page.
     const page = await ctx.store.searchUsers(frame.query.trim(), {
       limit: frame.limit ?? DEFAULT_SEARCH_LIMIT,
       after: frame.after,
+      excludeUserId: s.userId,
     }).catch((e) => {
       if (e instanceof AppError && e.code === "bad_cursor") {
         throw new AppError("invalid_request", "after: not a cursor from a previous page");
@@ -25,9 +27,6 @@ export const userHandlers: Handlers<"ping" | "user.search"> = {
       throw e;
     });
     // publicUser() leaves out e-mails: a search by e-mail confirms a match, never shows one.
-    reply({
-      users: page.items.filter((u) => u.id !== s.userId).map(publicUser),
-      next: page.next,
-    });
+    reply({ users: page.items.map(publicUser), next: page.next });
   },
 };
