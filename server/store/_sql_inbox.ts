@@ -95,7 +95,8 @@ export class InboxStore {
           }`,
           params: [userId, deviceId, label, ackedSeq, now, now],
         },
-        { sql: SQL.device, params: [userId, deviceId] },
+        // A locking read: it sees a row another open committed after this one's first read.
+        { sql: SQL.device + d.forUpdate, params: [userId, deviceId] },
       ]);
       return toDevice(rowsOf(row)[0]);
     });
