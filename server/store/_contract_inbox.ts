@@ -167,18 +167,19 @@ export function inboxCases(test: StoreCase): void {
     // Refused before any SQL: one row too long.
     const tooLong = { ...msg(ann.id, bob.id, "long"), text: "x".repeat(20_001) };
     await assert.rejects(s.insertMessages([msg(ann.id, bob.id, "c"), tooLong]), isCode("too_long"));
-    // Refused by the database half-way: a stray entry takes the seq bob's next message needs.
-    await h.sql("INSERT INTO inbox (user_id, seq, message_id) VALUES (?, ?, ?)", [
-      bob.id,
-      3,
-      999_999,
-    ]);
+    // Refused by the database half-way: a stray message (from a user with no inbox) takes
+    // the seq bob's next message needs in bob's inbox.
+    await h.sql(
+      `INSERT INTO messages (sender_id, recipient_id, client_id, text, created_at, sender_seq,
+        recipient_seq) VALUES (?, ?, 'stray', '', 0, 1, 3)`,
+      [bob.id + 1000, bob.id],
+    );
     const batch = [msg(ann.id, bob.id, "c"), msg(bob.id, ann.id, "d"), msg(ann.id, ann.id, "e")];
     await assert.rejects(s.insertMessages(batch));
-    assert.equal(await s.countMessages(), 2);
+    assert.equal(await s.countMessages(ann.id), 2);
     assert.deepEqual(await s.inboxHeads([ann.id, bob.id]), heads);
     assert.equal((await s.history(ann.id, bob.id, { limit: 10 })).length, 2);
-    await h.sql("DELETE FROM inbox WHERE message_id = ?", [999_999]);
+    await h.sql("DELETE FROM messages WHERE client_id = 'stray'");
     const out = await s.insertMessages(batch);
     assert.deepEqual(out.map((r) => [r.duplicate, r.senderSeq, r.recipientSeq]), [
       [false, 3, 3],

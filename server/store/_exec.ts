@@ -62,12 +62,20 @@ export interface Executor extends Exec {
    * connection, statements committing one by one (DDL commits implicitly).
    */
   exclusive<T>(fn: (e: Exec) => Promise<T>): Promise<T>;
+  /** What the database can do that the SQL store uses when it can; asked once. */
+  features(): Promise<Features>;
+  close(): Promise<void>;
+}
+
+/** Capabilities of the database behind an Executor (see Executor.features()). */
+export interface Features {
   /**
    * Whether the rows of one multi-row INSERT get consecutive ids starting
    * at its insertId (MySQL: depends on innodb_autoinc_lock_mode).
    */
-  consecutiveIds(): Promise<boolean>;
-  close(): Promise<void>;
+  consecutiveIds: boolean;
+  /** Whether an upsert takes `RETURNING` and returns the rows as written (MariaDB 10.5+, SQLite). */
+  returning: boolean;
 }
 
 /** What SQL says differently per database, and what its errors mean. */
@@ -87,6 +95,8 @@ export interface Dialect {
   unionArm(select: string): string;
   /** `IN (...)` over a non-empty list of values, as SQL and parameters. */
   inList(values: readonly (number | string)[]): Stmt;
+  /** `(a, b) IN (...)` over a non-empty list of pairs, as SQL and parameters. */
+  pairList(a: string, b: string, pairs: readonly (readonly [number, string])[]): Stmt;
   /** The constraint a unique-key violation names, or null for any other error. */
   duplicateKey(e: unknown): string | null;
   /** The transaction was rolled back to break a deadlock: run it again. */

@@ -60,10 +60,6 @@ export const SQL = {
   messageById: `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE id = ?`,
   messageByClientId:
     `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE sender_id = ? AND client_id = ?`,
-  /** (userId, after, limit). */
-  inbox: `SELECT i.seq, m.id, m.sender_id, m.recipient_id, m.client_id, m.text, m.created_at
-    FROM inbox i JOIN messages m ON m.id = i.message_id
-    WHERE i.user_id = ? AND i.seq > ? ORDER BY i.seq LIMIT ?`,
   inboxHead: "SELECT seq FROM inbox_heads WHERE user_id = ?",
   device: `SELECT user_id, device_id, label, acked_seq, created_at, last_seen_at
     FROM devices WHERE user_id = ? AND device_id = ?`,
@@ -73,12 +69,24 @@ export const SQL = {
   deviceStart: `SELECT COALESCE((SELECT base_seq FROM inbox_heads WHERE user_id = ?), 0) AS base,
     COALESCE((SELECT MAX(acked_seq) FROM devices WHERE user_id = ? AND device_id <> ?), 0) AS acked`,
   pruneRevokedTokens: "DELETE FROM revoked_tokens WHERE expires_at <= ?",
-  /** (userId, afterId, limit): ix_messages_recipient, then each sender's cursor. */
+  /**
+   * (afterId, userId, userId, afterId): the recipient seq that stands for
+   * "id above afterId" in undelivered(). A user's recipient seqs rise with
+   * the ids of the messages, so it is the seq of the last message to the
+   * user with an id <= afterId: one primary-key read when afterId is such a
+   * message (as when paging), else a walk down the user's seqs to it.
+   */
+  undeliveredAfter: `SELECT COALESCE(
+      (SELECT recipient_seq FROM messages WHERE id = ? AND recipient_id = ?),
+      (SELECT recipient_seq FROM messages WHERE recipient_id = ? AND id <= ?
+        ORDER BY recipient_seq DESC LIMIT 1),
+      0) AS seq`,
+  /** (userId, afterSeq, limit): a range of uq_messages_recipient_seq, then each sender's cursor. */
   undelivered: `SELECT m.id, m.sender_id, m.recipient_id, m.client_id, m.text, m.created_at
     FROM messages m
     LEFT JOIN cursors c ON c.user_id = m.recipient_id AND c.peer_id = m.sender_id
-    WHERE m.recipient_id = ? AND m.id > ? AND m.id > COALESCE(c.delivered_id, 0)
-    ORDER BY m.id LIMIT ?`,
+    WHERE m.recipient_id = ? AND m.recipient_seq > ? AND m.id > COALESCE(c.delivered_id, 0)
+    ORDER BY m.recipient_seq LIMIT ?`,
   unreadCounts: `SELECT m.sender_id AS peer_id, COUNT(*) AS n, MAX(m.id) AS last_id
     FROM messages m
     LEFT JOIN cursors c ON c.user_id = m.recipient_id AND c.peer_id = m.sender_id

@@ -9,6 +9,7 @@ import {
   checkDevice,
   checkText,
   clampLimit,
+  MESSAGE_COLUMNS,
   toCursor,
   toDevice,
   toMessage,
@@ -67,11 +68,25 @@ export class InboxStore {
   }
 
   async inbox(userId: number, options: { after: number; limit: number }): Promise<InboxEntry[]> {
-    const rows = await this.ex.all(SQL.inbox, [
-      userId,
-      Math.max(0, options.after),
-      clampLimit(options.limit),
-    ]);
+    const after = Math.max(0, options.after);
+    const limit = clampLimit(options.limit);
+    // One arm per side, each walking its seq index from `after`; merged and cut. A message
+    // to oneself is in the sender arm only. (Group conversations add a member-inbox arm.)
+    const arm = this.ex.dialect.unionArm;
+    const rows = await this.ex.all(
+      `${
+        arm(`SELECT sender_seq AS seq, ${MESSAGE_COLUMNS} FROM messages
+        WHERE sender_id = ? AND sender_seq > ? ORDER BY sender_seq LIMIT ?`)
+      }
+      UNION ALL
+      ${
+        arm(`SELECT recipient_seq AS seq, ${MESSAGE_COLUMNS} FROM messages
+        WHERE recipient_id = ? AND recipient_seq > ? AND sender_id <> ?
+        ORDER BY recipient_seq LIMIT ?`)
+      }
+      ORDER BY seq LIMIT ?`,
+      [userId, after, limit, userId, after, userId, limit, limit],
+    );
     return rows.map((r) => ({ seq: Number(r.seq), message: toMessage(r) }));
   }
 

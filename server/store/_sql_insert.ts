@@ -1,7 +1,7 @@
 /**
- * Storing messages and appending them to the inboxes, the store's hot path
- * (every batch of the chat node's group commit comes here), in one
- * transaction per call and two round trips on MySQL:
+ * Storing messages with their inbox seqs, the store's hot path (every
+ * batch of the chat node's group commit comes here), in one transaction per
+ * call and two round trips on MySQL:
  *
  * 1. The inbox head of every user in the batch is raised by the number of
  *    entries the batch gives it (one per message in the sender's inbox,
@@ -9,22 +9,32 @@
  *    upsert in ascending user id order (a missing head starts at 0). That
  *    write-locks them, always in the same order, so concurrent batches
  *    wait for each other instead of deadlocking, and two copies of one
- *    message (same sender) are never stored at once. The new heads are
- *    read, and the messages go in with one multi-row INSERT (their ids
- *    follow from the first when the database numbers them consecutively;
- *    else they are read back in the same round trip).
- * 2. JS numbers the entries in input order, from the heads before the
- *    batch, and writes them with the COMMIT.
+ *    message (same sender) are never stored at once. The raised heads come
+ *    back from the upsert (RETURNING, MariaDB 10.5+ and SQLite) or from a
+ *    SELECT after it (MySQL).
+ * 2. JS numbers the entries in input order from the heads before the
+ *    batch, and the messages go in with their seqs (messages.sender_seq,
+ *    recipient_seq) in one multi-row INSERT, with the COMMIT. Their ids
+ *    follow from the first when the database numbers a multi-row INSERT
+ *    consecutively; else they are read back before the COMMIT.
  *
- * Measured on MariaDB, a subquery per entry (to number them in SQL and
- * save round trip 2) cost more than the round trip, so the numbers are
- * computed here. A duplicate (a retry of a message already stored) fails
- * the INSERT of step 1 alone, inside the transaction: the stored copies
- * are then read with their seqs (the heads lock keeps this read exact)
- * and only the rest is inserted. Copies of one message inside the batch
+ * Because a message's seqs are assigned under its users' head locks, and
+ * its id when it is inserted under them, a user's seqs rise with the ids of
+ * the user's messages; undelivered() relies on it.
+ *
+ * One round trip is reachable on MariaDB (INSERT ... SELECT from a VALUES
+ * CTE joined with the heads the same script raised, RETURNING the ids),
+ * but measured (layout_timing.ts) it cost the server 15-25% more CPU per
+ * message than these two and was no faster on a loopback connection: the
+ * CTE, the join and the sort cost more than the round trip saves.
+ *
+ * A duplicate (a retry of a message already stored) fails the INSERT alone,
+ * inside the transaction: the stored copies are then read with their seqs
+ * (the heads lock keeps this read exact), only the rest is inserted and the
+ * heads are set to what was used. Copies of one message inside the batch
  * are resolved in JS before any SQL.
  */
-import { checkMessageInput, messageKey, toMessage } from "./_common.ts";
+import { checkMessageInput, MESSAGE_COLUMNS, messageKey, toMessage } from "./_common.ts";
 import {
   type Dialect,
   type Executor,
@@ -58,91 +68,82 @@ function countEntries(msgs: MessageInput[]): Map<number, number> {
 
 /**
  * Raises the heads of `counts`' users by their counts (ascending user id;
- * missing heads start at 0), which write-locks them, and reads them back.
+ * missing heads start at 0), which write-locks them; the last statement's
+ * rows are the raised heads.
  */
-function raiseHeads(d: Dialect, counts: Map<number, number>): Stmt[] {
+function raiseHeads(d: Dialect, counts: Map<number, number>, returning: boolean): Stmt[] {
   const v = valuesOf([...counts].sort((a, b) => a[0] - b[0]));
+  const raise = `INSERT INTO inbox_heads (user_id, seq) VALUES ${v.sql}
+    ${d.onConflict("user_id", `seq = seq + ${d.proposed("seq")}`)}`;
+  if (returning) return [{ sql: `${raise} RETURNING user_id, seq`, params: v.params }];
   const list = d.inList([...counts.keys()]);
   return [
-    {
-      sql: `INSERT INTO inbox_heads (user_id, seq) VALUES ${v.sql}
-        ${d.onConflict("user_id", `seq = seq + ${d.proposed("seq")}`)}`,
-      params: v.params,
-    },
+    { sql: raise, params: v.params },
     { sql: `SELECT user_id, seq FROM inbox_heads WHERE user_id ${list.sql}`, params: list.params },
   ];
 }
 
-/** `sender_id IN (...) AND client_id IN (...)` for the keys of `msgs` (a superset; filter by key). */
-function keysMatch(d: Dialect, msgs: MessageInput[], alias = ""): Stmt {
-  const senders = d.inList([...new Set(msgs.map((m) => m.senderId))]);
-  const clients = d.inList([...new Set(msgs.map((m) => m.clientId))]);
-  return {
-    sql: `${alias}sender_id ${senders.sql} AND ${alias}client_id ${clients.sql}`,
-    params: [...senders.params!, ...clients.params!],
-  };
+/** `(sender_id, client_id)` is one of `msgs`' keys. */
+function keysMatch(d: Dialect, msgs: MessageInput[]): Stmt {
+  return d.pairList("sender_id", "client_id", msgs.map((m) => [m.senderId, m.clientId]));
 }
 
-/** The INSERT of `msgs`, and with `readIds` the SELECT of their ids after it. */
-function insertRows(d: Dialect, msgs: MessageInput[], readIds: boolean): Stmt[] {
-  const rows = valuesOf(
-    msgs.map((m) => [m.senderId, m.recipientId, m.clientId, m.text, m.createdAt]),
-  );
+/**
+ * Numbers `msgs` after `heads` (the heads before them, advanced here) and
+ * returns them placed (ids still 0) with the INSERT of the rows and, unless
+ * ids are consecutive, the SELECT of their ids after it.
+ */
+function placeAll(
+  d: Dialect,
+  msgs: MessageInput[],
+  heads: Map<number, number>,
+  consecutive: boolean,
+): [Placed[], Stmt[]] {
+  const next = (u: number) => {
+    const seq = heads.get(u)! + 1;
+    heads.set(u, seq);
+    return seq;
+  };
+  const placed = msgs.map((m): Placed => {
+    const senderSeq = next(m.senderId);
+    const recipientSeq = m.recipientId === m.senderId ? senderSeq : next(m.recipientId);
+    return { message: { id: 0, ...m }, senderSeq, recipientSeq };
+  });
+  const rows = valuesOf(placed.map(({ message: m, senderSeq, recipientSeq }) => [
+    m.senderId,
+    m.recipientId,
+    m.clientId,
+    m.text,
+    m.createdAt,
+    senderSeq,
+    recipientSeq,
+  ]));
   const keys = keysMatch(d, msgs);
-  return [
+  return [placed, [
     {
-      sql: `INSERT INTO messages (sender_id, recipient_id, client_id, text, created_at)
-        VALUES ${rows.sql}`,
+      sql: `INSERT INTO messages (sender_id, recipient_id, client_id, text, created_at,
+        sender_seq, recipient_seq) VALUES ${rows.sql}`,
       params: rows.params,
     },
-    ...(readIds
-      ? [{
-        sql: `SELECT id, sender_id, client_id FROM messages WHERE ${keys.sql}`,
-        params: keys.params,
-      }]
-      : []),
-  ];
+    ...(consecutive ? [] : [{
+      sql: `SELECT id, sender_id, client_id FROM messages WHERE ${keys.sql}`,
+      params: keys.params,
+    }]),
+  ]];
 }
 
-/** Message ids from insertRows()' results: counted from the first, or as read back. */
-function idsFrom(msgs: MessageInput[], results: StmtResult[], consecutive: boolean): number[] {
+/** Gives `placed` their ids from placeAll()'s results: counted from the first, or as read back. */
+function setIds(placed: Placed[], results: StmtResult[], consecutive: boolean): Placed[] {
   if (consecutive) {
     const first = runOf(results[0]).insertId;
-    return msgs.map((_, i) => first + i);
+    placed.forEach((p, i) => p.message.id = first + i);
+    return placed;
   }
   const ids = new Map(
     rowsOf(results[1]).map((r) => [`${r.sender_id}:${r.client_id}`, Number(r.id)]),
   );
-  return msgs.map((m) => ids.get(messageKey(m))!);
-}
-
-/**
- * Numbers the inbox entries of `msgs` (stored with `ids`) after `heads`
- * (the heads before them, advanced here); returns the placed messages and
- * the INSERT of the entries.
- */
-function placeAll(
-  msgs: MessageInput[],
-  ids: number[],
-  heads: Map<number, number>,
-): [Placed[], Stmt] {
-  const entries: unknown[][] = [];
-  const next = (u: number, id: number) => {
-    const seq = heads.get(u)! + 1;
-    heads.set(u, seq);
-    entries.push([u, seq, id]);
-    return seq;
-  };
-  const placed = msgs.map((m, i): Placed => {
-    const senderSeq = next(m.senderId, ids[i]);
-    const recipientSeq = m.recipientId === m.senderId ? senderSeq : next(m.recipientId, ids[i]);
-    return { message: { id: ids[i], ...m }, senderSeq, recipientSeq };
-  });
-  const e = valuesOf(entries);
-  return [placed, {
-    sql: `INSERT INTO inbox (user_id, seq, message_id) VALUES ${e.sql}`,
-    params: e.params,
-  }];
+  for (const p of placed) p.message.id = ids.get(messageKey(p.message))!;
+  return placed;
 }
 
 /** Sets the heads of the users in `heads` to its values (ascending user id). */
@@ -155,26 +156,17 @@ function setHeads(d: Dialect, heads: Map<number, number>): Stmt {
   };
 }
 
-/** Messages already stored among `msgs`' keys, with their seqs, by key. */
-function storedFrom(rows: Row[], msgs: MessageInput[]): Map<string, Placed> {
-  const wanted = new Set(msgs.map(messageKey));
-  const found = new Map<string, Placed>();
-  for (const r of rows) {
+/** The stored messages among `rows` (read by key) with their seqs, by key. */
+function storedFrom(rows: Row[]): Map<string, Placed> {
+  return new Map(rows.map((r) => {
     const message = toMessage(r);
-    const key = messageKey(message);
-    if (!wanted.has(key)) continue;
-    const p = found.get(key) ?? { message, senderSeq: 0, recipientSeq: 0 };
-    const user = Number(r.user_id);
-    if (user === message.senderId) p.senderSeq = Number(r.seq);
-    if (user === message.recipientId) p.recipientSeq = Number(r.seq);
-    found.set(key, p);
-  }
-  for (const p of found.values()) {
-    if (!p.senderSeq || !p.recipientSeq) {
-      throw new Error(`message ${p.message.id} is stored without its inbox entries`);
-    }
-  }
-  return found;
+    const placed = {
+      message,
+      senderSeq: Number(r.sender_seq),
+      recipientSeq: Number(r.recipient_seq),
+    };
+    return [messageKey(message), placed];
+  }));
 }
 
 /** True for a unique-key violation on (sender_id, client_id): a message stored before. */
@@ -182,11 +174,12 @@ function isStoredBefore(d: Dialect, e: unknown): boolean {
   return d.duplicateKey(e)?.includes("client") ?? false;
 }
 
-const headsOf = (rows: Row[]) => new Map(rows.map((r) => [Number(r.user_id), Number(r.seq)]));
-
-/** `heads` minus `counts`: the heads before the entries were counted in. */
-function before(heads: Map<number, number>, counts: Map<number, number>): Map<number, number> {
-  return new Map([...heads].map(([u, seq]) => [u, seq - (counts.get(u) ?? 0)]));
+/** The heads before the batch: `raised` (rows of user_id, seq) minus `counts`. */
+function before(raised: Row[], counts: Map<number, number>): Map<number, number> {
+  return new Map(raised.map((r) => {
+    const user = Number(r.user_id);
+    return [user, Number(r.seq) - counts.get(user)!];
+  }));
 }
 
 /** Stores `inputs` (see the module comment); one Inserted per input, in order. */
@@ -199,40 +192,34 @@ export async function insertMessages(ex: Executor, inputs: MessageInput[]): Prom
   const fresh = [...firsts.values()].map((i) => inputs[i]);
   const counts = countEntries(fresh);
   const d = ex.dialect;
-  const consecutive = await ex.consecutiveIds();
+  const { consecutiveIds, returning } = await ex.features();
   const [stored, placed] = await ex.tx(async (t) => {
+    const raised = await t.script(raiseHeads(d, counts, returning));
+    const heads = before(rowsOf(raised[raised.length - 1]), counts);
+    const start = new Map(heads);
     try {
-      const out = await t.script([...raiseHeads(d, counts), ...insertRows(d, fresh, !consecutive)]);
-      const ids = idsFrom(fresh, out.slice(2), consecutive);
-      const [placed, entries] = placeAll(fresh, ids, before(headsOf(rowsOf(out[1])), counts));
-      await t.commitWith([entries]);
-      return [new Map<string, Placed>(), placed] as const;
+      const [placed, stmts] = placeAll(d, fresh, heads, consecutiveIds);
+      return [new Map(), setIds(placed, await t.commitWith(stmts), consecutiveIds)] as const;
     } catch (e) {
       if (!isStoredBefore(d, e)) throw e;
     }
-    // The INSERT alone failed: the heads are raised and locked, so no copy can be stored
-    // meanwhile and this read sees every one that was.
-    const keys = keysMatch(d, fresh, "m.");
-    const [locked, found] = await t.script([
-      raiseHeads(d, counts)[1],
-      {
-        sql: `SELECT m.id, m.sender_id, m.recipient_id, m.client_id, m.text, m.created_at,
-            i.user_id, i.seq
-          FROM messages m JOIN inbox i ON i.message_id = m.id WHERE ${keys.sql}`,
-        params: keys.params,
-      },
-    ]);
-    const heads = before(headsOf(rowsOf(locked)), counts);
-    const old = storedFrom(rowsOf(found), fresh);
+    // The INSERT alone failed: the heads are locked, so no copy can be stored meanwhile and
+    // this read sees every one that was.
+    const keys = keysMatch(d, fresh);
+    const old = storedFrom(
+      await t.all(
+        `SELECT ${MESSAGE_COLUMNS}, sender_seq, recipient_seq FROM messages WHERE ${keys.sql}`,
+        keys.params,
+      ),
+    );
     const rest = fresh.filter((m) => !old.has(messageKey(m)));
     if (rest.length === 0) {
-      await t.commitWith([setHeads(d, heads)]);
+      await t.commitWith([setHeads(d, start)]);
       return [old, []] as const;
     }
-    const ids = idsFrom(rest, await t.script(insertRows(d, rest, !consecutive)), consecutive);
-    const [placed, entries] = placeAll(rest, ids, heads);
-    await t.commitWith([entries, setHeads(d, heads)]);
-    return [old, placed] as const;
+    const [placed, stmts] = placeAll(d, rest, start, consecutiveIds);
+    const out = await t.commitWith([...stmts, setHeads(d, start)]);
+    return [old, setIds(placed, out, consecutiveIds)] as const;
   });
   const made = new Map(placed.map((p) => [messageKey(p.message), p]));
   return inputs.map((m, i) => {

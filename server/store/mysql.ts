@@ -12,7 +12,17 @@
  */
 import mysql, { type Pool, type PoolConnection } from "mysql2/promise";
 import type { Logger } from "../log.ts";
-import type { Dialect, Exec, Executor, Row, RunResult, Stmt, StmtResult, TxExec } from "./_exec.ts";
+import type {
+  Dialect,
+  Exec,
+  Executor,
+  Features,
+  Row,
+  RunResult,
+  Stmt,
+  StmtResult,
+  TxExec,
+} from "./_exec.ts";
 import { storeUnavailable } from "./_exec.ts";
 import { SqlStore } from "./sql_store.ts";
 
@@ -48,6 +58,8 @@ export const MYSQL: Dialect = {
   unionArm: (select) => `(${select})`,
   // mysql2 expands an array parameter into a comma-separated list.
   inList: (values) => ({ sql: "IN (?)", params: [values] }),
+  // ... and an array of arrays into `(a, b), (c, d)`.
+  pairList: (a, b, pairs) => ({ sql: `(${a}, ${b}) IN (?)`, params: [pairs] }),
   duplicateKey(e) {
     if (errCode(e) !== "ER_DUP_ENTRY") return null;
     // "Duplicate entry 'x' for key 'uq_users_email'" (MySQL 8 writes 'users.uq_users_email').
@@ -56,8 +68,10 @@ export const MYSQL: Dialect = {
   isDeadlock: (e) => errCode(e) === "ER_LOCK_DEADLOCK",
   isUnavailable: (e) =>
     (e as { fatal?: boolean } | null)?.fatal === true || UNREACHABLE.has(errCode(e) ?? ""),
+  // A column or index added, a table made, an index dropped (MySQL 8 has no DROP INDEX IF EXISTS).
   isAlreadyApplied: (e) =>
-    ["ER_DUP_FIELDNAME", "ER_DUP_KEYNAME", "ER_TABLE_EXISTS_ERROR"].includes(errCode(e) ?? ""),
+    ["ER_DUP_FIELDNAME", "ER_DUP_KEYNAME", "ER_TABLE_EXISTS_ERROR", "ER_CANT_DROP_FIELD_OR_KEY"]
+      .includes(errCode(e) ?? ""),
 };
 
 /** How long the store waits before it calls MySQL unavailable. */
@@ -82,7 +96,7 @@ class MysqlExecutor implements Executor {
   readonly dialect = MYSQL;
   #pool: Pool;
   #timeouts: Required<MysqlTimeouts>;
-  #consecutive: Promise<boolean> | undefined;
+  #features: Promise<Features> | undefined;
   #closed = false;
 
   constructor(pool: Pool, timeouts: Required<MysqlTimeouts>) {
@@ -220,17 +234,24 @@ class MysqlExecutor implements Executor {
   }
 
   /**
-   * True with innodb_autoinc_lock_mode 0 or 1 (a "simple insert" takes its
-   * whole range of ids at once) and an auto-increment step of 1. Asked once.
+   * consecutiveIds: innodb_autoinc_lock_mode 0 or 1 (a "simple insert"
+   * takes its whole range of ids at once) and an auto-increment step of 1.
+   * returning: MariaDB 10.5+ (MySQL has no RETURNING).
    */
-  consecutiveIds(): Promise<boolean> {
-    this.#consecutive ??= this.get(
-      "SELECT @@innodb_autoinc_lock_mode AS mode, @@auto_increment_increment AS step",
-    ).then((r) => Number(r?.mode) <= 1 && Number(r?.step) === 1, (e) => {
-      this.#consecutive = undefined; // not known yet: ask again next time
+  features(): Promise<Features> {
+    this.#features ??= this.get(
+      "SELECT @@innodb_autoinc_lock_mode AS mode, @@auto_increment_increment AS step, VERSION() AS v",
+    ).then((r) => {
+      const [, major, minor] = /^(\d+)\.(\d+)\..*MariaDB/.exec(String(r?.v)) ?? [];
+      return {
+        consecutiveIds: Number(r?.mode) <= 1 && Number(r?.step) === 1,
+        returning: Number(major) * 1000 + Number(minor) >= 10_005,
+      };
+    }, (e) => {
+      this.#features = undefined; // not known yet: ask again next time
       throw e;
     });
-    return this.#consecutive;
+    return this.#features;
   }
 
   async close(): Promise<void> {

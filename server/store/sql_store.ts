@@ -371,11 +371,12 @@ export class SqlStore extends InboxStore implements Store {
     userId: number,
     options: { afterId?: number; limit: number },
   ): Promise<Message[]> {
-    const rows = await this.ex.all(SQL.undelivered, [
-      userId,
-      options.afterId ?? 0,
-      clampLimit(options.limit),
-    ]);
+    const afterId = options.afterId ?? 0;
+    // Two statements: neither dialect bounds an index range by a subquery in one.
+    const after = afterId > 0
+      ? Number((await this.ex.get(SQL.undeliveredAfter, [afterId, userId, userId, afterId]))!.seq)
+      : 0;
+    const rows = await this.ex.all(SQL.undelivered, [userId, after, clampLimit(options.limit)]);
     return rows.map(toMessage);
   }
 

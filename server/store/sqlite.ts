@@ -11,7 +11,17 @@ import { mkdirSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { DatabaseSync, type SQLInputValue, type StatementSync } from "node:sqlite";
 import type { Logger } from "../log.ts";
-import type { Dialect, Exec, Executor, Row, RunResult, Stmt, StmtResult, TxExec } from "./_exec.ts";
+import type {
+  Dialect,
+  Exec,
+  Executor,
+  Features,
+  Row,
+  RunResult,
+  Stmt,
+  StmtResult,
+  TxExec,
+} from "./_exec.ts";
 import { storeUnavailable } from "./_exec.ts";
 import { SqlStore } from "./sql_store.ts";
 
@@ -42,6 +52,10 @@ export const SQLITE: Dialect = {
   inList: (values) => ({
     sql: "IN (SELECT value FROM json_each(?))",
     params: [JSON.stringify(values)],
+  }),
+  pairList: (a, b, pairs) => ({
+    sql: `(${a}, ${b}) IN (SELECT value ->> 0, value ->> 1 FROM json_each(?))`,
+    params: [JSON.stringify(pairs)],
   }),
   duplicateKey(e) {
     const code = sqliteCode(e);
@@ -210,8 +224,9 @@ class SqliteExecutor implements Executor {
     return this.tx(fn);
   }
 
-  consecutiveIds(): Promise<boolean> {
-    return Promise.resolve(true);
+  features(): Promise<Features> {
+    // One writer at a time numbers a multi-row INSERT's rows in order; RETURNING since 3.35.
+    return Promise.resolve({ consecutiveIds: true, returning: true });
   }
 
   async close(): Promise<void> {

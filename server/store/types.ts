@@ -8,6 +8,16 @@
  *
  * A store that cannot reach its database rejects with AppError
  * `store_unavailable` (503, with retryAfterS), never with a driver error.
+ *
+ * Inboxes: every user has one dense sequence (seq 1, 2, 3...) of the
+ * messages to and from them, its head in `inbox_heads`. A 1:1 message holds
+ * its two places itself, `messages.sender_seq` and `recipient_seq` (unique
+ * per user), written in the row that stores it: an inbox entry costs no row
+ * of its own, which halves the database's work per message against a
+ * separate entry table (see migrations.ts). Group conversations will add a
+ * member-inbox table for their fan-out (one row per member), numbered under
+ * the same per-user head, and inbox() will then read that table as a third
+ * source beside the two columns.
  */
 
 export interface User {
