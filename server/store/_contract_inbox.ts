@@ -264,6 +264,26 @@ export function inboxCases(test: StoreCase): void {
     assert.deepEqual(await seqs(bob.id), [["b1", 1098]]);
   });
 
+  test("pruneDevices() forgets devices last opened before a time, and only those", async (s) => {
+    const ann = await makeUser(s, "ann");
+    const bob = await makeUser(s, "bob");
+    assert.equal(await s.pruneDevices(10_000), 0);
+    await s.openDevice(ann.id, "a1", "", 1000);
+    await s.openDevice(ann.id, "a2", "", 5000);
+    await s.openDevice(bob.id, "b1", "old", 3000);
+    await s.advanceDevices([{ userId: bob.id, deviceId: "b1", ackedSeq: 3 }]);
+    await s.openDevice(ann.id, "a1", "", 6000); // seen again
+    assert.equal(await s.pruneDevices(4000), 1);
+    assert.deepEqual((await s.devices(ann.id)).map((d) => d.deviceId), ["a1", "a2"]);
+    assert.deepEqual(await s.devices(bob.id), []);
+    assert.equal(await s.pruneDevices(5000), 0, "last seen at the limit is kept");
+    assert.equal(await s.pruneDevices(5001), 1);
+    assert.deepEqual((await s.devices(ann.id)).map((d) => d.deviceId), ["a1"]);
+    // A forgotten device that comes back is new: it starts where a new device starts.
+    const back = await s.openDevice(bob.id, "b1", "new", 7000);
+    assert.deepEqual([back.ackedSeq, back.createdAt, back.label], [0, 7000, "new"]);
+  });
+
   test("advanceCursors() moves many cursors forward in one call, never back", async (s) => {
     const [me, ann, bob] = [
       await makeUser(s, "me"),

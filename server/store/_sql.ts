@@ -69,6 +69,7 @@ export const SQL = {
   deviceStart: `SELECT COALESCE((SELECT base_seq FROM inbox_heads WHERE user_id = ?), 0) AS base,
     COALESCE((SELECT MAX(acked_seq) FROM devices WHERE user_id = ? AND device_id <> ?), 0) AS acked`,
   pruneRevokedTokens: "DELETE FROM revoked_tokens WHERE expires_at <= ?",
+  pruneDevices: "DELETE FROM devices WHERE last_seen_at < ?",
   /**
    * (afterId, userId, userId, afterId): the recipient seq that stands for
    * "id above afterId" in undelivered(). A user's recipient seqs rise with

@@ -151,6 +151,10 @@ export class InboxStore {
     return (await this.ex.all(SQL.devices, [userId])).map(toDevice);
   }
 
+  async pruneDevices(before: number): Promise<number> {
+    return (await this.ex.run(SQL.pruneDevices, [before])).changes;
+  }
+
   // --- receipts ---
 
   async advanceCursor(

@@ -282,6 +282,12 @@ export interface Store {
   advanceDevices(updates: DeviceUpdate[]): Promise<void>;
   /** The user's devices, by device id. */
   devices(userId: number): Promise<Device[]>;
+  /**
+   * Forgets devices last opened before `before` (the chat role passes now
+   * minus 90 days); returns how many. A forgotten device that comes back is
+   * a new one (openDevice()).
+   */
+  pruneDevices(before: number): Promise<number>;
 
   // --- receipts ---
   /**
