@@ -5,13 +5,13 @@
  */
 import type { Handler } from "../../proto/grpc.ts";
 import type { DeliverItem, NodeKickRequest } from "../../proto/services.ts";
-import type { ChatContext } from "./context.ts";
+import type { ChatContext } from "./chat_context.ts";
 
 export function nodeServiceHandlers(ctx: ChatContext): Record<string, Handler> {
   return {
     Kick(req: NodeKickRequest): Promise<{ kicked: boolean }> {
       ctx.state.rpcServed = true;
-      const s = ctx.hub.local(Number(req.user_id));
+      const s = ctx.sessions.get(Number(req.user_id));
       // With a session id, only that session: a stale kick must not end a newer one.
       if (!s || (req.session_id && s.id !== req.session_id)) {
         return Promise.resolve({ kicked: false });
@@ -27,7 +27,7 @@ export function nodeServiceHandlers(ctx: ChatContext): Record<string, Handler> {
     Deliver(req: { items?: DeliverItem[] }): Promise<{ delivered: boolean[] }> {
       ctx.state.rpcServed = true;
       const delivered = (req.items ?? []).map((item) => {
-        const s = ctx.hub.local(Number(item.user_id));
+        const s = ctx.sessions.get(Number(item.user_id));
         return s !== undefined && typeof item.frame === "string" && s.deliver(item.frame);
       });
       return Promise.resolve({ delivered });
