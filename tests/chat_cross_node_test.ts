@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { startCluster, type TestCluster } from "../server/chat/_test_kit.ts";
-import { type ChatClient, sleep } from "../testing/mod.ts";
+import { type ChatClient, eventually, type RequestError, sleep } from "../testing/mod.ts";
 import type { User } from "../server/store/types.ts";
 import { getPresence } from "../server/engine/presence.ts";
 
@@ -181,6 +181,43 @@ Deno.test("a login on another node kicks the session there over gRPC", async () 
     assert.equal((await a1.closed).code, 4003);
     const rec = await getPresence(c.engine, alice.id);
     assert.deepEqual([rec?.node, rec?.session], ["chat-2", a2.welcome!.session_id]);
+  } finally {
+    await c.close();
+  }
+});
+
+Deno.test("moving to another node does not refill the message bucket, whether the user reconnects or logs in there while still connected", async () => {
+  const c = await startCluster({ msgRate: 0.2, msgBurst: 3 });
+  try {
+    await c.addNode();
+    await c.addNode();
+    const [alice, bob, carol] = [await c.user("alice"), await c.user("bob"), await c.user("carol")];
+    await c.befriend(alice, bob);
+    await c.befriend(carol, bob);
+    const send = (client: ChatClient, i: number) =>
+      client.request("msg.send", { to: bob.id, text: `m${i}`, client_id: `k${i}` }).then(
+        () => "ok",
+        (e: RequestError) => e.code,
+      );
+    // alice drains her bucket on node 1, disconnects, and reconnects to node 2.
+    const a = await c.connect(alice, { node: 0 });
+    for (let i = 0; i < 3; i++) assert.equal(await send(a, i), "ok");
+    await a.close();
+    // The session's end saved the bucket (a real reconnect takes longer than that one write).
+    await eventually(() => c.engine.get(`bucket:msg:${alice.id}`));
+    const a2 = await c.connect(alice, { node: 1 });
+    await a2.syncMessages();
+    assert.equal(await send(a2, 3), "rate_limited", "node 2 gave alice a fresh bucket");
+    // carol drains hers on node 2 and, still connected, logs in on node 3: the
+    // kick over gRPC answers only once node 2 saved her bucket.
+    const c2 = await c.connect(carol, { node: 1 });
+    for (let i = 0; i < 3; i++) assert.equal(await send(c2, i), "ok");
+    const c3 = await c.connect(carol, { node: 2 });
+    assert.equal((await c2.next("kicked")).reason, "logged in elsewhere");
+    await c3.syncMessages();
+    assert.equal(await send(c3, 3), "rate_limited", "node 3 gave carol a fresh bucket");
+    assert.equal(await c.store.countMessages(alice.id), 3);
+    assert.equal(await c.store.countMessages(carol.id), 3);
   } finally {
     await c.close();
   }

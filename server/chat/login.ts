@@ -90,6 +90,10 @@ export async function login(
     store.userById(userId),
     store.unreadCounts(userId),
     store.pendingRequests(userId),
+    // Before any msg.send of this session is handled (they wait for the login).
+    ctx.buckets.restore(userId).catch((e) =>
+      log.warn("could not restore the message bucket", { error: e, user: userId })
+    ),
   ]);
   if (!user) {
     return s.fail(requestId, "token_invalid", "this account no longer exists", CLOSE.AUTH_FAILED);

@@ -73,7 +73,7 @@ export function chatContext(
     writer: new MessageWriter(parts.store),
     sessions,
     router,
-    buckets: new UserBuckets(config.chat.msgRate, config.chat.msgBurst),
+    buckets: new UserBuckets(config.chat.msgRate, config.chat.msgBurst, engine),
     metrics,
     state: { draining: false, unauthenticated: 0, rpcServed: false },
   };

@@ -1,8 +1,10 @@
 /**
- * What happens when an authenticated session ends: its presence record is
- * removed (only if it still names this session: a newer login's record must
- * survive), and unless a newer login replaced it, the user's last-seen time
- * is stored and their friends are told they went offline.
+ * What happens when an authenticated session ends: the user's message
+ * bucket is saved for their next session (on any node, buckets.ts), its
+ * presence record is removed (only if it still names this session: a newer
+ * login's record must survive), and unless a newer login replaced it, the
+ * user's last-seen time is stored and their friends are told they went
+ * offline.
  */
 import { clearPresence } from "../engine/presence.ts";
 import type { ChatContext } from "./chat_context.ts";
@@ -19,6 +21,7 @@ export interface EndedSession {
 export async function endSession(ctx: ChatContext, s: EndedSession): Promise<void> {
   const { engine, store, log } = ctx;
   try {
+    await ctx.buckets.save(s.userId);
     const cleared = await clearPresence(engine, s.userId, s.id);
     if (!cleared || s.replaced) return;
     const now = Date.now();

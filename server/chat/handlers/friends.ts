@@ -3,9 +3,12 @@
  * `.accept`, `.decline`, `.cancel`, `.list`, `.remove`. The other user is
  * told in real time (a `friend.*` event) wherever they are connected; the
  * durable state is in the store, so an offline user sees it at next login.
+ * Requests and cancels to one user are limited per pair (FRIEND_CHURN), so
+ * that nobody can flood another user with friend.* events.
  */
 import { AppError } from "../../../proto/errors.ts";
 import type { WireFriend } from "../../../proto/protocol.ts";
+import { hit } from "../../engine/rate_limit.ts";
 import type { User } from "../../store/types.ts";
 import type { ChatContext } from "../chat_context.ts";
 import { publicUser, wireFriend, wireRequest } from "../wire.ts";
@@ -14,6 +17,26 @@ import type { Handlers } from "./types.ts";
 const notFound = () => new AppError("user_not_found", "no such user", 404);
 const noRequest = () =>
   new AppError("request_not_found", "there is no such pending friend request", 404);
+
+/**
+ * friend.request and friend.cancel from one user to another, counted
+ * together over a fixed window (docs/protocol.md §12): enough to ask, take
+ * it back and ask again a few times, far too few to flood anyone.
+ */
+export const FRIEND_CHURN = { limit: 6, windowMs: 10 * 60_000 };
+
+/** Counts one request or cancel from `from` to `to`; throws rate_limited beyond FRIEND_CHURN. */
+async function limitChurn(ctx: ChatContext, from: number, to: number): Promise<void> {
+  const r = await hit(ctx.engine, `friend:${from}:${to}`, FRIEND_CHURN);
+  if (r.allowed) return;
+  const s = Math.ceil(r.retryAfterMs / 1000);
+  throw new AppError(
+    "rate_limited",
+    `too many friend requests and cancels to this user; retry in ${s} s`,
+    429,
+    r.retryAfterMs / 1000,
+  );
+}
 
 async function userOrThrow(ctx: ChatContext, id: number): Promise<User> {
   const u = await ctx.store.userById(id);
@@ -58,6 +81,7 @@ export const friendHandlers: Handlers<FriendFrames> = {
       userOrThrow(ctx, s.userId),
       userOrThrow(ctx, frame.user_id),
     ]);
+    await limitChurn(ctx, me.id, them.id);
     const { result, request } = await ctx.store.createFriendRequest(
       s.userId,
       them.id,
@@ -119,6 +143,7 @@ export const friendHandlers: Handlers<FriendFrames> = {
   },
 
   async "friend.cancel"(ctx, s, frame, reply) {
+    await limitChurn(ctx, s.userId, frame.user_id);
     if (!(await ctx.store.cancelFriendRequest(s.userId, frame.user_id))) throw noRequest();
     reply({});
     await ctx.router.deliver(frame.user_id, { type: "friend.cancelled", user_id: s.userId });

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { startTestNode } from "../_test_node.ts";
+import { FRIEND_CHURN } from "./friends.ts";
 import { eventually, RequestError } from "../../../testing/mod.ts";
 
 async function code(p: Promise<unknown>): Promise<string> {
@@ -188,6 +189,35 @@ Deno.test("friend.list shows online state, last seen and unread counts", async (
     ]);
     assert.equal(list[0].last_seen, null);
     assert.ok(list[1].last_seen! > 0);
+  } finally {
+    await c.close();
+  }
+});
+
+Deno.test("requests and cancels to one user are limited per pair: beyond 6 in 10 minutes rate_limited, and the other user hears nothing more", async () => {
+  const c = await startTestNode();
+  try {
+    const [alice, bob, carol] = [await c.user("alice"), await c.user("bob"), await c.user("carol")];
+    const a = await c.connect(alice);
+    const b = await c.connect(bob);
+    const cl = await c.connect(carol);
+    for (let i = 0; i < FRIEND_CHURN.limit / 2; i++) {
+      await a.request("friend.request", { user_id: bob.id });
+      await a.request("friend.cancel", { user_id: bob.id });
+    }
+    const err = await a.request("friend.request", { user_id: bob.id }).catch((e) => e);
+    assert.ok(err instanceof RequestError);
+    assert.equal(err.code, "rate_limited");
+    const retry = (err.frame as { error: { retry_after_ms: number } }).error.retry_after_ms;
+    assert.ok(retry > 9 * 60_000 && retry <= FRIEND_CHURN.windowMs, `retry_after_ms ${retry}`);
+    assert.equal(await code(a.request("friend.cancel", { user_id: bob.id })), "rate_limited");
+    assert.deepEqual(await c.store.pendingRequests(bob.id), { incoming: [], outgoing: [] });
+    // Other pairs are not affected: carol may ask bob, and bob may ask alice.
+    assert.equal((await cl.request("friend.request", { user_id: bob.id })).status, "sent");
+    assert.equal((await b.request("friend.request", { user_id: alice.id })).status, "sent");
+    await b.next("friend.request", (e) => e.request.from.id === carol.id);
+    assert.equal(b.events("friend.request", (e) => e.request.from.id === alice.id).length, 3);
+    assert.equal(b.events("friend.cancelled").length, 3);
   } finally {
     await c.close();
   }
