@@ -1,7 +1,7 @@
 /**
  * Test-only: chat nodes in this process on a temporary SQLite file and a
  * memory engine, with a real status role, real gRPC between them and real
- * WebSocket clients (tests/ws_client.ts). `addNode()` starts another chat
+ * WebSocket clients (testing/ws_client.ts). `addNode()` starts another chat
  * node on the same store and engine, for cross-node cases.
  */
 import { openStore } from "../store/mod.ts";

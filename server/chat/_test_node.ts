@@ -5,7 +5,7 @@
  * engine URL the test gives), runs its heartbeat sweep, and opens sessions
  * on fake connections (_fake_conn.ts) driven by the WebSocket test client.
  * Tests of the transport, of several nodes and of the role's listeners use
- * real sockets instead (tests/chat_node_test.ts, _test_kit.ts).
+ * real sockets instead (tests/chat_transport_test.ts, tests/chat_cross_node_test.ts).
  */
 import type { ResolvedConfig } from "../config.ts";
 import { openEngine } from "../engine/mod.ts";
