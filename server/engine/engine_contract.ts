@@ -35,6 +35,7 @@ export function engineCases(
 export function engineContract(name: string, open: OpenEngine, register?: Register): void {
   const test = engineCases(name, open, register);
   primitiveContract(test);
+  hashContract(test);
   domainContract(test);
 }
 
@@ -123,7 +124,9 @@ function primitiveContract(test: EngineCase): void {
     await assert.rejects(() => e.incr("k", 1000), /not an integer/);
     assert.equal(await e.get("k"), "abc");
   });
+}
 
+function hashContract(test: EngineCase): void {
   test("hashes: hset, hget, hmget, hgetall, hlen and hdel", async (e) => {
     assert.equal(await e.hget("h", "a"), null);
     assert.deepEqual(await e.hgetall("h"), {});
