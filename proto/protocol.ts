@@ -47,10 +47,14 @@ const userText = (max: number) =>
 
 /** Close codes the server uses besides the standard ones. */
 export const CLOSE = {
+  /** Standard: the server is shutting down. */
+  GOING_AWAY: 1001,
   /** Standard: a client kept sending invalid frames. */
   POLICY: 1008,
   /** Standard: a frame over MAX_FRAME_BYTES. */
   TOO_BIG: 1009,
+  /** Standard: an internal error while starting the session; reconnect with backoff. */
+  INTERNAL: 1011,
   /** Standard: the node is draining; log in again through the gate. */
   SERVICE_RESTART: 1012,
   /** Standard: too many unauthenticated sockets or the node is full; retry later. */

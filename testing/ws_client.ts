@@ -141,6 +141,14 @@ export class ChatClient {
     });
   }
 
+  /**
+   * A client over a socket that is already open: anything with WebSocket's
+   * API, e.g. the in-memory socket of the chat role's unit tests.
+   */
+  static over(socket: WebSocket): ChatClient {
+    return new ChatClient(socket);
+  }
+
   get protocol(): string {
     return this.#ws.protocol;
   }

@@ -31,6 +31,9 @@ Deno.test({
       clients.push(a.client, b.client);
       assert.equal(a.login.chat_url, solo.wsUrl);
       assert.equal(a.client.welcome!.node, "solo");
+      // One process, one memory engine: every session is here, so routing needs no presence or gRPC.
+      const listening = parley.logs().split("\n").find((l) => l.includes("chat node listening"));
+      assert.match(listening ?? "", /"routing":"in-process"/);
       await a.client.syncMessages();
       await b.client.syncMessages();
 

@@ -1,7 +1,7 @@
 /**
  * Test-only: chat nodes in this process on a temporary SQLite file and a
  * memory engine, with a real status role, real gRPC between them and real
- * WebSocket clients (tests/ws_client.ts). `addNode()` starts another chat
+ * WebSocket clients (testing/ws_client.ts). `addNode()` starts another chat
  * node on the same store and engine, for cross-node cases.
  */
 import { openStore } from "../store/mod.ts";
@@ -69,7 +69,8 @@ export async function startCluster(tuning: ChatTuning = {}): Promise<TestCluster
       status: { ...base.status, address: statusAddr },
       chat: { name, ...tuning, ...extra },
     });
-    const handle = await startChat(config, deps);
+    // Several nodes share one memory engine here, so routing must go through presence and gRPC.
+    const handle = await startChat(config, deps, { routing: "cluster" });
     const node = { name, config, handle, url: `ws://127.0.0.1:${handle.ports.ws}/ws` };
     nodes.push(node);
     return node;

@@ -2,7 +2,7 @@
  * The chat node's HTTP surface as a plain `(Request) => Response`:
  * `GET /ws` (the WebSocket), `GET /healthz` and `GET /metrics`.
  */
-import type { ChatContext } from "./context.ts";
+import type { ChatContext } from "./chat_context.ts";
 import { Session } from "./session.ts";
 import { upgrade } from "./transport.ts";
 
@@ -46,7 +46,7 @@ export function httpHandler(
           ok: !ctx.state.draining,
           node: ctx.node,
           state: ctx.state.draining ? "draining" : "up",
-          sessions: ctx.hub.size,
+          sessions: ctx.sessions.size,
         });
       case "/metrics":
         return new Response(await ctx.metrics.registry.text(), {

@@ -5,26 +5,43 @@
  * docs/protocol.md §3 for what the client sees.
  */
 import { toAppError } from "../../proto/errors.ts";
-import { CLOSE, SYNC_BATCH } from "../../proto/protocol.ts";
+import { CLOSE, type ServerFrame, SYNC_BATCH } from "../../proto/protocol.ts";
 import { acquireLock } from "../engine/locks.ts";
-import { getNode } from "../engine/nodes.ts";
-import { getPresence, type PresenceRecord, setPresence } from "../engine/presence.ts";
+import { setPresence } from "../engine/presence.ts";
 import { verifyToken } from "../tokens.ts";
-import type { ChatContext } from "./context.ts";
+import type { ChatContext } from "./chat_context.ts";
+import type { LocalSession } from "./local_sessions.ts";
 import { notifyPresence } from "./presence_notify.ts";
-import type { Session } from "./session.ts";
 import { selfUser, wireMessage } from "./wire.ts";
 
 const KICK_REASON = "logged in elsewhere";
 const SYNC_BUFFER_BYTES = 1024 * 1024;
 
+type RequestId = string | number | null;
+
+/** What a login needs of the session it starts. */
+export interface LoginSession extends LocalSession {
+  readonly closed: boolean;
+  send(frame: ServerFrame): void;
+  /** Sends an error frame and closes with `closeCode`. */
+  fail(id: RequestId, code: string, message: string, closeCode: number): void;
+  /** Waits until at most `bytes` are waiting for the client (closes one that does not read). */
+  drained(bytes: number): Promise<void>;
+  /** The login succeeded: from now on live events are held until `finishSync()`. */
+  beginSession(userId: number, sessionId: string): void;
+  /** Presence now names this session (clean-up at its end is due). */
+  markRegistered(): void;
+  /** The offline sync is sent: push what was held back, minus messages the sync carried. */
+  finishSync(synced: Set<number>): void;
+}
+
 export async function login(
   ctx: ChatContext,
-  s: Session,
+  s: LoginSession,
   token: string,
-  requestId: string | number | null,
+  requestId: RequestId,
 ): Promise<void> {
-  const { engine, store, hub, config, node, log } = ctx;
+  const { engine, store, config, node, log } = ctx;
   if (ctx.state.draining) {
     return s.fail(
       requestId,
@@ -46,15 +63,19 @@ export async function login(
   // The lock keeps two logins of one user from kicking each other in a loop.
   const lock = await acquireLock(engine, `login:${userId}`, { ttlMs: 5000, waitMs: 5000 });
   if (!lock) {
-    return s.fail(requestId, "busy", "another login of this user is in progress; retry", 1013);
+    return s.fail(
+      requestId,
+      "busy",
+      "another login of this user is in progress; retry",
+      CLOSE.TRY_AGAIN_LATER,
+    );
   }
   let wasOnline = false;
   try {
     if (s.closed) return;
-    const prev = await getPresence(engine, userId);
-    wasOnline = await endPreviousSession(ctx, userId, prev);
+    wasOnline = await ctx.router.kick(userId, { reason: KICK_REASON, replaced: true });
     s.beginSession(userId, crypto.randomUUID());
-    hub.add(s);
+    ctx.sessions.add(s);
     try {
       await setPresence(engine, userId, { node, session: s.id, since: Date.now(), jti });
     } finally {
@@ -69,6 +90,10 @@ export async function login(
     store.userById(userId),
     store.unreadCounts(userId),
     store.pendingRequests(userId),
+    // Before any msg.send of this session is handled (they wait for the login).
+    ctx.buckets.restore(userId).catch((e) =>
+      log.warn("could not restore the message bucket", { error: e, user: userId })
+    ),
   ]);
   if (!user) {
     return s.fail(requestId, "token_invalid", "this account no longer exists", CLOSE.AUTH_FAILED);
@@ -93,37 +118,8 @@ export async function login(
   await sendSync(ctx, s);
 }
 
-/**
- * Kicks the user's current session, here or on another node. Returns
- * whether the user was online (on this node, or on a live one).
- */
-async function endPreviousSession(
-  ctx: ChatContext,
-  userId: number,
-  prev: PresenceRecord | null,
-): Promise<boolean> {
-  const { hub, engine, peers, config, node, metrics } = ctx;
-  const local = hub.local(userId);
-  if (local) {
-    metrics.kicks.inc({ where: "local" });
-    local.kick(KICK_REASON, true);
-  }
-  if (!prev || prev.node === node) return local !== undefined;
-  const rec = await getNode(engine, prev.node);
-  // A dead node's sessions are gone already; its presence record is just overwritten.
-  if (!rec || Date.now() - rec.heartbeatAt > config.status.nodeTtlMs) return local !== undefined;
-  const kicked = await peers.kick(rec.grpcAddr, {
-    user_id: userId,
-    session_id: prev.session,
-    reason: KICK_REASON,
-    replaced: true,
-  });
-  if (kicked) metrics.kicks.inc({ where: "remote" });
-  return true;
-}
-
 /** Everything past the user's delivered cursors, oldest first, then the held-back events. */
-async function sendSync(ctx: ChatContext, s: Session): Promise<void> {
+async function sendSync(ctx: ChatContext, s: LoginSession): Promise<void> {
   const synced = new Set<number>();
   let afterId = 0;
   for (;;) {

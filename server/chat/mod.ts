@@ -4,22 +4,42 @@
  * status, and this node's registration with status. `start()` binds both
  * listeners (port 0: a free port, and the registered addresses follow),
  * `drain()` moves clients away, `close()` stops everything.
+ *
+ * Routing (router.ts) is in-process when the engine is `memory:` (it cannot
+ * be shared with another process, so every session is here) and goes
+ * through presence and gRPC otherwise.
  */
 import { CHAT_NODE, STATUS } from "../../proto/services.ts";
 import type { ResolvedConfig } from "../config.ts";
+import type { Engine } from "../engine/types.ts";
+import type { Logger } from "../log.ts";
+import type { Plane } from "../plane.ts";
 import { type Deps, planeOf, type RoleHandle } from "../role.ts";
 import { liveNodes } from "../engine/nodes.ts";
-import type { ChatContext } from "./context.ts";
+import { UserBuckets } from "./buckets.ts";
+import type { ChatContext } from "./chat_context.ts";
+import { allDone, closeAll, moveAll, sleep } from "./drain.ts";
 import { httpHandler } from "./http.ts";
-import { Hub } from "./hub.ts";
-import { chatMetrics } from "./metrics.ts";
+import { LocalSessions } from "./local_sessions.ts";
+import { type ChatMetrics, chatMetrics } from "./metrics.ts";
 import { nodeServiceHandlers } from "./node_service.ts";
 import { Peers } from "./peers.ts";
 import { NodeRegistration } from "./registry.ts";
+import { ClusterRouter, PEER_SWEEP_MS } from "./route_cluster.ts";
+import { InProcessRouter } from "./route_local.ts";
+import type { Router } from "./router.ts";
 import type { Session } from "./session.ts";
+import { startSweep } from "./sweep.ts";
 import { MessageWriter } from "./writer.ts";
-import { BurstCollector } from "./heap.ts";
-import { UserBuckets } from "./buckets.ts";
+
+export interface StartOptions {
+  /**
+   * "cluster": presence + gRPC; "in-process": every session is on this
+   * node. By default in-process exactly when the engine is `memory:`
+   * (tests that run several nodes on one memory engine ask for "cluster").
+   */
+  routing?: "cluster" | "in-process";
+}
 
 /** The configured address with the port actually bound, when the config asked for port 0. */
 function withPort(configured: string, asked: number, bound: number, kind: "url" | "addr"): string {
@@ -30,53 +50,92 @@ function withPort(configured: string, asked: number, bound: number, kind: "url" 
   return u.toString();
 }
 
-/** How often a node drops its gRPC clients of nodes that left the registry. */
-const PEER_SWEEP_MS = 1000;
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const t = setTimeout(resolve, ms);
-    signal.addEventListener("abort", () => {
-      clearTimeout(t);
-      resolve();
-    }, { once: true });
-  });
-}
-
-/** Waits until every session ended, or `ms` passed. */
-async function allDone(sockets: Set<Session>, ms: number): Promise<boolean> {
-  const ac = new AbortController();
-  const done = Promise.all([...sockets].map((s) => s.done)).then(() => true);
-  const result = await Promise.race([done, sleep(ms, ac.signal).then(() => false)]);
-  ac.abort();
-  return result;
-}
-
-export async function start(config: ResolvedConfig, deps: Deps): Promise<RoleHandle> {
-  const log = deps.log;
-  const [store, engine] = await Promise.all([deps.store(), deps.engine()]);
+/** The shared parts of a node, before anything listens (tests build nodes with it too). */
+export function chatContext(
+  config: ResolvedConfig,
+  parts: Pick<ChatContext, "store" | "engine" | "log"> & { plane: Plane },
+  options: StartOptions = {},
+): ChatContext {
+  const { engine, log, plane, ...shared } = parts;
   const node = config.chat.name;
   const metrics = chatMetrics(node);
-  const plane = planeOf(deps);
-  const peers: Peers = new Peers({
-    dial: (addr, deadlineMs) => plane.client(config, CHAT_NODE, addr, { deadlineMs }),
-    log,
-    onDeliver: (addr, _n, ok) => ok || hub.forgetNode(addr),
-  });
-  const hub: Hub = new Hub({ engine, peers, metrics, node, nodeTtlMs: config.status.nodeTtlMs });
-  const ctx: ChatContext = {
+  const sessions = new LocalSessions(metrics);
+  const routing = options.routing ?? (engine.kind === "memory" ? "in-process" : "cluster");
+  const router = routing === "in-process"
+    ? new InProcessRouter(sessions, metrics)
+    : clusterRouter(config, plane, { engine, sessions, metrics, log, node });
+  return {
     config,
     node,
-    log,
-    store,
-    writer: new MessageWriter(store),
     engine,
-    hub,
-    buckets: new UserBuckets(config.chat.msgRate, config.chat.msgBurst),
-    peers,
+    log,
+    ...shared,
+    writer: new MessageWriter(parts.store),
+    sessions,
+    router,
+    buckets: new UserBuckets(config.chat.msgRate, config.chat.msgBurst, engine),
     metrics,
     state: { draining: false, unauthenticated: 0, rpcServed: false },
   };
+}
+
+function clusterRouter(
+  config: ResolvedConfig,
+  plane: Plane,
+  parts: {
+    engine: Engine;
+    sessions: LocalSessions;
+    metrics: ChatMetrics;
+    log: Logger;
+    node: string;
+  },
+): Router {
+  const peers: Peers = new Peers({
+    dial: (addr, deadlineMs) => plane.client(config, CHAT_NODE, addr, { deadlineMs }),
+    log: parts.log,
+    onDeliver: (addr, _n, ok) => ok || router.forgetNode(addr),
+  });
+  const router: ClusterRouter = new ClusterRouter({
+    ...parts,
+    link: peers,
+    nodeTtlMs: config.status.nodeTtlMs,
+  });
+  return router;
+}
+
+/** The least-loaded other live node that takes logins, for `reconnect.chat_url`. */
+async function elsewhere(ctx: ChatContext): Promise<string | null> {
+  try {
+    const nodes = (await liveNodes(ctx.engine, ctx.config.status.nodeTtlMs))
+      .filter((n) => n.name !== ctx.node && n.state === "up")
+      .sort((a, b) => a.sessions - b.sessions);
+    return nodes[0]?.wsUrl ?? null;
+  } catch {
+    return null;
+  }
+}
+
+/** Whether another chat node is live (true if the engine cannot tell). */
+async function othersLive(ctx: ChatContext): Promise<boolean> {
+  try {
+    return (await liveNodes(ctx.engine, ctx.config.status.nodeTtlMs)).some((n) =>
+      n.name !== ctx.node
+    );
+  } catch {
+    return true;
+  }
+}
+
+export async function start(
+  config: ResolvedConfig,
+  deps: Deps,
+  options: StartOptions = {},
+): Promise<RoleHandle> {
+  const log = deps.log;
+  const [store, engine] = await Promise.all([deps.store(), deps.engine()]);
+  const plane = planeOf(deps);
+  const ctx = chatContext(config, { store, engine, log, plane }, options);
+  const { node, sessions } = ctx;
   const sockets = new Set<Session>();
 
   const rpc = await plane.serve(
@@ -89,7 +148,10 @@ export async function start(config: ResolvedConfig, deps: Deps): Promise<RoleHan
       // Answers in-process callers that dial this node's advertised address (below).
       inProcess: "advertised",
     },
-  );
+  ).catch((e) => {
+    ctx.router.close();
+    throw e;
+  });
 
   const ac = new AbortController();
   let server: Deno.HttpServer<Deno.NetAddr>;
@@ -103,6 +165,7 @@ export async function start(config: ResolvedConfig, deps: Deps): Promise<RoleHan
     }, httpHandler(ctx, sockets));
   } catch (e) {
     await rpc.close();
+    ctx.router.close();
     throw e;
   }
 
@@ -114,57 +177,13 @@ export async function start(config: ResolvedConfig, deps: Deps): Promise<RoleHan
     status: plane.client(config, STATUS, config.status.address, { deadlineMs: 2000 }),
     wsUrl,
     grpcAddr,
-    sessions: () => hub.size,
+    sessions: () => sessions.size,
     log,
   });
   await registration.start();
-
-  // Heartbeat timeouts: one sweep for all sessions instead of a timer per frame.
-  const silentMs = 3 * config.chat.heartbeatMs;
-  const burst = new BurstCollector();
-  const sweep = setInterval(() => {
-    const now = Date.now();
-    for (const s of sockets) {
-      if (s.authenticated && now - s.lastActivity > silentMs) {
-        s.closeWith(4004, "heartbeat timeout");
-      }
-    }
-    ctx.buckets.sweep((userId) => hub.local(userId) !== undefined, now);
-    // After a login burst, on a quiet node: give the burst's garbage back.
-    if (burst.sweep(hub.logins, ctx.writer.writes)) {
-      log.info("full collection after a login burst", { sessions: hub.size });
-    }
-  }, Math.max(50, Math.floor(config.chat.heartbeatMs / 2)));
-
-  // Let go of nodes that left the registry (see close()).
-  const peerSweep = setInterval(async () => {
-    try {
-      const live = await liveNodes(engine, config.status.nodeTtlMs);
-      peers.retain(new Set(live.map((n) => n.grpcAddr)));
-    } catch { /* the engine is down: keep what we have */ }
-  }, PEER_SWEEP_MS);
-
-  log.info("chat node listening", { node, wsUrl, grpcAddr });
-
-  /** The least-loaded other live node that takes logins, for `reconnect.chat_url`. */
-  const elsewhere = async (): Promise<string | null> => {
-    try {
-      const nodes = (await liveNodes(engine, config.status.nodeTtlMs))
-        .filter((n) => n.name !== node && n.state === "up")
-        .sort((a, b) => a.sessions - b.sessions);
-      return nodes[0]?.wsUrl ?? null;
-    } catch {
-      return null;
-    }
-  };
-
-  const othersLive = async () => {
-    try {
-      return (await liveNodes(engine, config.status.nodeTtlMs)).some((n) => n.name !== node);
-    } catch {
-      return true;
-    }
-  };
+  const sweep = startSweep(ctx, sockets);
+  const routing = ctx.router instanceof InProcessRouter ? "in-process" : "cluster";
+  log.info("chat node listening", { node, wsUrl, grpcAddr, routing });
 
   let draining: Promise<void> | null = null;
   let closing: Promise<void> | null = null;
@@ -172,13 +191,9 @@ export async function start(config: ResolvedConfig, deps: Deps): Promise<RoleHan
   const drain = () =>
     draining ??= (async () => {
       ctx.state.draining = true;
-      log.info("draining", { sessions: hub.size });
+      log.info("draining", { sessions: sessions.size });
       await registration.setDraining();
-      const target = await elsewhere();
-      for (const s of sockets) {
-        if (s.authenticated) s.moveAway(target);
-        else s.closeWith(1012, "node draining");
-      }
+      moveAll(sockets, await elsewhere(ctx));
       if (!(await allDone(sockets, config.chat.drainTimeoutMs))) {
         log.warn("drain timed out", { left: sockets.size });
       }
@@ -187,21 +202,18 @@ export async function start(config: ResolvedConfig, deps: Deps): Promise<RoleHan
   const close = () =>
     closing ??= (async () => {
       ctx.state.draining = true;
-      clearInterval(sweep);
-      for (const s of sockets) s.closeWith(1001, "server shutting down");
+      sweep.stop();
+      closeAll(sockets);
       await allDone(sockets, 3000);
       await ctx.writer.settle();
-      clearInterval(peerSweep);
       await registration.stop();
       // Deregistered: the other nodes drop their connections to this one
       // within a peer sweep. Shutting the gRPC server down while they still
       // hold one sends them a GOAWAY, which can crash a Deno process
       // (denoland/deno#36788); a connection they close themselves is safe.
-      if (ctx.state.rpcServed && (await othersLive())) {
-        await sleep(PEER_SWEEP_MS + 500, new AbortController().signal);
-      }
+      if (ctx.state.rpcServed && (await othersLive(ctx))) await sleep(PEER_SWEEP_MS + 500);
       await rpc.close();
-      peers.closeAll();
+      ctx.router.close();
       ac.abort();
       await server.finished;
     })();

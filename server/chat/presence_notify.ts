@@ -1,5 +1,5 @@
 /** Tells a user's friends, wherever they are connected, that the user came online or went offline. */
-import type { ChatContext } from "./context.ts";
+import type { ChatContext } from "./chat_context.ts";
 
 export async function notifyPresence(
   ctx: ChatContext,
@@ -8,7 +8,7 @@ export async function notifyPresence(
 ): Promise<void> {
   const friends = await ctx.store.friendIds(userId);
   if (friends.length === 0) return;
-  await ctx.hub.routeMany(friends, {
+  await ctx.router.deliverMany(friends, {
     type: "presence",
     user_id: userId,
     online: state.online,

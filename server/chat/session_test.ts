@@ -1,17 +1,22 @@
+/**
+ * A session's life on fake connections (no socket, status role or gRPC):
+ * authentication, invalid frames, limits, heartbeats, kicks and the
+ * offline sync's flow control. The same over real sockets, and across
+ * nodes, is in tests/chat_transport_test.ts and tests/chat_cross_node_test.ts.
+ */
 import assert from "node:assert/strict";
 import { SignJWT } from "jose";
-import { startCluster } from "./_test_kit.ts";
-import { ChatClient, eventually, RawSocket, sleep } from "../../testing/mod.ts";
+import { startTestNode } from "./_test_node.ts";
+import { sleep } from "../../testing/mod.ts";
 import { revokeToken } from "../engine/revocation.ts";
 import { signToken } from "../tokens.ts";
 import { getPresence } from "../engine/presence.ts";
 
 Deno.test("a client authenticates with an auth frame and gets a welcome and an empty sync", async () => {
-  const c = await startCluster();
+  const c = await startTestNode();
   try {
     const alice = await c.user("alice");
     const client = await c.connect(alice);
-    assert.equal(client.protocol, "parley.v1");
     const w = client.welcome!;
     assert.equal(w.user.id, alice.id);
     assert.equal(w.user.email, "alice@example.com");
@@ -33,22 +38,10 @@ Deno.test("a client authenticates with an auth frame and gets a welcome and an e
   }
 });
 
-Deno.test("a client authenticates with the token as a second subprotocol", async () => {
-  const c = await startCluster();
-  try {
-    const alice = await c.user("alice");
-    const client = await c.connect(alice, { via: "subprotocol" });
-    assert.equal(client.protocol, "parley.v1");
-    assert.equal(client.welcome!.user.id, alice.id);
-  } finally {
-    await c.close();
-  }
-});
-
 Deno.test("a socket that does not authenticate in time is closed with 4002", async () => {
-  const c = await startCluster({ authTimeoutMs: 200 });
+  const c = await startTestNode({ chat: { authTimeoutMs: 200 } });
   try {
-    const client = c.track(await ChatClient.open(c.url));
+    const client = c.open();
     const info = await client.closed;
     assert.equal(info.code, 4002);
   } finally {
@@ -57,10 +50,10 @@ Deno.test("a socket that does not authenticate in time is closed with 4002", asy
 });
 
 Deno.test("a bad, expired or revoked token gets its error code and close 4001", async () => {
-  const c = await startCluster();
+  const c = await startTestNode();
   try {
     const alice = await c.user("alice");
-    const secret = c.nodes[0].config.jwtSecret;
+    const secret = c.ctx.config.jwtSecret;
     const expired = await new SignJWT({})
       .setProtectedHeader({ alg: "HS256" })
       .setSubject(String(alice.id)).setIssuer("parley").setAudience("parley-chat")
@@ -78,7 +71,7 @@ Deno.test("a bad, expired or revoked token gets its error code and close 4001", 
         [revoked.token, "token_revoked"],
       ]
     ) {
-      const client = c.track(await ChatClient.open(c.url));
+      const client = c.open();
       client.send({ type: "auth", id: "a", token });
       const err = await client.next("error");
       assert.equal(err.error.code, code);
@@ -92,10 +85,10 @@ Deno.test("a bad, expired or revoked token gets its error code and close 4001", 
 });
 
 Deno.test("frames before auth get not_authenticated and a second auth gets already_authenticated", async () => {
-  const c = await startCluster();
+  const c = await startTestNode();
   try {
     const alice = await c.user("alice");
-    const raw = c.track(await ChatClient.open(c.url));
+    const raw = c.open();
     raw.send({ type: "friend.list", id: 1 });
     const err = await raw.next("error");
     assert.deepEqual([err.id, err.error.code], [1, "not_authenticated"]);
@@ -111,7 +104,7 @@ Deno.test("frames before auth get not_authenticated and a second auth gets alrea
 });
 
 Deno.test("invalid frames get invalid_frame, unknown_type or invalid_request naming the field", async () => {
-  const c = await startCluster();
+  const c = await startTestNode();
   try {
     const alice = await c.user("alice");
     const client = await c.connect(alice);
@@ -155,7 +148,7 @@ Deno.test("invalid frames get invalid_frame, unknown_type or invalid_request nam
 });
 
 Deno.test("a client that keeps sending invalid frames is closed with 1008", async () => {
-  const c = await startCluster();
+  const c = await startTestNode();
   try {
     const client = await c.connect(await c.user("alice"));
     for (let i = 0; i < 10; i++) client.send("nope");
@@ -166,55 +159,8 @@ Deno.test("a client that keeps sending invalid frames is closed with 1008", asyn
   }
 });
 
-Deno.test("a frame over 64 KiB closes the socket with 1009, and one just under is read", async () => {
-  const c = await startCluster();
-  try {
-    const alice = await c.user("alice");
-    const ok = await c.connect(alice);
-    // 65,536 bytes exactly: a valid-size frame (that fails validation for its text length).
-    const pad = 65_536 - JSON.stringify({ type: "ping", x: "" }).length;
-    ok.send(JSON.stringify({ type: "ping", x: "a".repeat(pad) }));
-    assert.equal((await ok.next("error")).error.code, "invalid_request");
-    // Multi-byte characters count by their UTF-8 size: 22,000 × 3 bytes > 64 KiB.
-    ok.send(JSON.stringify({ type: "ping", x: "€".repeat(22_000) }));
-    assert.equal((await ok.closed).code, 1009);
-  } finally {
-    await c.close();
-  }
-});
-
-Deno.test("a text frame that is not UTF-8 ends that connection and nothing else", async () => {
-  const c = await startCluster();
-  try {
-    const alice = await c.user("alice");
-    const bob = await c.user("bob");
-    await c.befriend(alice, bob);
-    const a = await c.connect(alice);
-    const raw = await RawSocket.open(c.url);
-    try {
-      await raw.sendText(JSON.stringify({ type: "auth", token: await c.token(bob.id) }));
-      const texts: string[] = [];
-      // Read the welcome and sync, then send bytes that are not UTF-8.
-      while (!texts.some((t) => t.includes('"done":true'))) {
-        const f = await raw.readFrame();
-        if (f) texts.push(new TextDecoder().decode(f.payload));
-      }
-      await raw.sendFrame(1, new Uint8Array([0x7b, 0xff, 0xfe, 0x7d]));
-      assert.equal(await raw.readUntilClose([], 3000).catch(() => null), null);
-    } finally {
-      raw.close();
-    }
-    // bob's session ended like any lost connection; alice and the node are fine.
-    const p = await a.next("presence", (e) => e.user_id === bob.id && !e.online);
-    assert.ok(p.last_seen! > 0);
-    assert.deepEqual((await a.request("friend.list")).friends.map((f) => f.online), [false]);
-  } finally {
-    await c.close();
-  }
-});
-
 Deno.test("a silent session is closed with 4004 and its presence removed", async () => {
-  const c = await startCluster({ heartbeatMs: 150 });
+  const c = await startTestNode({ chat: { heartbeatMs: 150 } });
   try {
     const alice = await c.user("alice");
     const bob = await c.user("bob");
@@ -235,7 +181,7 @@ Deno.test("a silent session is closed with 4004 and its presence removed", async
 });
 
 Deno.test("a second login on the same node kicks the first session; friends see no offline", async () => {
-  const c = await startCluster();
+  const c = await startTestNode();
   try {
     const alice = await c.user("alice");
     const bob = await c.user("bob");
@@ -258,31 +204,15 @@ Deno.test("a second login on the same node kicks the first session; friends see 
   }
 });
 
-Deno.test("a login on another node kicks the session there over gRPC", async () => {
-  const c = await startCluster();
-  try {
-    await c.addNode();
-    const alice = await c.user("alice");
-    const a1 = await c.connect(alice, { node: 0 });
-    const a2 = await c.connect(alice, { node: 1 });
-    assert.equal((await a1.next("kicked")).reason, "logged in elsewhere");
-    assert.equal((await a1.closed).code, 4003);
-    const rec = await getPresence(c.engine, alice.id);
-    assert.deepEqual([rec?.node, rec?.session], ["chat-2", a2.welcome!.session_id]);
-  } finally {
-    await c.close();
-  }
-});
-
 Deno.test("sockets beyond the unauthenticated cap are closed with 1013", async () => {
-  const c = await startCluster({ maxUnauthenticated: 2 });
+  const c = await startTestNode({ chat: { maxUnauthenticated: 2 } });
   try {
-    const first = [c.track(await ChatClient.open(c.url)), c.track(await ChatClient.open(c.url))];
-    const third = c.track(await ChatClient.open(c.url));
+    const first = [c.open(), c.open()];
+    const third = c.open();
     assert.equal((await third.closed).code, 1013);
     // Authenticating frees a place.
     await first[0].auth(await c.token((await c.user("alice")).id));
-    const fourth = c.track(await ChatClient.open(c.url));
+    const fourth = c.open();
     await sleep(100);
     assert.ok(fourth.isOpen);
   } finally {
@@ -290,86 +220,76 @@ Deno.test("sockets beyond the unauthenticated cap are closed with 1013", async (
   }
 });
 
-Deno.test("drain() sends reconnect with another node's URL, closes with 1012 and refuses new sockets", async () => {
-  const c = await startCluster();
+Deno.test("a token offered with the connection logs in without an auth frame", async () => {
+  const c = await startTestNode();
   try {
-    const other = await c.addNode();
     const alice = await c.user("alice");
-    const a = await c.connect(alice, { node: 0 });
-    const unauth = c.track(await ChatClient.open(c.url));
-    await c.nodes[0].handle.drain!();
-    const r = await a.next("reconnect");
-    assert.equal(r.reason, "draining");
-    assert.equal(r.chat_url, other.url);
-    assert.equal((await a.closed).code, 1012);
-    assert.equal((await unauth.closed).code, 1012);
-    const health = await fetch(c.url.replace("ws:", "http:").replace("/ws", "/healthz"));
-    assert.equal(health.status, 503);
-    await health.body?.cancel();
-    await assert.rejects(ChatClient.open(c.url));
-    // The client moves on with the same token.
-    const moved = c.track(
-      await (await import("../../testing/mod.ts")).connect(
-        r.chat_url!,
-        await c.token(alice.id),
-      ),
-    );
-    assert.equal(moved.welcome!.node, "chat-2");
+    const client = await c.connect(alice, { via: "subprotocol" });
+    assert.equal(client.welcome!.user.id, alice.id);
+    assert.equal(client.frames.filter((f) => f.type === "error").length, 0);
+    const bad = c.open({ token: "not.a.jwt" });
+    const err = await bad.next("error");
+    assert.deepEqual([err.id, err.error.code], [null, "token_invalid"]);
+    assert.equal((await bad.closed).code, 4001);
   } finally {
     await c.close();
   }
 });
 
-Deno.test("/metrics shows sessions and frames", async () => {
-  const c = await startCluster();
+Deno.test("a text over 64 KiB of UTF-8 gets frame_too_large and close 1009; 64 KiB exactly is read", async () => {
+  const c = await startTestNode();
   try {
-    await c.connect(await c.user("alice"));
-    const base = c.url.replace("ws:", "http:").replace("/ws", "");
-    const text = await eventually(async () => {
-      const t = await (await fetch(`${base}/metrics`)).text();
-      return /parley_chat_sessions\{[^}]*\} 1/.test(t) ? t : "";
-    });
-    assert.match(text, /parley_chat_frames_in_total\{[^}]*type="auth"[^}]*\} 1/);
-    assert.match(text, /parley_chat_frames_out_total/);
+    const client = await c.connect(await c.user("alice"));
+    const pad = 65_536 - JSON.stringify({ type: "ping", x: "" }).length;
+    client.send(JSON.stringify({ type: "ping", x: "a".repeat(pad) }));
+    assert.equal((await client.next("error")).error.code, "invalid_request");
+    client.send(JSON.stringify({ type: "ping", x: "€".repeat(22_000) }));
+    const err = await client.next("error");
+    assert.deepEqual([err.id, err.error.code], [null, "frame_too_large"]);
+    assert.equal((await client.closed).code, 1009);
   } finally {
     await c.close();
   }
 });
 
-Deno.test("a client that does not read its offline sync is closed with 4005", async () => {
-  const c = await startCluster({ heartbeatMs: 200 });
+Deno.test("a client that leaves its offline sync unread is closed with 4005 before the whole sync is sent", async () => {
+  const c = await startTestNode({ chat: { heartbeatMs: 200 } });
   try {
     const alice = await c.user("alice");
     const bob = await c.user("bob");
     await c.befriend(alice, bob);
-    const text = "x".repeat(4000);
-    for (let k = 0; k < 40; k++) {
+    for (let k = 0; k < 5; k++) {
       await c.store.insertMessages(
         Array.from({ length: 100 }, (_, i) => ({
           senderId: alice.id,
           recipientId: bob.id,
           clientId: `${k}-${i}`,
-          text,
+          text: "x",
           createdAt: Date.now(),
         })),
       );
     }
-    const raw = await RawSocket.open(c.url);
-    try {
-      await raw.sendText(JSON.stringify({ type: "auth", token: await c.token(bob.id) }));
-      // Ping (so the heartbeat is fine) but read nothing for a while.
-      for (let i = 0; i < 15; i++) {
-        await raw.sendText('{"type":"ping"}');
-        await sleep(100);
-      }
-      const texts: string[] = [];
-      const info = await raw.readUntilClose(texts, 5000);
-      assert.equal(info?.code, 4005);
-      const synced = texts.filter((t) => t.startsWith('{"type":"msg.sync"')).length;
-      assert.ok(synced < 40, `only part of the sync was sent (${synced} batches)`);
-    } finally {
-      raw.close();
-    }
+    const b = c.open();
+    // Over the sync's 1 MiB allowance: the node waits for the client to read.
+    b.setUnread(2 * 1024 * 1024);
+    b.send({ type: "auth", token: await c.token(bob.id) });
+    b.startPinging(50);
+    assert.equal((await b.closed).code, 4005);
+    assert.ok(b.events("msg.sync").length < 5, "only part of the sync was sent");
+  } finally {
+    await c.close();
+  }
+});
+
+Deno.test("a client with more than 8 MiB unread is closed with 4005 at the next frame sent to it", async () => {
+  const c = await startTestNode();
+  try {
+    const a = await c.connect(await c.user("alice"));
+    await a.syncMessages();
+    a.setUnread(8 * 1024 * 1024 + 1);
+    a.send({ type: "ping", id: 1 });
+    assert.equal((await a.closed).code, 4005);
+    assert.equal(a.events("pong").length, 0);
   } finally {
     await c.close();
   }

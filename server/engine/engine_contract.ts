@@ -35,6 +35,7 @@ export function engineCases(
 export function engineContract(name: string, open: OpenEngine, register?: Register): void {
   const test = engineCases(name, open, register);
   primitiveContract(test);
+  hashContract(test);
   domainContract(test);
 }
 
@@ -105,17 +106,6 @@ function primitiveContract(test: EngineCase): void {
     assert.equal(await e.delIfEquals("k", "mine"), false);
   });
 
-  test("expireIfEquals() sets a TTL only when the value matches", async (e) => {
-    await e.set("k", "mine");
-    assert.equal(await e.expireIfEquals("k", "theirs", 50), false);
-    assert.equal(await e.pttl("k"), -1);
-    assert.equal(await e.expireIfEquals("k", "mine", 100), true);
-    assert.ok((await e.pttl("k")) > 0);
-    await sleep(200);
-    assert.equal(await e.get("k"), null);
-    assert.equal(await e.expireIfEquals("k", "mine", 100), false);
-  });
-
   test("incr() creates the key with its TTL and later increments do not extend it", async (e) => {
     assert.deepEqual((await e.incr("n", 300)).value, 1);
     await sleep(120);
@@ -134,7 +124,9 @@ function primitiveContract(test: EngineCase): void {
     await assert.rejects(() => e.incr("k", 1000), /not an integer/);
     assert.equal(await e.get("k"), "abc");
   });
+}
 
+function hashContract(test: EngineCase): void {
   test("hashes: hset, hget, hmget, hgetall, hlen and hdel", async (e) => {
     assert.equal(await e.hget("h", "a"), null);
     assert.deepEqual(await e.hgetall("h"), {});
@@ -203,16 +195,5 @@ function primitiveContract(test: EngineCase): void {
     await assert.rejects(() => e.hset("s", "f", "v"), /WRONGTYPE/);
     await assert.rejects(() => e.hget("s", "f"), /WRONGTYPE/);
     assert.deepEqual(await e.mget(["h", "s"]), [null, "v"]);
-  });
-
-  test("flushForTests(prefix) deletes only the keys under that prefix", async (e) => {
-    await e.set("a:1", "x");
-    await e.hset("a:h", "f", "x");
-    await e.set("b:1", "y");
-    await e.flushForTests("a:");
-    assert.deepEqual(await e.mget(["a:1", "b:1"]), [null, "y"]);
-    assert.equal(await e.hlen("a:h"), 0);
-    await e.flushForTests();
-    assert.equal(await e.get("b:1"), null);
   });
 }

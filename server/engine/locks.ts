@@ -2,14 +2,13 @@
  * Distributed locks on the engine (e.g. a user's login lock, so that two
  * logins of one user do not race to kick each other). A lock is a key set
  * with NX and a TTL to a random token; only the holder of the token can
- * release or refresh it (compare-and-delete), and a holder that dies frees
- * the lock when the TTL runs out.
+ * release it (compare-and-delete), and a holder that dies frees the lock
+ * when the TTL runs out.
  */
-import { AppError } from "../../proto/errors.ts";
 import type { Engine } from "./types.ts";
 
 export interface LockOptions {
-  /** How long the lock is held unless released or refreshed first. */
+  /** How long the lock is held unless released first. */
   ttlMs: number;
   /** How long to keep trying to take a held lock; 0 (default) tries once. */
   waitMs?: number;
@@ -22,8 +21,6 @@ export interface Lock {
   readonly token: string;
   /** Frees the lock if this holder still has it; false if it had expired or was taken over. */
   release(): Promise<boolean>;
-  /** Extends the lock to `ttlMs` from now if this holder still has it. */
-  refresh(ttlMs: number): Promise<boolean>;
 }
 
 const lockKey = (name: string) => `lock:${name}`;
@@ -44,38 +41,11 @@ export async function acquireLock(
   const deadline = Date.now() + waitMs;
   for (;;) {
     if (await engine.set(key, token, { ttlMs, nx: true })) {
-      return {
-        name,
-        token,
-        release: () => engine.delIfEquals(key, token),
-        refresh: (ms) => engine.expireIfEquals(key, token, ms),
-      };
+      return { name, token, release: () => engine.delIfEquals(key, token) };
     }
     const left = deadline - Date.now();
     if (left <= 0) return null;
     // Jitter keeps waiters that started together from retrying in lockstep.
     await sleep(Math.min(left, retryMs * (0.5 + Math.random())));
-  }
-}
-
-/**
- * Runs `fn` holding the lock `name` and releases it afterwards, also when
- * `fn` throws. Throws AppError `busy` (503, retry after 1 s) if the lock
- * could not be taken within `waitMs`.
- */
-export async function withLock<T>(
-  engine: Engine,
-  name: string,
-  options: LockOptions,
-  fn: (lock: Lock) => Promise<T>,
-): Promise<T> {
-  const lock = await acquireLock(engine, name, options);
-  if (!lock) throw new AppError("busy", `"${name}" is busy; try again in a moment`, 503, 1);
-  try {
-    return await fn(lock);
-  } finally {
-    // A failed release (engine outage) must not hide fn's outcome; the TTL
-    // frees the lock anyway.
-    await lock.release().catch(() => false);
   }
 }

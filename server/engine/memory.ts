@@ -110,16 +110,6 @@ export class MemoryEngine implements Engine {
     return settle(() => this.#string(key)?.value === value && this.#data.delete(key));
   }
 
-  expireIfEquals(key: string, value: string, ttlMs: number): Promise<boolean> {
-    return settle(() => {
-      const ms = ttlArg(ttlMs);
-      const e = this.#string(key);
-      if (e?.value !== value) return false;
-      e.expiresAt = Date.now() + ms;
-      return true;
-    });
-  }
-
   incr(key: string, ttlMs: number, by = 1): Promise<{ value: number; ttlMs: number }> {
     return settle(() => {
       const ms = ttlArg(ttlMs);
@@ -221,11 +211,6 @@ export class MemoryEngine implements Engine {
       }
       return { cursor: "0", entries };
     });
-  }
-
-  flushForTests(prefix = ""): Promise<void> {
-    for (const key of [...this.#data.keys()]) if (key.startsWith(prefix)) this.#data.delete(key);
-    return Promise.resolve();
   }
 
   close(): Promise<void> {

@@ -69,6 +69,23 @@ export class TokenBucket {
     return this.#tokens >= this.burst;
   }
 
+  /** The tokens in the bucket now (a fraction of one included). */
+  tokens(now = Date.now()): number {
+    this.#refill(now);
+    return this.#tokens;
+  }
+
+  /**
+   * Lowers the bucket to what a bucket holding `tokens` at time `at` holds
+   * now, if that is fewer: a state carried over from elsewhere (another
+   * node) never adds tokens.
+   */
+  limitTo(tokens: number, at: number, now = Date.now()): void {
+    this.#refill(now);
+    const then = Math.min(this.burst, tokens + (Math.max(0, now - at) * this.ratePerS) / 1000);
+    this.#tokens = Math.min(this.#tokens, Math.max(0, then));
+  }
+
   /** Ms until take() would succeed; 0 if it would now. */
   retryAfterMs(now = Date.now()): number {
     this.#refill(now);

@@ -34,3 +34,15 @@ Deno.test("TokenBucket rejects a rate or burst that cannot work", () => {
   assert.throws(() => new TokenBucket(Number.POSITIVE_INFINITY, 5), RangeError);
   assert.throws(() => new TokenBucket(1, 0.5), RangeError);
 });
+
+Deno.test("TokenBucket.limitTo() takes a lower state carried from elsewhere, refilled to now, and never adds tokens", () => {
+  const b = new TokenBucket(2, 10, 0); // full: 10
+  b.limitTo(1, 0, 1000); // 1 token at t=0 is 3 tokens at t=1 s
+  assert.equal(b.tokens(1000), 3);
+  b.limitTo(10, 1000, 1000);
+  assert.equal(b.tokens(1000), 3, "a fuller state adds nothing");
+  b.limitTo(0, 500, 1000); // 0 at 0.5 s is 1 at 1 s
+  assert.equal(b.tokens(1000), 1);
+  assert.equal(b.take(1000), true);
+  assert.equal(b.take(1000), false);
+});

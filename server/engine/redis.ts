@@ -89,9 +89,6 @@ const SCRIPTS = {
   parleyDelIfEquals: `
     if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
     return 0`,
-  parleyExpireIfEquals: `
-    if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
-    return 0`,
   parleyHdelIfEquals: `
     if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then return redis.call('HDEL', KEYS[1], ARGV[1]) end
     return 0`,
@@ -109,7 +106,6 @@ const SCRIPTS = {
 
 type Client = (Redis | Cluster) & RedisCommander & {
   parleyDelIfEquals(key: string, value: string): Promise<number>;
-  parleyExpireIfEquals(key: string, value: string, ttlMs: number): Promise<number>;
   parleyHdelIfEquals(key: string, field: string, value: string): Promise<number>;
   parleyIncr(key: string, by: number, ttlMs: number): Promise<[number, number]>;
 };
@@ -123,11 +119,6 @@ const COMMON: RedisOptions = {
   maxRetriesPerRequest: 1,
   retryStrategy: RETRY,
 };
-
-/** Escapes SCAN MATCH glob characters so a prefix is matched literally. */
-function globEscape(s: string): string {
-  return s.replace(/[*?[\]\\]/g, "\\$&");
-}
 
 /** Resolves when `client` is ready; rejects at its first error (then it is disconnected). */
 function ready(client: Redis | Cluster, where: string): Promise<void> {
@@ -173,7 +164,6 @@ export class RedisEngine implements Engine {
           // commands would wait for as long as the cluster is unreachable.
           // open() waits for "ready", so nothing needs queueing before that.
           enableOfflineQueue: false,
-          // Node connections carry no keyPrefix: flushForTests scans them with full keys.
           redisOptions: { ...COMMON, ...auth },
         } satisfies ClusterOptions,
       )
@@ -256,11 +246,6 @@ export class RedisEngine implements Engine {
     return (await this.#run(this.#client.parleyDelIfEquals(key, value))) === 1;
   }
 
-  async expireIfEquals(key: string, value: string, ttlMs: number): Promise<boolean> {
-    const ms = ttlArg(ttlMs);
-    return (await this.#run(this.#client.parleyExpireIfEquals(key, value, ms))) === 1;
-  }
-
   async incr(key: string, ttlMs: number, by = 1): Promise<{ value: number; ttlMs: number }> {
     const ms = ttlArg(ttlMs);
     const [value, left] = await this.#run(this.#client.parleyIncr(key, byArg(by), ms));
@@ -310,37 +295,6 @@ export class RedisEngine implements Engine {
     const entries: [string, string][] = [];
     for (let i = 0; i + 1 < flat.length; i += 2) entries.push([flat[i], flat[i + 1]]);
     return { cursor: next, entries };
-  }
-
-  /**
-   * Deletes this engine's keys (those under its `?prefix=`, narrowed by
-   * `prefix`) with SCAN + UNLINK on every master; never FLUSHDB, since the
-   * database may be shared. Refuses to run with no prefix at all.
-   */
-  async flushForTests(prefix = ""): Promise<void> {
-    const base = this.#target.prefix;
-    if (base + prefix === "") {
-      throw new Error("flushForTests() needs a key prefix: refusing to delete a whole database");
-    }
-    const match = globEscape(base + prefix) + "*";
-    const masters: Redis[] = this.#client instanceof Cluster
-      ? this.#client.nodes("master")
-      : [this.#client as Redis];
-    for (const node of masters) {
-      let cursor = "0";
-      do {
-        const [next, keys] = await node.scan(cursor, "MATCH", match, "COUNT", 500);
-        cursor = next;
-        if (keys.length === 0) continue;
-        // SCAN answers full keys, but UNLINK through a prefixed client adds
-        // the prefix again; cluster node connections are unprefixed. One
-        // UNLINK per key also keeps a cluster's keys within their slots.
-        const strip = this.#client instanceof Cluster ? 0 : base.length;
-        const p = node.pipeline();
-        for (const k of keys) p.unlink(k.slice(strip));
-        await p.exec();
-      } while (cursor !== "0");
-    }
   }
 
   async close(): Promise<void> {

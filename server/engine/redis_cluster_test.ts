@@ -12,6 +12,7 @@ import { silentLogger } from "../log.ts";
 import { engineContract } from "./engine_contract.ts";
 import { openEngine } from "./mod.ts";
 import { haveRedisServer, startRedisCluster } from "./_redis_servers.ts";
+import { flushRedisPrefix } from "./_flush_redis.ts";
 
 Deno.test({
   name: "redis-cluster: the engine contract holds on a three-master cluster",
@@ -22,13 +23,13 @@ Deno.test({
       const cases: [string, () => Promise<void>][] = [];
       let n = 0;
       engineContract("redis-cluster", async () => {
-        const prefix = `parley_t_c${n++}:`;
-        const engine = await openEngine(`${cluster.url}?prefix=${prefix}`, { log: silentLogger });
+        const url = `${cluster.url}?prefix=parley_t_c${n++}:`;
+        const engine = await openEngine(url, { log: silentLogger });
         return {
           engine,
           async cleanup() {
-            await engine.flushForTests();
             await engine.close();
+            await flushRedisPrefix(url);
           },
         };
       }, (name, fn) => cases.push([name, fn]));
@@ -36,7 +37,7 @@ Deno.test({
       for (const [name, fn] of cases) if (!(await t.step(name, fn))) failed++;
       assert.equal(failed, 0, `${failed} contract cases failed on the cluster`);
 
-      await t.step("flushForTests() left no key behind on any master", async () => {
+      await t.step("flushRedisPrefix() left no key behind on any master", async () => {
         for (const s of cluster.servers) {
           const raw = new Redis({ port: s.port, host: "127.0.0.1", lazyConnect: true });
           try {

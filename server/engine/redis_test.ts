@@ -12,14 +12,16 @@ import { engineContract } from "./engine_contract.ts";
 import { openEngine } from "./mod.ts";
 import { parseRedisUrl } from "./redis.ts";
 import { haveRedisServer, startRedisServer } from "./_redis_servers.ts";
+import { flushRedisPrefix } from "./_flush_redis.ts";
 
 engineContract("redis", async () => {
-  const engine = await openEngine(freshRedis().url, { log: silentLogger });
+  const { url } = freshRedis();
+  const engine = await openEngine(url, { log: silentLogger });
   return {
     engine,
     async cleanup() {
-      await engine.flushForTests();
       await engine.close();
+      await flushRedisPrefix(url);
     },
   };
 });
@@ -56,11 +58,11 @@ Deno.test("redis: engines with different prefixes do not see each other's keys",
     assert.equal(await eb.get("k"), "from b");
     assert.equal(await eb.hget("presence", "1"), null);
     assert.deepEqual(await rawKeys(a.prefix), [`${a.prefix}k`, `${a.prefix}presence`]);
-    await ea.flushForTests();
+    await flushRedisPrefix(a.url);
     assert.deepEqual(await rawKeys(a.prefix), []);
     assert.equal(await eb.get("k"), "from b", "flushing one prefix spares the other");
   } finally {
-    await eb.flushForTests();
+    await flushRedisPrefix(b.url);
     await Promise.all([ea.close(), eb.close()]);
   }
   assert.deepEqual(await rawKeys(b.prefix), []);
@@ -68,21 +70,18 @@ Deno.test("redis: engines with different prefixes do not see each other's keys",
 
 Deno.test("redis: a prefix with glob characters is flushed literally", async () => {
   const base = freshRedis().prefix;
-  const wild = `${base}*[x]?:`;
-  const narrow = await openEngine(`${REDIS_URL}/0?prefix=${encodeURIComponent(wild)}`, {
-    log: silentLogger,
-  });
-  const sibling = await openEngine(`${REDIS_URL}/0?prefix=${encodeURIComponent(`${base}ax?:`)}`, {
-    log: silentLogger,
-  });
+  const narrowUrl = `${REDIS_URL}/0?prefix=${encodeURIComponent(`${base}*[x]?:`)}`;
+  const siblingUrl = `${REDIS_URL}/0?prefix=${encodeURIComponent(`${base}ax?:`)}`;
+  const narrow = await openEngine(narrowUrl, { log: silentLogger });
+  const sibling = await openEngine(siblingUrl, { log: silentLogger });
   try {
     await narrow.set("k", "1");
     await sibling.set("k", "2");
-    await narrow.flushForTests();
+    await flushRedisPrefix(narrowUrl);
     assert.equal(await narrow.get("k"), null);
     assert.equal(await sibling.get("k"), "2", "a glob in the prefix must not match other keys");
   } finally {
-    await sibling.flushForTests();
+    await flushRedisPrefix(siblingUrl);
     await Promise.all([narrow.close(), sibling.close()]);
   }
 });
@@ -121,15 +120,16 @@ Deno.test({
 });
 
 Deno.test({
-  name: "redis: flushForTests() refuses to run without a key prefix",
+  name: "redis: flushRedisPrefix() refuses to run without a key prefix",
   ignore: !(await haveRedisServer()),
   async fn() {
     // A private server: if the guard were broken, this is what it would wipe.
     const server = await startRedisServer();
-    const engine = await openEngine(`redis://127.0.0.1:${server.port}`, { log: silentLogger });
+    const url = `redis://127.0.0.1:${server.port}`;
+    const engine = await openEngine(url, { log: silentLogger });
     try {
       await engine.set("k", "v");
-      await assert.rejects(() => engine.flushForTests(), /prefix/);
+      await assert.rejects(() => flushRedisPrefix(url), /prefix/);
       assert.equal(await engine.get("k"), "v");
     } finally {
       await engine.close();

@@ -31,8 +31,6 @@ export interface Engine {
   del(key: string): Promise<void>;
   /** Deletes the key only if it holds `value`; true if it did. Atomic. */
   delIfEquals(key: string, value: string): Promise<boolean>;
-  /** Sets a new TTL only if the key holds `value`; true if it did. Atomic. */
-  expireIfEquals(key: string, value: string, ttlMs: number): Promise<boolean>;
   /**
    * Adds `by` to an integer key, creating it at 0 with `ttlMs` if missing
    * (the TTL is not extended by later increments; a key found without a TTL
@@ -59,11 +57,5 @@ export interface Engine {
     count: number,
   ): Promise<{ cursor: string; entries: [string, string][] }>;
 
-  /**
-   * For tests only: drops this engine's keys (for redis, those under its
-   * `?prefix=`; it refuses to run with no prefix), narrowed to those
-   * starting with `prefix` if given.
-   */
-  flushForTests(prefix?: string): Promise<void>;
   close(): Promise<void>;
 }

@@ -3,18 +3,40 @@
  * `.accept`, `.decline`, `.cancel`, `.list`, `.remove`. The other user is
  * told in real time (a `friend.*` event) wherever they are connected; the
  * durable state is in the store, so an offline user sees it at next login.
+ * Requests and cancels to one user are limited per pair (FRIEND_CHURN), so
+ * that nobody can flood another user with friend.* events.
  */
 import { AppError } from "../../../proto/errors.ts";
 import type { WireFriend } from "../../../proto/protocol.ts";
-import { getPresence, getPresenceMany } from "../../engine/presence.ts";
+import { hit } from "../../engine/rate_limit.ts";
 import type { User } from "../../store/types.ts";
-import type { ChatContext } from "../context.ts";
+import type { ChatContext } from "../chat_context.ts";
 import { publicUser, wireFriend, wireRequest } from "../wire.ts";
-import type { Handlers } from "./mod.ts";
+import type { Handlers } from "./types.ts";
 
 const notFound = () => new AppError("user_not_found", "no such user", 404);
 const noRequest = () =>
   new AppError("request_not_found", "there is no such pending friend request", 404);
+
+/**
+ * friend.request and friend.cancel from one user to another, counted
+ * together over a fixed window (docs/protocol.md §12): enough to ask, take
+ * it back and ask again a few times, far too few to flood anyone.
+ */
+export const FRIEND_CHURN = { limit: 6, windowMs: 10 * 60_000 };
+
+/** Counts one request or cancel from `from` to `to`; throws rate_limited beyond FRIEND_CHURN. */
+async function limitChurn(ctx: ChatContext, from: number, to: number): Promise<void> {
+  const r = await hit(ctx.engine, `friend:${from}:${to}`, FRIEND_CHURN);
+  if (r.allowed) return;
+  const s = Math.ceil(r.retryAfterMs / 1000);
+  throw new AppError(
+    "rate_limited",
+    `too many friend requests and cancels to this user; retry in ${s} s`,
+    429,
+    r.retryAfterMs / 1000,
+  );
+}
 
 async function userOrThrow(ctx: ChatContext, id: number): Promise<User> {
   const u = await ctx.store.userById(id);
@@ -24,22 +46,21 @@ async function userOrThrow(ctx: ChatContext, id: number): Promise<User> {
 
 /** `friend` as `viewer` sees them: online state, last seen, unread messages from them. */
 async function friendView(ctx: ChatContext, viewerId: number, friend: User): Promise<WireFriend> {
-  const [rec, unread, friends] = await Promise.all([
-    getPresence(ctx.engine, friend.id),
+  const [online, unread, friends] = await Promise.all([
+    ctx.router.online([friend.id]),
     ctx.store.unreadCounts(viewerId),
     ctx.store.friends(viewerId),
   ]);
   const since = friends.find((f) => f.user.id === friend.id)?.since ?? Date.now();
-  const online = await ctx.hub.isOnline(friend.id, rec);
   const count = unread.find((u) => u.peerId === friend.id)?.count ?? 0;
-  return wireFriend({ user: friend, since }, online, count);
+  return wireFriend({ user: friend, since }, online.has(friend.id), count);
 }
 
 /** Both became friends: each is told, with the other as `friend`. */
 async function announceFriendship(ctx: ChatContext, a: User, b: User): Promise<void> {
   const [forA, forB] = await Promise.all([friendView(ctx, a.id, b), friendView(ctx, b.id, a)]);
-  await ctx.hub.route(a.id, { type: "friend.accepted", friend: forA });
-  await ctx.hub.route(b.id, { type: "friend.accepted", friend: forB });
+  await ctx.router.deliver(a.id, { type: "friend.accepted", friend: forA });
+  await ctx.router.deliver(b.id, { type: "friend.accepted", friend: forB });
 }
 
 type FriendFrames =
@@ -60,6 +81,7 @@ export const friendHandlers: Handlers<FriendFrames> = {
       userOrThrow(ctx, s.userId),
       userOrThrow(ctx, frame.user_id),
     ]);
+    await limitChurn(ctx, me.id, them.id);
     const { result, request } = await ctx.store.createFriendRequest(
       s.userId,
       them.id,
@@ -73,7 +95,7 @@ export const friendHandlers: Handlers<FriendFrames> = {
       case "created": {
         reply({ status: "sent", user: publicUser(them) });
         const users = new Map([[me.id, me], [them.id, them]]);
-        await ctx.hub.route(them.id, {
+        await ctx.router.deliver(them.id, {
           type: "friend.request",
           request: wireRequest(request!, users),
         });
@@ -81,7 +103,7 @@ export const friendHandlers: Handlers<FriendFrames> = {
       }
       case "accepted":
         // They had asked first: the two requests make a friendship.
-        s.rememberFriend(them.id);
+        s.friends.remember(them.id);
         reply({ status: "accepted", user: publicUser(them) });
         await announceFriendship(ctx, me, them);
         return;
@@ -101,7 +123,7 @@ export const friendHandlers: Handlers<FriendFrames> = {
 
   async "friend.accept"(ctx, s, frame, reply) {
     if (!(await ctx.store.acceptFriendRequest(s.userId, frame.user_id))) throw noRequest();
-    s.rememberFriend(frame.user_id);
+    s.friends.remember(frame.user_id);
     const [me, them] = await Promise.all([
       userOrThrow(ctx, s.userId),
       userOrThrow(ctx, frame.user_id),
@@ -111,19 +133,20 @@ export const friendHandlers: Handlers<FriendFrames> = {
       friendView(ctx, them.id, me),
     ]);
     reply({ friend: forMe });
-    await ctx.hub.route(them.id, { type: "friend.accepted", friend: forThem });
+    await ctx.router.deliver(them.id, { type: "friend.accepted", friend: forThem });
   },
 
   async "friend.decline"(ctx, s, frame, reply) {
     if (!(await ctx.store.declineFriendRequest(s.userId, frame.user_id))) throw noRequest();
     reply({});
-    await ctx.hub.route(frame.user_id, { type: "friend.declined", user_id: s.userId });
+    await ctx.router.deliver(frame.user_id, { type: "friend.declined", user_id: s.userId });
   },
 
   async "friend.cancel"(ctx, s, frame, reply) {
+    await limitChurn(ctx, s.userId, frame.user_id);
     if (!(await ctx.store.cancelFriendRequest(s.userId, frame.user_id))) throw noRequest();
     reply({});
-    await ctx.hub.route(frame.user_id, { type: "friend.cancelled", user_id: s.userId });
+    await ctx.router.deliver(frame.user_id, { type: "friend.cancelled", user_id: s.userId });
   },
 
   async "friend.list"(ctx, s, _frame, reply) {
@@ -131,22 +154,19 @@ export const friendHandlers: Handlers<FriendFrames> = {
       ctx.store.friends(s.userId),
       ctx.store.unreadCounts(s.userId),
     ]);
-    const presence = await getPresenceMany(ctx.engine, friends.map((f) => f.user.id));
+    const online = await ctx.router.online(friends.map((f) => f.user.id));
     const counts = new Map(unread.map((u) => [u.peerId, u.count]));
-    const out: WireFriend[] = [];
-    for (const f of friends) {
-      const online = await ctx.hub.isOnline(f.user.id, presence.get(f.user.id));
-      out.push(wireFriend(f, online, counts.get(f.user.id) ?? 0));
-    }
-    reply({ friends: out });
+    reply({
+      friends: friends.map((f) => wireFriend(f, online.has(f.user.id), counts.get(f.user.id) ?? 0)),
+    });
   },
 
   async "friend.remove"(ctx, s, frame, reply) {
-    s.forgetFriend(frame.user_id);
+    s.friends.forget(frame.user_id);
     if (!(await ctx.store.removeFriend(s.userId, frame.user_id))) {
       throw new AppError("not_friends", "that user is not your friend", 403);
     }
     reply({});
-    await ctx.hub.route(frame.user_id, { type: "friend.removed", user_id: s.userId });
+    await ctx.router.deliver(frame.user_id, { type: "friend.removed", user_id: s.userId });
   },
 };

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
-import { startCluster } from "../_test_kit.ts";
-import { RequestError } from "../../../testing/mod.ts";
+import { startTestNode } from "../_test_node.ts";
+import { FRIEND_CHURN } from "./friends.ts";
+import { eventually, RequestError } from "../../../testing/mod.ts";
 
 async function code(p: Promise<unknown>): Promise<string> {
   try {
@@ -13,7 +14,7 @@ async function code(p: Promise<unknown>): Promise<string> {
 }
 
 Deno.test("user.search finds by name prefix or exact e-mail, pages, and never shows e-mails or oneself", async () => {
-  const c = await startCluster();
+  const c = await startTestNode();
   try {
     const alice = await c.user("alice");
     for (const n of ["bob", "bobby", "bobo"]) await c.user(n);
@@ -42,7 +43,7 @@ Deno.test("user.search finds by name prefix or exact e-mail, pages, and never sh
 });
 
 Deno.test("a friend request reaches the other user live, and accepting makes both friends", async () => {
-  const c = await startCluster();
+  const c = await startTestNode();
   try {
     const alice = await c.user("alice");
     const bob = await c.user("bob");
@@ -83,7 +84,7 @@ Deno.test("a friend request reaches the other user live, and accepting makes bot
 });
 
 Deno.test("friend requests to oneself, to a missing user, or resolved twice get their codes", async () => {
-  const c = await startCluster();
+  const c = await startTestNode();
   try {
     const alice = await c.user("alice");
     const bob = await c.user("bob");
@@ -104,7 +105,7 @@ Deno.test("friend requests to oneself, to a missing user, or resolved twice get 
 });
 
 Deno.test("crossing requests make a friendship and both sides get friend.accepted", async () => {
-  const c = await startCluster();
+  const c = await startTestNode();
   try {
     const alice = await c.user("alice");
     const bob = await c.user("bob");
@@ -122,7 +123,7 @@ Deno.test("crossing requests make a friendship and both sides get friend.accepte
 });
 
 Deno.test("decline, cancel and remove are told to the other user", async () => {
-  const c = await startCluster();
+  const c = await startTestNode();
   try {
     const alice = await c.user("alice");
     const bob = await c.user("bob");
@@ -151,7 +152,7 @@ Deno.test("decline, cancel and remove are told to the other user", async () => {
 });
 
 Deno.test("an offline user sees pending requests at the next login", async () => {
-  const c = await startCluster();
+  const c = await startTestNode();
   try {
     const alice = await c.user("alice");
     const bob = await c.user("bob");
@@ -166,20 +167,20 @@ Deno.test("an offline user sees pending requests at the next login", async () =>
   }
 });
 
-Deno.test("friend.list shows online state across nodes, last seen and unread counts", async () => {
-  const c = await startCluster();
+Deno.test("friend.list shows online state, last seen and unread counts", async () => {
+  const c = await startTestNode();
   try {
-    await c.addNode();
     const alice = await c.user("alice");
     const bob = await c.user("bob");
     const carol = await c.user("carol");
     await c.befriend(alice, bob);
     await c.befriend(alice, carol);
-    const b = await c.connect(bob, { node: 1 });
+    const b = await c.connect(bob);
     await b.request("msg.send", { to: alice.id, text: "one", client_id: "1" });
     await b.request("msg.send", { to: alice.id, text: "two", client_id: "2" });
     const cl = await c.connect(carol);
     await cl.close();
+    await eventually(async () => (await c.store.userById(carol.id))!.lastSeenAt !== null);
     const a = await c.connect(alice);
     const list = (await a.request("friend.list")).friends;
     assert.deepEqual(list.map((f) => [f.user.name, f.online, f.unread]), [
@@ -188,6 +189,35 @@ Deno.test("friend.list shows online state across nodes, last seen and unread cou
     ]);
     assert.equal(list[0].last_seen, null);
     assert.ok(list[1].last_seen! > 0);
+  } finally {
+    await c.close();
+  }
+});
+
+Deno.test("requests and cancels to one user are limited per pair: beyond 6 in 10 minutes rate_limited, and the other user hears nothing more", async () => {
+  const c = await startTestNode();
+  try {
+    const [alice, bob, carol] = [await c.user("alice"), await c.user("bob"), await c.user("carol")];
+    const a = await c.connect(alice);
+    const b = await c.connect(bob);
+    const cl = await c.connect(carol);
+    for (let i = 0; i < FRIEND_CHURN.limit / 2; i++) {
+      await a.request("friend.request", { user_id: bob.id });
+      await a.request("friend.cancel", { user_id: bob.id });
+    }
+    const err = await a.request("friend.request", { user_id: bob.id }).catch((e) => e);
+    assert.ok(err instanceof RequestError);
+    assert.equal(err.code, "rate_limited");
+    const retry = (err.frame as { error: { retry_after_ms: number } }).error.retry_after_ms;
+    assert.ok(retry > 9 * 60_000 && retry <= FRIEND_CHURN.windowMs, `retry_after_ms ${retry}`);
+    assert.equal(await code(a.request("friend.cancel", { user_id: bob.id })), "rate_limited");
+    assert.deepEqual(await c.store.pendingRequests(bob.id), { incoming: [], outgoing: [] });
+    // Other pairs are not affected: carol may ask bob, and bob may ask alice.
+    assert.equal((await cl.request("friend.request", { user_id: bob.id })).status, "sent");
+    assert.equal((await b.request("friend.request", { user_id: alice.id })).status, "sent");
+    await b.next("friend.request", (e) => e.request.from.id === carol.id);
+    assert.equal(b.events("friend.request", (e) => e.request.from.id === alice.id).length, 3);
+    assert.equal(b.events("friend.cancelled").length, 3);
   } finally {
     await c.close();
   }

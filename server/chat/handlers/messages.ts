@@ -5,20 +5,19 @@
  */
 import { AppError } from "../../../proto/errors.ts";
 import { type ClientFrame, DEFAULT_HISTORY_LIMIT } from "../../../proto/protocol.ts";
-import type { ChatContext } from "../context.ts";
-import type { Session } from "../session.ts";
+import type { ChatContext } from "../chat_context.ts";
 import { msgNewJson, wireMessage } from "../wire.ts";
 import type { Inserted } from "../writer.ts";
-import type { Handlers } from "./mod.ts";
+import type { Caller, Handlers } from "./types.ts";
 
 /** Throws not_friends (or user_not_found) unless `peer` is the user's friend. */
-async function requireFriend(ctx: ChatContext, s: Session, peer: number): Promise<void> {
-  if (await s.isFriend(peer)) return;
+async function requireFriend(ctx: ChatContext, s: Caller, peer: number): Promise<void> {
+  if (await s.friends.isFriend(peer)) return;
   if (!(await ctx.store.userById(peer))) throw new AppError("user_not_found", "no such user", 404);
   throw new AppError("not_friends", "you can only write to your friends", 403);
 }
 
-function notToSelf(s: Session, peer: number, field: string): void {
+function notToSelf(s: Caller, peer: number, field: string): void {
   if (peer === s.userId) {
     throw new AppError("invalid_request", `${field}: must be another user, not yourself`);
   }
@@ -33,7 +32,7 @@ type SendFrame = Extract<ClientFrame, { type: "msg.send" }>;
  */
 export async function acceptMessage(
   ctx: ChatContext,
-  s: Session,
+  s: Caller,
   frame: SendFrame,
 ): Promise<{ stored: Promise<Inserted> }> {
   notToSelf(s, frame.to, "to");
@@ -47,15 +46,15 @@ export async function acceptMessage(
  */
 export function acceptMessageNow(
   ctx: ChatContext,
-  s: Session,
+  s: Caller,
   frame: SendFrame,
 ): { stored: Promise<Inserted> } | null {
   notToSelf(s, frame.to, "to");
-  if (!s.knowsFriend(frame.to)) return null;
+  if (!s.friends.knows(frame.to)) return null;
   return { stored: queueWrite(ctx, s, frame) };
 }
 
-function queueWrite(ctx: ChatContext, s: Session, frame: SendFrame): Promise<Inserted> {
+function queueWrite(ctx: ChatContext, s: Caller, frame: SendFrame): Promise<Inserted> {
   if (!s.messageBucket.take()) {
     const ms = s.messageBucket.retryAfterMs();
     throw new AppError("rate_limited", `too many messages; retry in ${ms} ms`, 429, ms / 1000);
@@ -84,7 +83,7 @@ export async function finishMessage(
   // A retry was pushed (or synced) the first time; pushing it again would be a duplicate.
   if (duplicate) return;
   ctx.metrics.messagesStored.inc();
-  await ctx.hub.routeJson(frame.to, msgNewJson(wireJson), message.createdAt);
+  await ctx.router.deliver(frame.to, msgNewJson(wireJson), { sentAt: message.createdAt });
 }
 
 export const messageHandlers: Handlers<"msg.send" | "msg.history" | "msg.ack" | "typing"> = {
@@ -96,7 +95,7 @@ export const messageHandlers: Handlers<"msg.send" | "msg.history" | "msg.ack" | 
   async "msg.history"(ctx, s, frame, reply) {
     notToSelf(s, frame.with, "with");
     const limit = frame.limit ?? DEFAULT_HISTORY_LIMIT;
-    const friend = await s.isFriend(frame.with);
+    const friend = await s.friends.isFriend(frame.with);
     // One more than asked tells whether older messages exist.
     const page = await ctx.store.history(s.userId, frame.with, {
       before: frame.before,
@@ -145,7 +144,7 @@ export const messageHandlers: Handlers<"msg.send" | "msg.history" | "msg.ack" | 
     });
     reply({ delivered_id: after.deliveredId, read_id: after.readId });
     if (after.deliveredId === before.deliveredId && after.readId === before.readId) return;
-    await ctx.hub.route(frame.peer, {
+    await ctx.router.deliver(frame.peer, {
       type: "msg.status",
       peer: s.userId,
       delivered_id: after.deliveredId,
@@ -155,10 +154,14 @@ export const messageHandlers: Handlers<"msg.send" | "msg.history" | "msg.ack" | 
 
   async typing(ctx, s, frame) {
     notToSelf(s, frame.to, "to");
-    if (!(await s.isFriend(frame.to))) {
+    if (!(await s.friends.isFriend(frame.to))) {
       throw new AppError("not_friends", "you can only send typing indicators to friends", 403);
     }
     if (!s.typingBucket.take()) return;
-    await ctx.hub.route(frame.to, { type: "typing", from: s.userId, active: frame.active ?? true });
+    await ctx.router.deliver(frame.to, {
+      type: "typing",
+      from: s.userId,
+      active: frame.active ?? true,
+    });
   },
 };

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { startCluster, type TestCluster } from "../_test_kit.ts";
-import { type ChatClient, eventually, RequestError, sleep } from "../../../testing/mod.ts";
+import { startTestNode, type TestNode } from "../_test_node.ts";
+import { eventually, RequestError, sleep } from "../../../testing/mod.ts";
 import type { User } from "../../store/types.ts";
 
 async function code(p: Promise<unknown>): Promise<string> {
@@ -13,19 +13,19 @@ async function code(p: Promise<unknown>): Promise<string> {
   return "ok";
 }
 
-async function pair(c: TestCluster, nodes: [number, number] = [0, 0]) {
+async function pair(c: TestNode) {
   const alice = await c.user("alice");
   const bob = await c.user("bob");
   await c.befriend(alice, bob);
-  const a = await c.connect(alice, { node: nodes[0] });
-  const b = await c.connect(bob, { node: nodes[1] });
+  const a = await c.connect(alice);
+  const b = await c.connect(bob);
   await a.syncMessages();
   await b.syncMessages();
   return { alice, bob, a, b };
 }
 
 /** Stores `n` messages from `from` to `to` directly, as if sent while `to` was offline. */
-function backlog(c: TestCluster, from: User, to: User, n: number, tag = "m") {
+function backlog(c: TestNode, from: User, to: User, n: number, tag = "m") {
   return c.store.insertMessages(
     Array.from({ length: n }, (_, i) => ({
       senderId: from.id,
@@ -38,7 +38,7 @@ function backlog(c: TestCluster, from: User, to: User, n: number, tag = "m") {
 }
 
 Deno.test("a message is stored, acked to the sender and pushed live; a retry is not stored twice", async () => {
-  const c = await startCluster();
+  const c = await startTestNode();
   try {
     const { alice, bob, a, b } = await pair(c);
     const r = await a.request("msg.send", { to: bob.id, text: "hello 世界 🧗", client_id: "c1" });
@@ -65,47 +65,8 @@ Deno.test("a message is stored, acked to the sender and pushed live; a retry is 
   }
 });
 
-Deno.test("messages cross nodes live, and receipts come back as msg.status", async () => {
-  const c = await startCluster();
-  try {
-    await c.addNode();
-    const { bob, alice, a, b } = await pair(c, [0, 1]);
-    const sent = [];
-    for (let i = 0; i < 5; i++) {
-      sent.push(
-        (await a.request("msg.send", { to: bob.id, text: `m${i}`, client_id: `k${i}` })).message,
-      );
-    }
-    const got = [];
-    for (let i = 0; i < 5; i++) got.push((await b.next("msg.new")).message);
-    assert.deepEqual(got, sent);
-    const ack = await b.request("msg.ack", {
-      peer: alice.id,
-      delivered: sent[4].id,
-      read: sent[2].id,
-    });
-    assert.deepEqual(ack, { delivered_id: sent[4].id, read_id: sent[2].id });
-    const st = await a.next("msg.status");
-    assert.deepEqual(st, {
-      type: "msg.status",
-      peer: bob.id,
-      delivered_id: sent[4].id,
-      read_id: sent[2].id,
-    });
-    // Read state survives a reconnect: two unread left.
-    await b.close();
-    const b2 = await c.connect(bob, { node: 1 });
-    assert.deepEqual(b2.welcome!.unread, [{ user_id: alice.id, count: 2, last_id: sent[4].id }]);
-    assert.deepEqual(await b2.syncMessages(), []);
-    const h = await a.request("msg.history", { with: bob.id });
-    assert.deepEqual([h.peer_delivered_id, h.peer_read_id], [sent[4].id, sent[2].id]);
-  } finally {
-    await c.close();
-  }
-});
-
 Deno.test("acks beyond what the peer sent, or naming nothing, are rejected and change nothing", async () => {
-  const c = await startCluster();
+  const c = await startTestNode();
   try {
     const { alice, bob, a, b } = await pair(c);
     const carol = await c.user("carol");
@@ -139,7 +100,7 @@ Deno.test("acks beyond what the peer sent, or naming nothing, are rejected and c
 });
 
 Deno.test("messages to strangers, missing users, oneself, or of bad text are refused and not stored", async () => {
-  const c = await startCluster();
+  const c = await startTestNode();
   try {
     const { alice, bob, a, b } = await pair(c);
     const carol = await c.user("carol");
@@ -166,7 +127,7 @@ Deno.test("messages to strangers, missing users, oneself, or of bad text are ref
 });
 
 Deno.test("a user over the message rate gets rate_limited with retry_after_ms, and nothing is stored", async () => {
-  const c = await startCluster({ msgRate: 1, msgBurst: 3 });
+  const c = await startTestNode({ chat: { msgRate: 1, msgBurst: 3 } });
   try {
     const { bob, a } = await pair(c);
     for (let i = 0; i < 3; i++) {
@@ -187,7 +148,7 @@ Deno.test("a user over the message rate gets rate_limited with retry_after_ms, a
 });
 
 Deno.test("reconnecting does not refill a user's drained message bucket", async () => {
-  const c = await startCluster({ msgRate: 0.2, msgBurst: 2 });
+  const c = await startTestNode({ chat: { msgRate: 0.2, msgBurst: 2 } });
   try {
     const { alice, bob, a } = await pair(c);
     for (let i = 0; i < 2; i++) {
@@ -207,7 +168,7 @@ Deno.test("reconnecting does not refill a user's drained message bucket", async 
 });
 
 Deno.test("history pages by id, oldest first within a page, for friends and former friends only", async () => {
-  const c = await startCluster();
+  const c = await startTestNode();
   try {
     const { alice, bob, a } = await pair(c);
     const carol = await c.user("carol");
@@ -239,7 +200,7 @@ Deno.test("history pages by id, oldest first within a page, for friends and form
 });
 
 Deno.test("typing is forwarded to a friend, never stored, and refused for strangers", async () => {
-  const c = await startCluster();
+  const c = await startTestNode();
   try {
     const { alice, bob, a, b } = await pair(c);
     const carol = await c.user("carol");
@@ -260,7 +221,7 @@ Deno.test("typing is forwarded to a friend, never stored, and refused for strang
 });
 
 Deno.test("an offline user gets every message at login, in order, once, in batches, with unread counts", async () => {
-  const c = await startCluster();
+  const c = await startTestNode();
   try {
     const alice = await c.user("alice");
     const bob = await c.user("bob");
@@ -297,56 +258,8 @@ Deno.test("an offline user gets every message at login, in order, once, in batch
   }
 });
 
-Deno.test("messages sent while the recipient's sync runs arrive after it, each exactly once", async () => {
-  const c = await startCluster({ msgRate: 10_000, msgBurst: 10_000 });
-  try {
-    await c.addNode();
-    const alice = await c.user("alice");
-    const bob = await c.user("bob");
-    await c.befriend(alice, bob);
-    const a = await c.connect(alice, { node: 1 });
-    await backlog(c, alice, bob, 600, "old");
-    let stop = false;
-    const sending = (async () => {
-      let i = 0;
-      while (!stop && i < 300) {
-        await a.request("msg.send", { to: bob.id, text: `new ${i}`, client_id: `n${i}` });
-        i++;
-      }
-      return i;
-    })();
-    await sleep(5);
-    const b: ChatClient = await c.connect(bob);
-    await b.syncMessages();
-    await sleep(50);
-    stop = true;
-    const sentNew = await sending;
-    b.send({ type: "ping", id: "end" });
-    await b.next("pong");
-    await sleep(200);
-    const total = 600 + sentNew;
-    const seen = [];
-    let doneAt = -1;
-    for (const [i, f] of b.frames.entries()) {
-      if (f.type === "msg.sync") {
-        seen.push(...f.messages.map((m) => m.id));
-        if (f.done) doneAt = i;
-      }
-      if (f.type === "msg.new") {
-        assert.ok(doneAt >= 0 && i > doneAt, "a msg.new came before the sync was done");
-        seen.push(f.message.id);
-      }
-    }
-    assert.equal(seen.length, total, "every message once");
-    assert.equal(new Set(seen).size, total);
-    assert.deepEqual(seen, [...seen].sort((x, y) => x - y));
-  } finally {
-    await c.close();
-  }
-});
-
 Deno.test("pipelined msg.send frames are acked in request order, errors in their place, pushed once in id order", async () => {
-  const c = await startCluster();
+  const c = await startTestNode();
   try {
     const { alice, bob, a, b } = await pair(c);
     const carol = await c.user("carol");
@@ -394,28 +307,6 @@ Deno.test("pipelined msg.send frames are acked in request order, errors in their
     assert.deepEqual(pushed.map((m) => m.id), fresh);
     assert.deepEqual(pushed.map((m) => m.text), Array.from({ length: 40 }, (_, i) => `p ${i}`));
     assert.equal(await c.store.countMessages(alice.id), 40);
-  } finally {
-    await c.close();
-  }
-});
-
-Deno.test("a user who moved to another node gets the next message live, though the sender's node cached the old one", async () => {
-  const c = await startCluster();
-  try {
-    await c.addNode();
-    await c.addNode();
-    const { bob, a, b } = await pair(c, [0, 1]);
-    const first = await a.request("msg.send", { to: bob.id, text: "one", client_id: "k1" });
-    assert.equal((await b.next("msg.new")).message.id, first.message.id);
-    // Node 0 now trusts "bob is on node 1" for a while; bob moves to node 2 at once.
-    await b.close();
-    const b2 = await c.connect(bob, { node: 2 });
-    await b2.syncMessages();
-    const second = await a.request("msg.send", { to: bob.id, text: "two", client_id: "k2" });
-    const got = await b2.next("msg.new", undefined, 3000);
-    assert.equal(got.message.id, second.message.id);
-    await sleep(200);
-    assert.equal(b2.events("msg.new").length, 1);
   } finally {
     await c.close();
   }

@@ -2,7 +2,7 @@
 import { AppError } from "../../../proto/errors.ts";
 import { DEFAULT_SEARCH_LIMIT } from "../../../proto/protocol.ts";
 import { publicUser } from "../wire.ts";
-import type { Handlers } from "./mod.ts";
+import type { Handlers } from "./types.ts";
 
 export const userHandlers: Handlers<"ping" | "user.search"> = {
   ping(_ctx, s, frame) {

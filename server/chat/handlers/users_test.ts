@@ -1,9 +1,9 @@
-/** `user.search` paging and the e-mail opt-in, through a real chat node on SQLite. */
+/** `user.search` paging and the e-mail opt-in, through a chat node on SQLite (fake connections). */
 import assert from "node:assert/strict";
-import { startCluster } from "../_test_kit.ts";
+import { startTestNode } from "../_test_node.ts";
 
 Deno.test("user.search: next is null on the last page when only the searcher would follow", async () => {
-  const c = await startCluster();
+  const c = await startTestNode();
   try {
     for (const n of ["bob", "bobby", "bobo"]) await c.user(n);
     const me = await c.user("bobz");
@@ -24,7 +24,7 @@ Deno.test("user.search: next is null on the last page when only the searcher wou
 });
 
 Deno.test("user.search: an exact e-mail finds only users who opted in, in any case", async () => {
-  const c = await startCluster();
+  const c = await startTestNode();
   try {
     const me = await c.user("ann");
     const dee = await c.user("dee");

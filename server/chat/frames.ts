@@ -1,8 +1,8 @@
 /**
- * The edge of the frame loop: the size check, parsing and schema
- * validation of a client frame into a typed ClientFrame (or an AppError with
- * the protocol's code), and the sliding window that counts a client's
- * invalid frames.
+ * Client frames at the edge of the frame loop: the size check, parsing and
+ * schema validation of a text frame into a typed ClientFrame (or a
+ * FrameError with the protocol's code), and the sliding window that counts
+ * a client's invalid frames.
  */
 import { AppError } from "../../proto/errors.ts";
 import {
@@ -13,9 +13,6 @@ import {
   MAX_INVALID_FRAMES,
   MAX_TEXT_CHARS,
 } from "../../proto/protocol.ts";
-
-/** Frames accepted but not yet handled, per socket; beyond this a client is flooding. */
-export const MAX_PENDING_FRAMES = 1000;
 
 /** Whether `text` is over MAX_FRAME_BYTES once encoded as UTF-8, without encoding short ones. */
 export function tooBig(text: string): boolean {

@@ -1,7 +1,7 @@
 /** parseFrame()'s msg.send shortcut accepts exactly what the schema accepts. */
 import assert from "node:assert/strict";
 import { ClientFrame } from "../../proto/protocol.ts";
-import { FrameError, parseFrame } from "./limits.ts";
+import { FrameError, parseFrame } from "./frames.ts";
 
 const ok = { type: "msg.send", id: 7, to: 2, text: "hello", client_id: "c1" };
 

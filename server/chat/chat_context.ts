@@ -1,17 +1,18 @@
 /**
  * What every part of a running chat node shares: its config and name, the
- * store and engine, the message writer, the hub, the peers, metrics, and whether it is
- * draining. Built once by mod.ts and passed down explicitly.
+ * store and engine, the message writer, the sessions it holds, the router,
+ * the users' rate buckets, metrics, and whether it is draining. Built once
+ * by mod.ts (or a test) and passed down explicitly.
  */
 import type { ResolvedConfig } from "../config.ts";
 import type { Engine } from "../engine/types.ts";
 import type { Logger } from "../log.ts";
 import type { Store } from "../store/types.ts";
-import type { Hub } from "./hub.ts";
-import type { ChatMetrics } from "./metrics.ts";
-import type { Peers } from "./peers.ts";
-import type { MessageWriter } from "./writer.ts";
 import type { UserBuckets } from "./buckets.ts";
+import type { LocalSessions } from "./local_sessions.ts";
+import type { ChatMetrics } from "./metrics.ts";
+import type { Router } from "./router.ts";
+import type { MessageWriter } from "./writer.ts";
 
 export interface ChatContext {
   config: ResolvedConfig;
@@ -22,10 +23,12 @@ export interface ChatContext {
   /** Batches the node's message inserts (msg.send writes through it, not the store). */
   writer: MessageWriter;
   engine: Engine;
-  hub: Hub;
-  /** Message rate buckets per user, kept across the user's sessions on this node. */
+  /** The sessions on this node. */
+  sessions: LocalSessions;
+  /** How events reach users, here or on other nodes. */
+  router: Router;
+  /** Message rate buckets per user, kept across the user's sessions (see buckets.ts). */
   buckets: UserBuckets;
-  peers: Peers;
   metrics: ChatMetrics;
   state: {
     /** No new sockets or logins. */
