@@ -6,7 +6,7 @@
  *
  * Set-up is not what is measured, so users and friendships are written
  * straight into the store before the servers start (every user gets the
- * same real scrypt hash, computed once with the production parameters, so
+ * same real Argon2id hash, computed once with the production parameters, so
  * gate logins still verify it), and session tokens are signed with the
  * cluster's JWT key the way the gate signs them. Hashing a password per
  * user through `/register` would take 50,000 × 0.3 s for the capacity run.

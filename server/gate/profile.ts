@@ -5,8 +5,8 @@
  */
 import type { Hono } from "hono";
 import { AppError } from "../../proto/errors.ts";
-import { type GateEnv, parseBody, requireAuth, type Services } from "./http.ts";
-import { ProfilePatch, userJson } from "./schemas.ts";
+import { ProfilePatch } from "../../proto/http.ts";
+import { type GateEnv, parseBody, requireAuth, selfUser, type Services } from "./request.ts";
 
 export function profileRoutes(app: Hono<GateEnv>, s: Services): void {
   const auth = requireAuth(s);
@@ -14,7 +14,7 @@ export function profileRoutes(app: Hono<GateEnv>, s: Services): void {
   app.get("/api/v1/me", auth, async (c) => {
     const user = await (await s.store()).userById(c.get("claims").userId);
     if (!user) throw gone();
-    return c.json({ user: userJson(user) });
+    return c.json({ user: selfUser(user) });
   });
 
   app.patch("/api/v1/me", auth, async (c) => {
@@ -26,7 +26,7 @@ export function profileRoutes(app: Hono<GateEnv>, s: Services): void {
       ? await store.userById(userId)
       : await store.updateProfile(userId, patch);
     if (!user) throw gone();
-    return c.json({ user: userJson(user) });
+    return c.json({ user: selfUser(user) });
   });
 }
 
