@@ -92,7 +92,12 @@ async function leftMs(engine: Engine, key: string, fallback: number): Promise<nu
   return ms > 0 ? ms : fallback;
 }
 
-/** Logins: the delays and caps above, around one password check. */
+/**
+ * Logins: the delays and caps above, around one password check. Each try
+ * is admitted before the password is checked and counted as a failure
+ * until it succeeds, so a burst of parallel guesses gets no more tries
+ * than the same guesses one after the other.
+ */
 export class LoginLimits {
   constructor(readonly engine: Engine, readonly limits: Limits = LIMITS) {}
 
@@ -104,7 +109,7 @@ export class LoginLimits {
   #keys(account: string, ip: string) {
     const src = sourceOf(ip);
     return {
-      pairFails: `gate:login:fail:${account}|${src}`,
+      pairTries: `gate:login:tries:${account}|${src}`,
       pairWait: `gate:login:wait:${account}|${src}`,
       accountFails: `gate:login:fail:${account}`,
       sourceFails: `gate:login:fail_src:${src}`,
@@ -113,51 +118,62 @@ export class LoginLimits {
   }
 
   /**
-   * Before the password is checked: counts the attempt against the source
-   * and throws rate_limited if this (login, source) must still wait, or the
-   * source has failed too often or tried too often.
+   * Before the password is checked: counts the try against the source and
+   * the (login, source) pair, and throws rate_limited if the pair must
+   * still wait, or the source has failed or tried too often. The wait
+   * that this try earns if it fails starts now (a success clears it).
    */
   async admit(account: string, ip: string): Promise<void> {
     const k = this.#keys(account, ip);
     const tries = await hit(this.engine, k.sourceTries, this.limits.loginsPerIp);
     if (!tries.allowed) throw rateLimited(tries.retryAfterMs, "logins from this address");
-    const [wait, sourceFails] = await this.engine.mget([k.pairWait, k.sourceFails]);
-    if (wait !== null) {
-      throw rateLimited(await leftMs(this.engine, k.pairWait, 1000), "failed logins");
-    }
+    const [wait, sourceFails, accountFails] = await this.engine.mget([
+      k.pairWait,
+      k.sourceFails,
+      k.accountFails,
+    ]);
+    if (wait !== null) throw await this.#mustWait(k.pairWait);
     if (Number(sourceFails) >= this.limits.loginFailuresPerIp.limit) {
       const ms = await leftMs(this.engine, k.sourceFails, this.limits.loginFailuresPerIp.windowMs);
       throw rateLimited(ms, "failed logins from this address");
     }
+    const { value: n } = await this.engine.incr(k.pairTries, FAILURE_MEMORY_MS);
+    const delay = failureDelayMs(n, Number(accountFails), this.limits);
+    // NX: of parallel tries past the free ones, only the first gets through.
+    if (delay > 0 && !await this.engine.set(k.pairWait, String(n), { ttlMs: delay, nx: true })) {
+      await this.engine.incr(k.pairTries, FAILURE_MEMORY_MS, -1);
+      throw await this.#mustWait(k.pairWait);
+    }
   }
 
-  /** A wrong password (or unknown login): counts it and sets the pair's delay. */
+  async #mustWait(key: string): Promise<AppError> {
+    return rateLimited(await leftMs(this.engine, key, 1000), "failed logins");
+  }
+
+  /** A wrong password (or unknown login): counted against the login and the source. */
   async fail(account: string, ip: string): Promise<void> {
     const k = this.#keys(account, ip);
-    const [pair, total] = await Promise.all([
-      this.engine.incr(k.pairFails, FAILURE_MEMORY_MS),
+    await Promise.all([
       this.engine.incr(k.accountFails, this.limits.loginFailuresPerAccount.windowMs),
       this.engine.incr(k.sourceFails, this.limits.loginFailuresPerIp.windowMs),
     ]);
-    const delay = failureDelayMs(pair.value, total.value, this.limits);
-    if (delay > 0) await this.engine.set(k.pairWait, String(pair.value), { ttlMs: delay });
   }
 
   /**
-   * The right password: counts the login against the account's cap
-   * (rate_limited past it) and forgets this pair's failures. The account's
-   * own count stays, so sources that keep failing stay slowed.
+   * The right password: forgets this pair's tries, and counts the login
+   * against the account's cap (rate_limited past it). The login's own
+   * failure count stays, so sources that keep failing stay slowed.
    */
   async succeed(account: string, ip: string, userId: number): Promise<void> {
+    await this.forget(account, ip);
     const ok = await hit(this.engine, `gate:login:ok:${userId}`, this.limits.loginsPerAccount);
     if (!ok.allowed) throw rateLimited(ok.retryAfterMs, "logins to this account");
-    await this.forget(account, ip);
   }
 
-  /** Forgets the failures of (login, source): after a success or a password reset there. */
+  /** Forgets the tries of (login, source): after a success or a password reset there. */
   async forget(account: string, ip: string): Promise<void> {
     const k = this.#keys(account, ip);
-    await Promise.all([this.engine.del(k.pairFails), this.engine.del(k.pairWait)]);
+    await Promise.all([this.engine.del(k.pairTries), this.engine.del(k.pairWait)]);
   }
 }
 

@@ -78,6 +78,18 @@ Deno.test("LoginLimits slows the failing source down and never refuses one that 
   });
 });
 
+Deno.test("LoginLimits lets a burst of parallel guesses through no faster than one by one", async () => {
+  await withEngine(async (engine) => {
+    const guard = new LoginLimits(engine);
+    const bob = LoginLimits.account("bob");
+    const burst = await Promise.all(
+      Array.from({ length: 30 }, () => guard.admit(bob, "127.0.0.2").then(() => true, () => false)),
+    );
+    assert.equal(burst.filter(Boolean).length, FREE_FAILURES + 1);
+    await guard.admit(bob, "127.0.0.3");
+  });
+});
+
 Deno.test("LoginLimits: a login failed from many sources slows each failing source, not a clean one", async () => {
   await withEngine(async (engine) => {
     const guard = new LoginLimits(engine);
@@ -105,6 +117,7 @@ Deno.test("LoginLimits counts a login as typed, so a name and its e-mail share n
   await withEngine(async (engine) => {
     const guard = new LoginLimits(engine);
     for (let i = 0; i <= FREE_FAILURES; i++) {
+      await guard.admit(LoginLimits.account("ann"), "10.0.0.1");
       await guard.fail(LoginLimits.account("ann"), "10.0.0.1");
     }
     await refusal(guard.admit(LoginLimits.account("ANN"), "10.0.0.1"));
