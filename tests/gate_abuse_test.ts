@@ -8,9 +8,11 @@
  * with mail to a real SMTP capture.
  */
 import assert from "node:assert/strict";
+import { randomBytes, scryptSync } from "node:crypto";
 import { startServer } from "../main.ts";
 import { memoryLogger, type SmtpCapture, startSmtp, tempDir, testConfig } from "../testing/mod.ts";
 import { silentLogger } from "../server/log.ts";
+import { openStore } from "../server/store/mod.ts";
 import { LIMITS } from "../server/gate/limits.ts";
 import { haveRedisServer, startRedisServer } from "../server/engine/_redis_servers.ts";
 import {
@@ -194,6 +196,29 @@ Deno.test("the gate holds against floods from one source while the owner acts fr
       assert.deepEqual(resets.map((r) => r.status), [400, 400, 400, 400, 400, 429]);
       expectError(resets[5], 429, "rate_limited");
     });
+
+    await t.step(
+      "a scrypt hash from before Argon2id logs in and is replaced by Argon2id",
+      async () => {
+        await register(api, smtp, "legacy", "legacy password");
+        const store = await openStore(config.storeUrl, { log: silentLogger });
+        try {
+          const id = (await store.userForLogin("legacy"))!.user.id;
+          const salt = randomBytes(16);
+          const key = scryptSync("legacy password", salt, 32, { N: 2 ** 14, r: 8, p: 1 });
+          const old = ["scrypt", 2 ** 14, 8, 1, salt.toString("base64"), key.toString("base64")];
+          await store.setPasswordHash(id, old.join("$"));
+          expectError(await owner.login("legacy", "not the password"), 401, "invalid_credentials");
+          assert.equal((await store.userForLogin("legacy"))!.passwordHash, old.join("$"));
+          assert.equal((await owner.login("legacy", "legacy password")).status, 200);
+          const now = (await store.userForLogin("legacy"))!.passwordHash;
+          assert.match(now, /^\$argon2id\$v=19\$m=19456,t=2,p=1\$/);
+          assert.equal((await owner.login("legacy", "legacy password")).status, 200);
+        } finally {
+          await store.close();
+        }
+      },
+    );
 
     await t.step("display names and bios refuse bidirectional controls", async () => {
       await register(api, smtp, "rtl", "rtl's password");
