@@ -96,6 +96,27 @@ Deno.test("the gate holds against floods from one source while the owner acts fr
       }
     });
 
+    await t.step("an unknown login costs a password hash, like a known one", async () => {
+      // Alternating, each from its own source so that no delay applies.
+      const known: number[] = [], unknown: number[] = [];
+      for (let i = 0; i < 7; i++) {
+        const probe = gateApi(base, `127.0.1.${10 + i}`);
+        try {
+          for (const [login, into] of [["ann", known], [`ghost${i}`, unknown]] as const) {
+            const started = performance.now();
+            expectError(await probe.login(login, "wrong password"), 401, "invalid_credentials");
+            into.push(performance.now() - started);
+          }
+        } finally {
+          probe.close();
+        }
+      }
+      const median = (xs: number[]) => xs.sort((a, b) => a - b)[xs.length >> 1];
+      const [k, u] = [median(known), median(unknown)];
+      // Without the dummy hash an unknown login would answer in a fraction of a known one.
+      assert.ok(u > k * 0.4 && k > u * 0.4, `known ${k.toFixed(1)} ms, unknown ${u.toFixed(1)} ms`);
+    });
+
     await t.step(
       "a flood of code requests from one source leaves the owner a reset code",
       async () => {
