@@ -15,9 +15,17 @@
  * slower HTTP path (~30% fewer trivial requests per second than
  * Deno.serve on this machine), which the gate, whose requests each cost a
  * database round trip or a password hash, does not notice.
+ *
+ * Deno.serve also spoke HTTP/2 with prior knowledge (h2c) on a plain port;
+ * so does this listener: a connection that opens with the HTTP/2 preface
+ * goes to a node:http2 server with the same app, so an h2c client — gRPC
+ * pointed at the wrong port, say — gets an HTTP answer (404), not a broken
+ * connection.
  */
 import { createServer as createHttpServer, type IncomingMessage, type Server } from "node:http";
+import { createServer as createH2Server, type Http2ServerRequest } from "node:http2";
 import { createServer as createHttpsServer } from "node:https";
+import type { Socket } from "node:net";
 import { getRequestListener, type HttpBindings } from "@hono/node-server";
 import type { TlsConfig } from "../config.ts";
 import type { ConnInfo } from "./request.ts";
@@ -63,7 +71,7 @@ export async function listen(
     // The app sees only the peer's address, as it would under any server.
     (request, env) => {
       const incoming = (env as HttpBindings).incoming;
-      return fetch(request, { remoteAddr: { hostname: incoming.socket.remoteAddress } });
+      return fetch(request, { remoteAddr: { hostname: incoming.socket?.remoteAddress } });
     },
     // Deno's Request and Response stay as they are.
     { overrideGlobalObjects: false, errorHandler: options.onError },
@@ -84,6 +92,14 @@ export async function listen(
     : createHttpServer(common);
   server.on("request", (req: IncomingMessage) => bodyDeadline(req, t.bodyMs));
   server.on("request", handler);
+  const http2Sockets = new Set<Socket>();
+  if (!options.tls) {
+    const h2 = createH2Server();
+    h2.setTimeout(t.headersMs + t.bodyMs); // an idle HTTP/2 session is closed
+    h2.on("request", (req: Http2ServerRequest) => bodyDeadline(req, t.bodyMs));
+    h2.on("request", handler);
+    sniffHttp2(server, h2, t.headersMs, http2Sockets);
+  }
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(options.port, options.host, () => {
@@ -99,8 +115,39 @@ export async function listen(
         server.close(() => resolve());
         // Idle keep-alive connections would hold close() for keepAliveMs.
         server.closeAllConnections();
+        for (const socket of http2Sockets) socket.destroy();
       }),
   };
+}
+
+/**
+ * Puts a look at each connection's first bytes before node:http's own
+ * connection handler: the HTTP/2 preface ("PRI * HTTP/2.0") goes to `h2`,
+ * anything else on to HTTP/1 as usual. A connection that sends nothing is
+ * closed after `ms`.
+ */
+function sniffHttp2(
+  server: Server,
+  h2: { emit(event: "connection", socket: Socket): boolean },
+  ms: number,
+  handedOver: Set<Socket>,
+): void {
+  const [http1] = server.listeners("connection") as ((socket: Socket) => void)[];
+  server.removeListener("connection", http1);
+  server.on("connection", (socket: Socket) => {
+    const timer = setTimeout(() => socket.destroy(), ms);
+    socket.once("close", () => clearTimeout(timer));
+    socket.once("readable", () => {
+      clearTimeout(timer);
+      const head: Uint8Array | null = socket.read();
+      if (head) socket.unshift(head);
+      const preface = head !== null && new TextDecoder().decode(head.subarray(0, 4)) === "PRI ";
+      if (!preface) return http1.call(server, socket);
+      handedOver.add(socket);
+      socket.once("close", () => handedOver.delete(socket));
+      h2.emit("connection", socket);
+    });
+  });
 }
 
 /**
@@ -108,7 +155,7 @@ export async function listen(
  * `ms` after its head. A body the app never reads is drained by node:http
  * after the reply, which also ends it, so only a trickle is cut.
  */
-function bodyDeadline(req: IncomingMessage, ms: number): void {
+function bodyDeadline(req: IncomingMessage | Http2ServerRequest, ms: number): void {
   const socket = req.socket;
   const timer = setTimeout(() => socket.destroy(), ms);
   const done = () => {

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { connect } from "node:http2";
 import { listen, type Timeouts } from "./listener.ts";
 
 const SHORT: Timeouts = { headersMs: 800, bodyMs: 800, keepAliveMs: 500, checkEveryMs: 100 };
@@ -100,4 +101,42 @@ Deno.test("listen() keeps a keep-alive connection that is in use, and close() en
   assert.ok(performance.now() - started < 2_000);
   assert.equal(await conn.read(buf).catch(() => null), null);
   conn.close();
+});
+
+Deno.test("listen() answers HTTP/2 with prior knowledge (h2c) from the same app, as Deno.serve did", async () => {
+  const server = await listen(
+    (req, env) =>
+      Response.json({ path: new URL(req.url).pathname, ip: env.remoteAddr?.hostname }, {
+        status: 404,
+      }),
+    {
+      host: "127.0.0.1",
+      port: 0,
+      tls: null,
+      timeouts: SHORT,
+      onError: () => new Response(null),
+    },
+  );
+  const session = connect(`http://127.0.0.1:${server.port}`);
+  try {
+    const stream = session.request({ ":path": "/parley.Status/Nodes", ":method": "POST" });
+    stream.end();
+    const [status, body] = await new Promise<[number, string]>((resolve, reject) => {
+      let status = 0, body = "";
+      stream.on("response", (h) => status = Number(h[":status"]));
+      stream.setEncoding("utf8");
+      stream.on("data", (d: string) => body += d);
+      stream.on("end", () => resolve([status, body]));
+      stream.on("error", reject);
+    });
+    assert.equal(status, 404);
+    assert.deepEqual(JSON.parse(body), { path: "/parley.Status/Nodes", ip: "127.0.0.1" });
+    // close() does not wait for an HTTP/2 session that is still open.
+    const started = performance.now();
+    await server.close();
+    assert.ok(performance.now() - started < 2_000);
+  } finally {
+    session.destroy();
+    await server.close();
+  }
 });
