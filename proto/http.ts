@@ -131,6 +131,8 @@ export type ChangePasswordRequest = z.infer<typeof ChangePasswordRequest>;
 export const ProfilePatch = z.strictObject({
   display_name: profileText(MAX_DISPLAY_NAME).optional(),
   bio: profileText(MAX_BIO).optional(),
+  /** Opt in (or out) to be found by user.search with this exact e-mail. */
+  findable_by_email: z.boolean({ error: "must be true or false" }).optional(),
 });
 export type ProfilePatch = z.infer<typeof ProfilePatch>;
 
@@ -144,6 +146,7 @@ export const SelfUserJson: z.ZodType<SelfUser> = z.object({
   email: z.string(),
   bio: z.string(),
   created_at: z.number(),
+  findable_by_email: z.boolean(),
 });
 export type { SelfUser };
 

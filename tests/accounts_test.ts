@@ -137,6 +137,7 @@ Deno.test("accounts work end to end with all four roles in one process", async (
         "created_at",
         "display_name",
         "email",
+        "findable_by_email",
         "id",
         "name",
       ]);
@@ -222,6 +223,18 @@ Deno.test("accounts work end to end with all four roles in one process", async (
       const bioOnly = await api.call("PATCH", "/api/v1/me", { bio: "" }, annToken);
       assert.equal(bioOnly.json.user.display_name, "Ann Lee 🌻");
       assert.equal(bioOnly.json.user.bio, "");
+      // Found by an exact e-mail search only after opting in; off by default.
+      assert.equal(me.json.user.findable_by_email, false);
+      const optIn = await api.call("PATCH", "/api/v1/me", { findable_by_email: true }, annToken);
+      assert.equal(optIn.status, 200, JSON.stringify(optIn.json));
+      assert.equal(optIn.json.user.findable_by_email, true);
+      assert.equal(optIn.json.user.bio, "");
+      assert.equal((await api.me(annToken)).json.user.findable_by_email, true);
+      const notBool = await api.call("PATCH", "/api/v1/me", { findable_by_email: "yes" }, annToken);
+      expectError(notBool, 400, "invalid_request");
+      assert.match(notBool.json.error.message, /^findable_by_email: must be true or false$/);
+      const optOut = await api.call("PATCH", "/api/v1/me", { findable_by_email: false }, annToken);
+      assert.equal(optOut.json.user.findable_by_email, false);
       const bad = await api.call("PATCH", "/api/v1/me", { display_name: "a\u001b[2J" }, annToken);
       expectError(bad, 400, "invalid_request");
       assert.match(bad.json.error.message, /^display_name:/);

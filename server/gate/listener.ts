@@ -136,9 +136,14 @@ function sniffHttp2(
   server.removeListener("connection", http1);
   server.on("connection", (socket: Socket) => {
     const timer = setTimeout(() => socket.destroy(), ms);
+    // Until a server owns the socket, a reset by the client is this code's to
+    // handle: unhandled, an "error" event would end the process.
+    const onError = () => socket.destroy();
+    socket.on("error", onError);
     socket.once("close", () => clearTimeout(timer));
     socket.once("readable", () => {
       clearTimeout(timer);
+      socket.off("error", onError);
       const head: Uint8Array | null = socket.read();
       if (head) socket.unshift(head);
       const preface = head !== null && new TextDecoder().decode(head.subarray(0, 4)) === "PRI ";

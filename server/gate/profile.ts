@@ -1,7 +1,7 @@
 /**
  * The signed-in user's own account: GET /api/v1/me and PATCH /api/v1/me
- * (display name and bio; e-mail, name and password change elsewhere or not
- * at all).
+ * (display name, bio, and whether an exact e-mail search finds them;
+ * e-mail, name and password change elsewhere or not at all).
  */
 import type { Hono } from "hono";
 import { AppError } from "../../proto/errors.ts";
@@ -21,8 +21,12 @@ export function profileRoutes(app: Hono<GateEnv>, s: Services): void {
     const body = await parseBody(c, ProfilePatch);
     const store = await s.store();
     const userId = c.get("claims").userId;
-    const patch = { displayName: body.display_name, bio: body.bio };
-    const user = patch.displayName === undefined && patch.bio === undefined
+    const patch = {
+      displayName: body.display_name,
+      bio: body.bio,
+      findableByEmail: body.findable_by_email,
+    };
+    const user = Object.values(patch).every((v) => v === undefined)
       ? await store.userById(userId)
       : await store.updateProfile(userId, patch);
     if (!user) throw gone();

@@ -153,5 +153,6 @@ export function selfUser(u: User): SelfUser {
     display_name: u.displayName,
     bio: u.bio,
     created_at: u.createdAt,
+    findable_by_email: u.findableByEmail,
   };
 }
