@@ -136,14 +136,13 @@ function sniffHttp2(
   server.removeListener("connection", http1);
   server.on("connection", (socket: Socket) => {
     const timer = setTimeout(() => socket.destroy(), ms);
-    // Until a server owns the socket, a reset by the client is this code's to
-    // handle: unhandled, an "error" event would end the process.
-    const onError = () => socket.destroy();
-    socket.on("error", onError);
+    // A reset by the client must never be an unhandled "error" event (it
+    // would end the process): not while the first bytes are awaited, and
+    // not after, whatever the server that takes the socket listens to.
+    socket.on("error", () => socket.destroy());
     socket.once("close", () => clearTimeout(timer));
     socket.once("readable", () => {
       clearTimeout(timer);
-      socket.off("error", onError);
       const head: Uint8Array | null = socket.read();
       if (head) socket.unshift(head);
       const preface = head !== null && new TextDecoder().decode(head.subarray(0, 4)) === "PRI ";
