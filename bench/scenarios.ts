@@ -199,6 +199,7 @@ export async function runKdf(concurrency: number, durationMs: number): Promise<n
       "run",
       "--allow-env",
       "--allow-read",
+      "--allow-ffi",
       new URL("./load/kdf.ts", import.meta.url).pathname,
       String(concurrency),
       String(durationMs),

@@ -20,7 +20,10 @@ export const PARLEY_PERMISSIONS = [
 export const ADMIN_PERMISSIONS = ["--allow-net", "--allow-read", "--allow-env"];
 
 export function compileArgs(target?: string): string[][] {
-  const t = target ? ["--target", target] : [];
+  // --no-lock: the lockfile's npm snapshot also holds the server's native
+  // addon (@node-rs/argon2), whose build for the target deno compile would
+  // fetch; the clients' own npm packages are pinned in deno.json.
+  const t = ["--no-lock", ...(target ? ["--target", target] : [])];
   const exe = target?.includes("windows") ? ".exe" : "";
   return [
     ["compile", ...PARLEY_PERMISSIONS, ...t, "--output", `dist/parley${exe}`, "cli/parley.ts"],

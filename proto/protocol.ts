@@ -188,6 +188,11 @@ export interface SelfUser extends PublicUser {
   email: string;
   bio: string;
   created_at: number;
+  /**
+   * Whether user.search by this exact e-mail finds the user (off unless they
+   * opt in). Always sent; optional for a user saved by an older client.
+   */
+  findable_by_email?: boolean;
 }
 
 export interface WireMessage {

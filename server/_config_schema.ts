@@ -67,9 +67,20 @@ export const ConfigSchema = z.strictObject({
     codesPerIpPerHour: z.number().int().positive().optional(),
     /** Verification codes one e-mail address may be sent per day. */
     codesPerEmailPerDay: z.number().int().positive().optional(),
-    /** Failed logins per account, then per client IP, allowed in 15 minutes. */
+    /** Of those, how many one client IP may ask for one address per day. */
+    codesPerEmailPerIpPerDay: z.number().int().positive().optional(),
+    /** Failed logins of one login (from all IPs) in 15 minutes past which every failing IP is slowed. */
     loginFailuresPerAccount: z.number().int().positive().optional(),
+    /** Failed logins from one client IP (all logins) in 15 minutes before it is refused. */
     loginFailuresPerIp: z.number().int().positive().optional(),
+    /** Login attempts one client IP may make per minute. */
+    loginsPerIpPerMinute: z.number().int().positive().optional(),
+    /** Successful logins one account may make per hour. */
+    loginsPerAccountPerHour: z.number().int().positive().optional(),
+    /** Password reset attempts one client IP may make per hour. */
+    resetsPerIpPerHour: z.number().int().positive().optional(),
+    /** POST /session/chat-node calls one user may make per minute. */
+    chatNodePerUserPerMinute: z.number().int().positive().optional(),
   }).optional(),
   verify: z.strictObject({
     host: z.string().optional(),
@@ -120,11 +131,17 @@ export interface WindowLimit {
   windowMs: number;
 }
 
+/** The gate's rate limits; server/gate/limits.ts says how each is applied. */
 export interface GateLimits {
   codesPerIp: WindowLimit;
   codesPerEmail: WindowLimit;
+  codesPerEmailPerIp: WindowLimit;
   loginFailuresPerAccount: WindowLimit;
   loginFailuresPerIp: WindowLimit;
+  loginsPerIp: WindowLimit;
+  loginsPerAccount: WindowLimit;
+  resetsPerIp: WindowLimit;
+  chatNodePerUser: WindowLimit;
 }
 
 /** Every field required: what the roles are given. */

@@ -9,10 +9,12 @@ import {
   type Config,
   ConfigError,
   ConfigSchema,
+  type GateLimits,
   type ResolvedConfig,
   type Role,
   ROLES,
   type TlsConfig,
+  type WindowLimit,
 } from "./_config_schema.ts";
 import { fileSecretStore, randomToken, type SecretStore } from "./secrets.ts";
 
@@ -235,15 +237,7 @@ export function resolveConfig(flags: Flags = {}, options: ResolveOptions = {}): 
       host: gateHost,
       port: c.gate?.port ?? 8080,
       trustProxy: c.gate?.trustProxy ?? false,
-      limits: {
-        codesPerIp: { limit: c.gate?.codesPerIpPerHour ?? 20, windowMs: 60 * 60_000 },
-        codesPerEmail: { limit: c.gate?.codesPerEmailPerDay ?? 10, windowMs: 24 * 60 * 60_000 },
-        loginFailuresPerAccount: {
-          limit: c.gate?.loginFailuresPerAccount ?? 10,
-          windowMs: 15 * 60_000,
-        },
-        loginFailuresPerIp: { limit: c.gate?.loginFailuresPerIp ?? 50, windowMs: 15 * 60_000 },
-      },
+      limits: gateLimits(c.gate ?? {}),
     },
     verify: {
       host: verifyHost,
@@ -368,4 +362,21 @@ function checkSelfDial(c: ResolvedConfig): void {
     "chat.grpcPort",
     c.chat.grpcPort,
   );
+}
+
+const MINUTE = 60_000, HOUR = 60 * MINUTE, DAY = 24 * HOUR;
+
+function gateLimits(g: NonNullable<Config["gate"]>): GateLimits {
+  const per = (limit: number, windowMs: number): WindowLimit => ({ limit, windowMs });
+  return {
+    codesPerIp: per(g.codesPerIpPerHour ?? 20, HOUR),
+    codesPerEmail: per(g.codesPerEmailPerDay ?? 10, DAY),
+    codesPerEmailPerIp: per(g.codesPerEmailPerIpPerDay ?? 3, DAY),
+    loginFailuresPerAccount: per(g.loginFailuresPerAccount ?? 10, 15 * MINUTE),
+    loginFailuresPerIp: per(g.loginFailuresPerIp ?? 50, 15 * MINUTE),
+    loginsPerIp: per(g.loginsPerIpPerMinute ?? 60, MINUTE),
+    loginsPerAccount: per(g.loginsPerAccountPerHour ?? 30, HOUR),
+    resetsPerIp: per(g.resetsPerIpPerHour ?? 30, HOUR),
+    chatNodePerUser: per(g.chatNodePerUserPerMinute ?? 30, MINUTE),
+  };
 }

@@ -216,6 +216,7 @@ export const SERVE_PERMISSIONS = [
   "--allow-write",
   "--allow-env",
   "--allow-sys",
+  "--allow-ffi",
 ];
 
 /** Runs `main.ts` with `args` and `env` as a child process, as `deno task serve` would. */

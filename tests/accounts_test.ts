@@ -23,6 +23,14 @@ import {
   tempDir,
   testConfig,
 } from "../testing/mod.ts";
+import {
+  expectError,
+  type GateApi,
+  gateApi,
+  mailedCode,
+  retryAfter,
+  wrongCode,
+} from "./gate_api.ts";
 import { statusClient } from "../proto/services.ts";
 
 const FAKE_NODE = {
@@ -33,62 +41,6 @@ const FAKE_NODE = {
   started_at_ms: Date.now(),
   state: "up",
 };
-
-interface Reply {
-  status: number;
-  headers: Headers;
-  // deno-lint-ignore no-explicit-any
-  json: any;
-}
-
-/** A tiny client for the gate's JSON API. */
-function gateApi(base: string) {
-  const call = async (method: string, path: string, body?: unknown, token?: string) => {
-    const headers: Record<string, string> = {};
-    if (body !== undefined) headers["content-type"] = "application/json";
-    if (token) headers.authorization = `Bearer ${token}`;
-    const res = await fetch(`${base}${path}`, {
-      method,
-      headers,
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const text = await res.text();
-    return { status: res.status, headers: res.headers, json: text ? JSON.parse(text) : null };
-  };
-  return {
-    call,
-    code: (email: string, purpose = "register") =>
-      call("POST", "/api/v1/codes", { email, purpose }),
-    register: (body: Record<string, string>) => call("POST", "/api/v1/register", body),
-    login: (login: string, password: string) => call("POST", "/api/v1/login", { login, password }),
-    me: (token: string) => call("GET", "/api/v1/me", undefined, token),
-    chatNode: (token: string) => call("POST", "/api/v1/session/chat-node", undefined, token),
-  };
-}
-type GateApi = ReturnType<typeof gateApi>;
-
-function expectError(r: Reply, status: number, code: string): void {
-  assert.equal(r.status, status, JSON.stringify(r.json));
-  assert.equal(r.json?.error?.code, code, JSON.stringify(r.json));
-  assert.equal(typeof r.json.error.message, "string");
-}
-
-function retryAfter(r: Reply): number {
-  const v = Number(r.headers.get("retry-after"));
-  assert.ok(v > 0, `Retry-After is ${r.headers.get("retry-after")}`);
-  return v;
-}
-
-/** Requests a code and reads it from the mail that the verify role sent. */
-async function mailedCode(api: GateApi, smtp: SmtpCapture, email: string, purpose = "register") {
-  const since = smtp.mails.length;
-  const r = await api.code(email, purpose);
-  assert.equal(r.status, 202, JSON.stringify(r.json));
-  return await smtp.codeFor(email, { since });
-}
-
-/** Any 6-digit string other than `code`. */
-const wrongCode = (code: string) => code === "000000" ? "111111" : "000000";
 
 /**
  * register → login → me → chat-node → logout → password reset, the same
@@ -148,7 +100,8 @@ Deno.test("accounts work end to end with all four roles in one process", async (
   const server = await startServer(config, log);
   const secrets: string[] = [];
   try {
-    const api = gateApi(`http://127.0.0.1:${server.handles.gate!.ports.http}`);
+    const base = `http://127.0.0.1:${server.handles.gate!.ports.http}`;
+    const api = gateApi(base);
     const chatUrl = `ws://127.0.0.1:${server.handles.chat!.ports.ws}/ws`;
 
     await t.step("register → login → me → chat-node → logout → reset", async () => {
@@ -184,6 +137,7 @@ Deno.test("accounts work end to end with all four roles in one process", async (
         "created_at",
         "display_name",
         "email",
+        "findable_by_email",
         "id",
         "name",
       ]);
@@ -192,7 +146,10 @@ Deno.test("accounts work end to end with all four roles in one process", async (
       assert.ok(Number.isInteger(user.id) && user.id > 0);
       assert.ok(Math.abs(user.created_at - Date.now()) < 60_000);
 
-      expectError(await api.register(body), 409, "email_taken");
+      // A taken name is told at once (names are public)...
+      expectError(await api.register(body), 409, "name_taken");
+      // ...a taken e-mail only to a valid code: the used one proves nothing.
+      expectError(await api.register({ ...body, name: "ann2" }), 400, "code_expired");
     });
 
     await t.step("a taken name is refused without burning the code", async () => {
@@ -201,9 +158,9 @@ Deno.test("accounts work end to end with all four roles in one process", async (
       expectError(await api.register(body), 409, "name_taken");
       const reg = await api.register({ ...body, name: "bob" });
       assert.equal(reg.status, 201, JSON.stringify(reg.json));
-      // The code is used up now.
+      // The code is used up now, and a used code learns nothing about the address.
       const reuse = await api.register({ ...body, email: "bob@example.com", name: "bob2" });
-      expectError(reuse, 409, "email_taken");
+      expectError(reuse, 400, "code_expired");
     });
 
     await t.step("five wrong codes kill the code with 429", async () => {
@@ -266,6 +223,18 @@ Deno.test("accounts work end to end with all four roles in one process", async (
       const bioOnly = await api.call("PATCH", "/api/v1/me", { bio: "" }, annToken);
       assert.equal(bioOnly.json.user.display_name, "Ann Lee 🌻");
       assert.equal(bioOnly.json.user.bio, "");
+      // Found by an exact e-mail search only after opting in; off by default.
+      assert.equal(me.json.user.findable_by_email, false);
+      const optIn = await api.call("PATCH", "/api/v1/me", { findable_by_email: true }, annToken);
+      assert.equal(optIn.status, 200, JSON.stringify(optIn.json));
+      assert.equal(optIn.json.user.findable_by_email, true);
+      assert.equal(optIn.json.user.bio, "");
+      assert.equal((await api.me(annToken)).json.user.findable_by_email, true);
+      const notBool = await api.call("PATCH", "/api/v1/me", { findable_by_email: "yes" }, annToken);
+      expectError(notBool, 400, "invalid_request");
+      assert.match(notBool.json.error.message, /^findable_by_email: must be true or false$/);
+      const optOut = await api.call("PATCH", "/api/v1/me", { findable_by_email: false }, annToken);
+      assert.equal(optOut.json.user.findable_by_email, false);
       const bad = await api.call("PATCH", "/api/v1/me", { display_name: "a\u001b[2J" }, annToken);
       expectError(bad, 400, "invalid_request");
       assert.match(bad.json.error.message, /^display_name:/);
@@ -322,6 +291,8 @@ Deno.test("accounts work end to end with all four roles in one process", async (
     });
 
     await t.step("code requests do not reveal which e-mails have accounts", async () => {
+      // From a client that has asked for none of these codes yet.
+      const api = gateApi(base, "127.0.0.4");
       const since = smtp.mails.length;
       // Register for a taken e-mail, reset for an unknown one: 202 like any other.
       const taken = await api.code("ann@example.com", "register");
@@ -378,18 +349,25 @@ Deno.test("accounts work end to end with all four roles in one process", async (
       // Nothing was mailed for the taken or the unknown address.
       const mailedTo = smtp.mails.slice(since).flatMap((m) => m.to);
       assert.deepEqual(mailedTo, ["bob@example.com"]);
+      api.close();
     });
 
-    await t.step("ten failed logins lock the account with 429 and Retry-After", async () => {
-      for (let i = 0; i < 10; i++) {
-        expectError(await api.login("bob", `guess number ${i}`), 401, "invalid_credentials");
+    await t.step("failed logins slow their source down, never the owner elsewhere", async () => {
+      const attacker = gateApi(base, "127.0.0.2");
+      const owner = gateApi(base, "127.0.0.3");
+      try {
+        for (let i = 0; i < 4; i++) {
+          expectError(await attacker.login("bob", `guess number ${i}`), 401, "invalid_credentials");
+        }
+        // Three were free; the fourth costs the guesser a second before the next.
+        const slowed = await attacker.login("bob", "bob's password");
+        expectError(slowed, 429, "rate_limited");
+        assert.equal(retryAfter(slowed), 1);
+        assert.equal((await owner.login("bob", "bob's password")).status, 200);
+      } finally {
+        attacker.close();
+        owner.close();
       }
-      const locked = await api.login("bob", "bob's password");
-      expectError(locked, 429, "rate_limited");
-      const wait = retryAfter(locked);
-      assert.ok(wait > 800 && wait <= 900, `Retry-After ${wait}`);
-      // Other accounts from the same address still log in.
-      assert.equal((await api.login("ann", "ann's reset password")).status, 200);
     });
 
     await t.step("/metrics counts logins, registrations and codes", async () => {

@@ -12,6 +12,8 @@ const args = [
   "--allow-env",
   "--allow-run",
   "--allow-sys",
+  // Password hashing is a native addon (npm:@node-rs/argon2); see deno.json's serve task.
+  "--allow-ffi",
   ...Deno.args,
 ];
 const proc = new Deno.Command(Deno.execPath(), {

@@ -1,11 +1,12 @@
 /**
  * The KDF alone: how many password checks per second this machine does
- * with Parley's production scrypt parameters (server/passwords.ts), with
+ * with Parley's production Argon2id parameters (server/passwords.ts), with
  * `concurrency` checks in flight, as the gate does them during a login
  * storm. Run as its own process so it gets the same thread pool a gate
  * process has. Prints `{"hashes": N, "ms": M}`.
  *
- * Usage: deno run --allow-env --allow-read bench/load/kdf.ts CONCURRENCY DURATION_MS
+ * Usage: deno run --allow-env --allow-read --allow-ffi bench/load/kdf.ts CONCURRENCY DURATION_MS
+ * (--allow-ffi: Argon2id is a native addon.)
  */
 import { hashPassword, verifyPassword } from "../../server/passwords.ts";
 

@@ -5,28 +5,15 @@
  * Retry-After; a gate that cannot be reached throws `gate_unreachable`.
  */
 import { AppError } from "../../proto/errors.ts";
-import type { SelfUser } from "../../proto/protocol.ts";
+import type {
+  ChatNodeReply,
+  CodePurpose,
+  CodeReply,
+  LoginReply,
+  SelfUser,
+} from "../../proto/http.ts";
 
-export interface LoginReply {
-  token: string;
-  /** Unix ms (or an ISO date from an older gate). */
-  expires_at: number | string;
-  user: SelfUser;
-  chat_url: string;
-}
-
-export interface ChatNodeReply {
-  chat_url: string;
-  /** Unix ms: the token's own expiry (the gate does not extend it). */
-  expires_at: number;
-}
-
-export interface CodeReply {
-  expires_at: number | string;
-  resend_after_s: number;
-}
-
-export type CodePurpose = "register" | "reset_password";
+export type { ChatNodeReply, CodePurpose, CodeReply, LoginReply } from "../../proto/http.ts";
 
 export class GateClient {
   readonly base: string;

@@ -18,7 +18,13 @@ export function publicUser(u: User): PublicUser {
 }
 
 export function selfUser(u: User): SelfUser {
-  return { ...publicUser(u), email: u.email, bio: u.bio, created_at: u.createdAt };
+  return {
+    ...publicUser(u),
+    email: u.email,
+    bio: u.bio,
+    created_at: u.createdAt,
+    findable_by_email: u.findableByEmail,
+  };
 }
 
 export function wireMessage(m: Message): WireMessage {

@@ -8,7 +8,10 @@
  * Failing fast matters more than riding out an outage here: the chat node
  * sits on a socket while it waits for presence or a lock, so a command
  * waits for at most one reconnect attempt (maxRetriesPerRequest) and then
- * fails, and opening the engine fails at the first connection error.
+ * fails, and opening the engine fails at the first connection error. A
+ * Redis that is up but does not answer (frozen, swapping, a stalled
+ * network) keeps the connection open, so every command also has a
+ * deadline (COMMAND_TIMEOUT_MS) after which it fails the same way.
  */
 import { Cluster, Redis } from "ioredis";
 import type { ClusterOptions, RedisCommander, RedisOptions } from "ioredis";
@@ -110,10 +113,19 @@ type Client = (Redis | Cluster) & RedisCommander & {
   parleyIncr(key: string, by: number, ttlMs: number): Promise<[number, number]>;
 };
 
+/**
+ * How long a command may wait for its reply. Parley's commands are single
+ * keys and short scripts that Redis answers in well under a millisecond; a
+ * second is the margin for a busy event loop on a loaded machine, and a
+ * caller learns of a frozen Redis after 2 s instead of never.
+ */
+export const COMMAND_TIMEOUT_MS = 2_000;
+
 const RETRY = (times: number) => Math.min(times * 200, 2_000);
 const COMMON: RedisOptions = {
   lazyConnect: false,
   connectTimeout: 5_000,
+  commandTimeout: COMMAND_TIMEOUT_MS,
   // One reconnect attempt, then the queued command fails: callers see an
   // outage in well under a second instead of hanging on a socket.
   maxRetriesPerRequest: 1,
@@ -190,9 +202,10 @@ export class RedisEngine implements Engine {
 
   /**
    * Awaits a command, turning an outage (no connection, retries exhausted,
-   * cluster down) into AppError `engine_unavailable` (503) that the edges
-   * can answer with "try again"; Redis refusing a command (WRONGTYPE, ERR)
-   * is a bug and stays as it is.
+   * cluster down, no reply within COMMAND_TIMEOUT_MS) into AppError
+   * `engine_unavailable` (503, retry after 2 s) that the edges can answer
+   * with "try again"; Redis refusing a command (WRONGTYPE, ERR) is a bug
+   * and stays as it is.
    */
   async #run<T>(command: Promise<T>): Promise<T> {
     try {

@@ -6,11 +6,11 @@
 import assert from "node:assert/strict";
 import { Redis } from "ioredis";
 import { AppError } from "../../proto/errors.ts";
-import { freePort, freshRedis, REDIS_URL } from "../../testing/mod.ts";
+import { eventually, freePort, freshRedis, REDIS_URL } from "../../testing/mod.ts";
 import { silentLogger } from "../log.ts";
 import { engineContract } from "./engine_contract.ts";
 import { openEngine } from "./mod.ts";
-import { parseRedisUrl } from "./redis.ts";
+import { COMMAND_TIMEOUT_MS, parseRedisUrl } from "./redis.ts";
 import { haveRedisServer, startRedisServer } from "./_redis_servers.ts";
 import { flushRedisPrefix } from "./_flush_redis.ts";
 
@@ -113,6 +113,45 @@ Deno.test({
       assert.ok(Date.now() - t0 < 3_000, `took ${Date.now() - t0} ms`);
       assert.ok(lines.includes("redis connection error"), "the outage is logged");
     } finally {
+      await engine.close();
+      await server.stop();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "redis: calls to a frozen Redis (SIGSTOP) fail with engine_unavailable within the command timeout",
+  ignore: !(await haveRedisServer()),
+  async fn() {
+    const server = await startRedisServer();
+    const engine = await openEngine(`redis://127.0.0.1:${server.port}?prefix=t:`, {
+      log: silentLogger,
+    });
+    try {
+      await engine.set("k", "v");
+      // Frozen, not gone: the connection stays open and nothing answers.
+      server.proc.kill("SIGSTOP");
+      const t0 = Date.now();
+      const calls = [engine.get("k"), engine.incr("n", 1000), engine.hget("h", "f")];
+      for (const call of calls) {
+        const e = await call.then(() => null, (e) => e);
+        assert.ok(isCode("engine_unavailable")(e), String(e));
+        assert.equal((e as AppError).status, 503);
+        assert.ok((e as AppError).retryAfterS! > 0);
+      }
+      const took = Date.now() - t0;
+      assert.ok(took >= COMMAND_TIMEOUT_MS - 100, `failed after ${took} ms, before the timeout`);
+      assert.ok(took < COMMAND_TIMEOUT_MS + 2_000, `took ${took} ms`);
+      // Thawed, the same engine works again.
+      server.proc.kill("SIGCONT");
+      await eventually(async () => await engine.get("k") === "v", {
+        what: "Redis to answer again",
+      });
+    } finally {
+      try {
+        server.proc.kill("SIGCONT");
+      } catch { /* already gone */ }
       await engine.close();
       await server.stop();
     }

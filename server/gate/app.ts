@@ -11,7 +11,13 @@ import { cors } from "hono/cors";
 import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
 import { AppError, isAppError } from "../../proto/errors.ts";
-import { errorBody, errorResponse, type GateEnv, MAX_BODY_BYTES, type Services } from "./http.ts";
+import {
+  errorBody,
+  errorResponse,
+  type GateEnv,
+  MAX_BODY_BYTES,
+  type Services,
+} from "./request.ts";
 import { accountRoutes } from "./accounts.ts";
 import { profileRoutes } from "./profile.ts";
 import { CHAT_NODE_PATH, chatNodeRoutes } from "./chat_node.ts";

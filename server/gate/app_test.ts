@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { createApp } from "./app.ts";
-import type { Services } from "./http.ts";
+import type { Services } from "./request.ts";
 import { gateMetrics } from "./telemetry.ts";
 import { memoryLogger, testConfig } from "../../testing/mod.ts";
 import { silentLogger } from "../log.ts";

@@ -6,7 +6,8 @@
 import type { Hono } from "hono";
 import { AppError, isAppError } from "../../proto/errors.ts";
 import type { NodeInfo } from "../../proto/services.ts";
-import { type GateEnv, requireAuth, type Services } from "./http.ts";
+import { type GateEnv, requireAuth, type Services } from "./request.ts";
+import { admitChatNode } from "./limits.ts";
 
 export const CHAT_NODE_PATH = "/api/v1/session/chat-node";
 
@@ -25,6 +26,7 @@ export async function pickNode(s: Services): Promise<NodeInfo> {
 export function chatNodeRoutes(app: Hono<GateEnv>, s: Services): void {
   // requireAuth checks signature, expiry and revocation: a logged-out token gets no node.
   app.post(CHAT_NODE_PATH, requireAuth(s), async (c) => {
+    await admitChatNode(await s.engine(), c.get("claims").userId, s.config.gate.limits);
     const node = await pickNode(s);
     // The token is unchanged: its expiry tells the client when it must log in again.
     return c.json({ chat_url: node.ws_url, expires_at: c.get("claims").expiresAtMs });

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { createApp } from "./app.ts";
 import { CHAT_NODE_PATH } from "./chat_node.ts";
-import type { Services } from "./http.ts";
+import type { Services } from "./request.ts";
 import { gateMetrics } from "./telemetry.ts";
 import { start as startStatus } from "../status/mod.ts";
 import { openEngine, revokeToken, revokeUserTokens } from "../engine/mod.ts";

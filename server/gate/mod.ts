@@ -1,15 +1,17 @@
 /**
  * The gate role: Parley's HTTP account API (codes, register, login,
- * logout, password reset and change, profile), served with Deno.serve from
- * the Hono app in app.ts. It keeps no state of its own — accounts are in the
- * store, limits and revocations in the engine — and reaches verify and
- * status over gRPC, so any number of gates can run behind a load balancer.
+ * logout, password reset and change, profile): the Hono app in app.ts,
+ * served by listener.ts (node:http, for its header and idle timeouts). It
+ * keeps no state of its own — accounts are in the store, limits and
+ * revocations in the engine — and reaches verify and status over gRPC, so
+ * any number of gates can run behind a load balancer.
  */
 import type { ResolvedConfig } from "../config.ts";
 import { type Deps, planeOf, type RoleHandle } from "../role.ts";
 import { STATUS, VERIFY } from "../../proto/services.ts";
 import { createApp } from "./app.ts";
 import { gateMetrics } from "./telemetry.ts";
+import { listen, type Listener } from "./listener.ts";
 
 export { createApp } from "./app.ts";
 
@@ -30,42 +32,34 @@ export async function start(config: ResolvedConfig, deps: Deps): Promise<RoleHan
     metrics: gateMetrics(),
   });
 
-  const abort = new AbortController();
-  let server: Deno.HttpServer<Deno.NetAddr>;
-  const { promise: listening, resolve: onListen } = Promise.withResolvers<Deno.NetAddr>();
+  let listener: Listener;
   try {
-    const options = {
-      hostname: config.gate.host,
+    listener = await listen(app.fetch, {
+      host: config.gate.host,
       port: config.gate.port,
-      signal: abort.signal,
-      onListen: onListen,
+      tls: config.tls,
       onError: (error: unknown) => {
         log.error("request crashed outside the app", { error });
         return Response.json({ error: { code: "internal", message: "internal error" } }, {
           status: 500,
         });
       },
-    };
-    server = config.tls
-      ? Deno.serve({ ...options, cert: config.tls.cert, key: config.tls.key }, app.fetch)
-      : Deno.serve(options, app.fetch);
+    });
   } catch (e) {
     verify.close();
     status.close();
     throw e;
   }
-  const addr = await listening;
   log.info("gate listening", {
     host: config.gate.host,
-    port: addr.port,
+    port: listener.port,
     tls: config.tls !== null,
   });
 
   return {
-    ports: { http: addr.port },
+    ports: { http: listener.port },
     async close() {
-      abort.abort();
-      await server.finished;
+      await listener.close();
       verify.close();
       status.close();
     },

@@ -8,9 +8,9 @@
 import type { Hono } from "hono";
 import { AppError } from "../../proto/errors.ts";
 import { hit } from "../engine/mod.ts";
-import { clientIp, type GateEnv, type Services } from "./http.ts";
+import { clientIp, type GateEnv, type Services } from "./request.ts";
 import { rateLimited } from "./limits.ts";
-import { NAME_PATTERN } from "./schemas.ts";
+import { NAME_PATTERN } from "../../proto/http.ts";
 
 export const NAMES_PATH = "/api/v1/names/:name";
 /** Lookups per client IP: plenty for people picking a name, little for a crawler. */

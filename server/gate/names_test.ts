@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { createApp } from "./app.ts";
-import type { Services } from "./http.ts";
+import type { Services } from "./request.ts";
 import { NAME_LOOKUPS_PER_IP } from "./names.ts";
 import { gateMetrics } from "./telemetry.ts";
 import { openEngine } from "../engine/mod.ts";

@@ -4,6 +4,9 @@
  * (attempts counted and capped, success consumes the code) and the 6-digit
  * generator. Mailing is the caller's job; see mailer.ts.
  *
+ * The numbers (TTL, resend interval, attempts, digits) are CODE_RULES in
+ * proto/http.ts, which the gate's decoys follow too.
+ *
  * Keys, per purpose and lower-cased e-mail:
  *   code:<purpose>:<email>        "<code>.<nonce>", TTL 10 min
  *   code_tries:<nonce>            checks made against that one code
@@ -16,10 +19,13 @@ import { z } from "zod";
 import { AppError } from "../../proto/errors.ts";
 import type { Engine } from "../engine/types.ts";
 import type { CodePurpose } from "../../proto/services.ts";
+import { CODE_RULES } from "../../proto/http.ts";
 
-export const CODE_TTL_MS = 10 * 60_000;
-export const RESEND_AFTER_S = 60;
-export const MAX_ATTEMPTS = 5;
+export const { ttlMs: CODE_TTL_MS, resendAfterS: RESEND_AFTER_S, maxAttempts: MAX_ATTEMPTS } =
+  CODE_RULES;
+/** 10^digits: how many codes there are. */
+const SPACE = 10 ** CODE_RULES.digits;
+const CODE_FORMAT = new RegExp(`^\\d{${CODE_RULES.digits}}$`);
 export const PURPOSES: readonly CodePurpose[] = ["register", "reset_password"];
 
 const emailSchema = z.email().max(254);
@@ -44,16 +50,16 @@ export function parsePurpose(raw: unknown): CodePurpose {
   return raw as CodePurpose;
 }
 
-// The largest multiple of 10^6 below 2^32: draws at or above it are thrown
+// The largest multiple of SPACE below 2^32: draws at or above it are thrown
 // away, so every code is equally likely (no modulo bias).
-const LIMIT = Math.floor(2 ** 32 / 1e6) * 1e6;
+const LIMIT = Math.floor(2 ** 32 / SPACE) * SPACE;
 
 /** A uniformly random 6-digit code from the CSPRNG, leading zeros kept. */
 export function generateCode(): string {
   const buf = new Uint32Array(1);
   for (;;) {
     crypto.getRandomValues(buf);
-    if (buf[0] < LIMIT) return String(buf[0] % 1e6).padStart(6, "0");
+    if (buf[0] < LIMIT) return String(buf[0] % SPACE).padStart(CODE_RULES.digits, "0");
   }
 }
 
@@ -133,7 +139,7 @@ export async function checkCode(
 ): Promise<void> {
   const code = typeof rawCode === "string" ? rawCode.trim() : "";
   // A malformed code can never match, so it costs no try.
-  if (!/^\d{6}$/.test(code)) {
+  if (!CODE_FORMAT.test(code)) {
     throw new AppError("code_invalid", "the code is the 6 digits from the e-mail", 400);
   }
   const key = codeKey(purpose, email);

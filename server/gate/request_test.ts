@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { Hono } from "hono";
-import { clientIp, type GateEnv } from "./http.ts";
+import { clientIp, type GateEnv } from "./request.ts";
 
 function ipApp(trustProxy: boolean) {
   const app = new Hono<GateEnv>();

@@ -1,7 +1,8 @@
 /**
- * The gate's HTTP edge helpers: the Hono environment type, the services a
- * handler may use, reading and validating a JSON body, the client's IP,
- * Bearer-token authentication, and turning an error into the JSON error
+ * What every gate handler works with: the Hono environment type, the
+ * services a handler may use, reading and validating a JSON body against a
+ * schema of proto/http.ts, the client's IP, Bearer-token authentication,
+ * the user as replies show it, and turning an error into the JSON error
  * reply `{"error": {"code", "message"}}`.
  */
 import type { Context, MiddlewareHandler } from "hono";
@@ -10,7 +11,8 @@ import { AppError } from "../../proto/errors.ts";
 import type { ResolvedConfig } from "../config.ts";
 import type { Engine } from "../engine/types.ts";
 import type { Logger } from "../log.ts";
-import type { Store } from "../store/types.ts";
+import type { Store, User } from "../store/types.ts";
+import type { SelfUser } from "../../proto/http.ts";
 import { type TokenClaims, verifyToken } from "../tokens.ts";
 import type { StatusMethods, VerifyMethods } from "../../proto/services.ts";
 import type { GateMetrics } from "./telemetry.ts";
@@ -26,7 +28,7 @@ export interface Services {
   metrics: GateMetrics;
 }
 
-/** Deno.serve's handler info, which Hono passes as `c.env`; absent in app.request() tests. */
+/** The connection's peer, which mod.ts passes as Hono's `c.env`; absent in app.request() tests. */
 export interface ConnInfo {
   remoteAddr?: { hostname?: string };
 }
@@ -139,5 +141,18 @@ export function requireAuth(s: Services): MiddlewareHandler<GateEnv> {
     }
     c.set("claims", await verifyToken(s.config.jwtSecret, await s.engine(), m[1]));
     await next();
+  };
+}
+
+/** A user as the gate's replies show them (the chat protocol's SelfUser); times are Unix ms. */
+export function selfUser(u: User): SelfUser {
+  return {
+    id: u.id,
+    email: u.email,
+    name: u.name,
+    display_name: u.displayName,
+    bio: u.bio,
+    created_at: u.createdAt,
+    findable_by_email: u.findableByEmail,
   };
 }
