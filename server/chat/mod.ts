@@ -8,14 +8,14 @@
 import { CHAT_NODE, STATUS } from "../../proto/services.ts";
 import type { ResolvedConfig } from "../config.ts";
 import { type Deps, planeOf, type RoleHandle } from "../role.ts";
-import { liveNodes } from "../engine/nodes.ts";
+import { leastLoaded, liveNodes } from "../engine/nodes.ts";
 import type { ChatContext } from "./context.ts";
 import { httpHandler } from "./http.ts";
 import { Hub } from "./hub.ts";
 import { chatMetrics } from "./metrics.ts";
 import { nodeServiceHandlers } from "./node_service.ts";
 import { Peers } from "./peers.ts";
-import { NodeRegistration } from "./registry.ts";
+import { NodeRegistration } from "./registration.ts";
 import type { Session } from "./session.ts";
 import { MessageWriter } from "./writer.ts";
 import { BurstCollector } from "./heap.ts";
@@ -149,20 +149,10 @@ export async function start(config: ResolvedConfig, deps: Deps): Promise<RoleHan
   /** The least-loaded other live node that takes logins, for `reconnect.chat_url`. */
   const elsewhere = async (): Promise<string | null> => {
     try {
-      const nodes = (await liveNodes(engine, config.status.nodeTtlMs))
-        .filter((n) => n.name !== node && n.state === "up")
-        .sort((a, b) => a.sessions - b.sessions);
-      return nodes[0]?.wsUrl ?? null;
+      const nodes = await liveNodes(engine, config.status.nodeTtlMs);
+      return leastLoaded(nodes, { exclude: node })?.wsUrl ?? null;
     } catch {
       return null;
-    }
-  };
-
-  const othersLive = async () => {
-    try {
-      return (await liveNodes(engine, config.status.nodeTtlMs)).some((n) => n.name !== node);
-    } catch {
-      return true;
     }
   };
 
@@ -193,13 +183,8 @@ export async function start(config: ResolvedConfig, deps: Deps): Promise<RoleHan
       await ctx.writer.settle();
       clearInterval(peerSweep);
       await registration.stop();
-      // Deregistered: the other nodes drop their connections to this one
-      // within a peer sweep. Shutting the gRPC server down while they still
-      // hold one sends them a GOAWAY, which can crash a Deno process
-      // (denoland/deno#36788); a connection they close themselves is safe.
-      if (ctx.state.rpcServed && (await othersLive())) {
-        await sleep(PEER_SWEEP_MS + 500, new AbortController().signal);
-      }
+      // Ends its connections without a GOAWAY (proto/grpc.ts), so the
+      // nodes that still hold one are not exposed to denoland/deno#36788.
       await rpc.close();
       peers.closeAll();
       ac.abort();
