@@ -244,6 +244,7 @@ export const SERVE_PERMISSIONS = [
   "--allow-write",
   "--allow-env",
   "--allow-sys",
+  "--allow-run=deno",
 ];
 
 /** The ports in the READY line of `log`, or null if it has not been written yet. */
