@@ -99,7 +99,8 @@ async function writeConfig(dir: string, name: string, config: unknown): Promise<
   return path;
 }
 
-async function dropRedisPrefix(prefix: string): Promise<void> {
+/** Deletes every Redis key under `prefix` (what freshRedis() handed out). */
+export async function dropRedisPrefix(prefix: string): Promise<void> {
   const redis = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
   try {
     await redis.connect();

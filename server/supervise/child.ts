@@ -34,8 +34,12 @@ export interface RoleProcess {
 
 const encoder = new TextEncoder();
 
-/** Starts `main.ts` with `args`; the child inherits the environment. */
-export function spawnRole(args: string[]): RoleProcess {
+function toStderr(line: string): void {
+  Deno.stderr.writeSync(encoder.encode(line + "\n"));
+}
+
+/** Starts `main.ts` with `args`; the child inherits the environment. Its lines go to `output`. */
+export function spawnRole(args: string[], output: (line: string) => void = toStderr): RoleProcess {
   const proc = new Deno.Command("deno", {
     args: ["run", ...SERVE_PERMISSIONS, MAIN.pathname, ...args],
     stdin: "null",
@@ -45,7 +49,7 @@ export function spawnRole(args: string[]): RoleProcess {
   const lines: string[] = [];
   const { promise: ready, resolve: setReady } = Promise.withResolvers<Ports | null>();
   const onLine = (line: string) => {
-    Deno.stderr.writeSync(encoder.encode(line + "\n"));
+    output(line);
     lines.push(line);
     if (lines.length > TAIL_LINES) lines.shift();
     if (line.includes(READY)) {

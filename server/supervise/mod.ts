@@ -4,7 +4,7 @@
  * dependency order; a child that ends without being asked to is started
  * again after a backoff (250 ms, doubling up to 10 s; back to 250 ms once a
  * run lasted 30 s), so a crash is a blip, not an outage. A role that needs
- * more than MAX_RESTARTS restarts within RESTART_PERIOD_MS is in a crash
+ * more than 10 restarts within 2 minutes (LIMITS) is in a crash
  * loop: the supervisor stops every role and exits 1, escalating to whatever
  * runs it (systemd restarts it, or an operator sees the failure), as an
  * Erlang supervisor does past its restart intensity.
@@ -25,12 +25,23 @@ import type { Logger } from "../log.ts";
 import { DUPLICATE_MS, processSignals, type SignalSource } from "../signals.ts";
 import { type Ports, type RoleProcess, spawnRole } from "./child.ts";
 
-export const FIRST_BACKOFF_MS = 250;
-export const MAX_BACKOFF_MS = 10_000;
-/** A run this long resets the backoff. */
-export const STABLE_MS = 30_000;
-export const MAX_RESTARTS = 10;
-export const RESTART_PERIOD_MS = 120_000;
+export interface Limits {
+  firstBackoffMs: number;
+  maxBackoffMs: number;
+  /** A run this long resets the backoff. */
+  stableMs: number;
+  /** More restarts of one role than this within periodMs is a crash loop. */
+  maxRestarts: number;
+  periodMs: number;
+}
+
+export const LIMITS: Limits = {
+  firstBackoffMs: 250,
+  maxBackoffMs: 10_000,
+  stableMs: 30_000,
+  maxRestarts: 10,
+  periodMs: 120_000,
+};
 
 /** Start order: what a role dials must be up before it. Stopped in reverse, in two waves. */
 const ORDER: Role[] = ["verify", "status", "chat", "gate"];
@@ -41,6 +52,10 @@ export interface SuperviseOptions {
   /** The --config file the supervisor was given (children get it, or a copy with ports). */
   configFile: string | null;
   signals?: SignalSource;
+  /** Backoff and crash-loop limits; LIMITS by default. */
+  limits?: Partial<Limits>;
+  /** Where the children's log lines go; the supervisor's stderr by default. */
+  output?: (line: string) => void;
 }
 
 interface Slot {
@@ -76,6 +91,7 @@ export async function supervise(
   options: SuperviseOptions,
 ): Promise<number> {
   const { log } = options;
+  const limits = { ...LIMITS, ...options.limits };
   const roles = ORDER.filter((r) => config.roles.includes(r));
   const together = config.engineUrl === "memory:";
   const slots: Slot[] = (together ? [roles] : roles.map((r) => [r])).map((rs) => ({
@@ -84,18 +100,20 @@ export async function supervise(
     proc: null,
     restarts: 0,
     recent: [],
-    backoffMs: FIRST_BACKOFF_MS,
+    backoffMs: limits.firstBackoffMs,
     stopping: false,
   }));
   const pins = new PortPins(config, options.configFile);
   const { promise: finished, resolve: finish } = Promise.withResolvers<number>();
   let stopping = false;
+  /** 1 once a crash loop made the supervisor give up. */
+  let exitCode = 0;
 
   const startSlot = async (slot: Slot): Promise<void> => {
     const args = ["--role", slot.roles.join(",")];
     const file = await pins.configFor(slot.name);
     if (file) args.push("--config", file);
-    const proc = spawnRole(args);
+    const proc = spawnRole(args, options.output);
     slot.proc = proc;
     log.info("role started", { role: slot.name, pid: proc.pid, restarts: slot.restarts });
     proc.status.then((s) => onExit(slot, proc, s));
@@ -109,7 +127,7 @@ export async function supervise(
     const upMs = Date.now() - proc.startedAt;
     if (stopping || slot.stopping) {
       log.info("role stopped", { role: slot.name, code: s.code, signal: s.signal });
-      if (slots.every((x) => !x.proc)) finish(0);
+      if (slots.every((x) => !x.proc)) finish(exitCode);
       return;
     }
     log.error("role exited; restarting it", {
@@ -120,19 +138,20 @@ export async function supervise(
       tail: proc.tail().slice(-5),
     });
     const now = Date.now();
-    slot.recent = [...slot.recent.filter((t) => now - t < RESTART_PERIOD_MS), now];
-    if (slot.recent.length > MAX_RESTARTS) {
+    slot.recent = [...slot.recent.filter((t) => now - t < limits.periodMs), now];
+    if (slot.recent.length > limits.maxRestarts) {
       log.error("crash loop: stopping every role", {
         role: slot.name,
         restarts: slot.recent.length,
-        periodMs: RESTART_PERIOD_MS,
+        periodMs: limits.periodMs,
       });
-      stopAll("SIGTERM").then(() => finish(1));
+      exitCode = 1;
+      stopAll("SIGTERM").then(() => finish(exitCode));
       return;
     }
-    slot.backoffMs = upMs >= STABLE_MS ? FIRST_BACKOFF_MS : slot.backoffMs;
+    slot.backoffMs = upMs >= limits.stableMs ? limits.firstBackoffMs : slot.backoffMs;
     const wait = slot.backoffMs;
-    slot.backoffMs = Math.min(slot.backoffMs * 2, MAX_BACKOFF_MS);
+    slot.backoffMs = Math.min(slot.backoffMs * 2, limits.maxBackoffMs);
     slot.restarts++;
     setTimeout(() => {
       if (!stopping) {
@@ -163,7 +182,7 @@ export async function supervise(
 
   handleSignals(options.signals ?? processSignals, log, {
     stop: (sig) => {
-      stopAll(sig).then(() => finish(0));
+      stopAll(sig).then(() => finish(exitCode));
     },
     forward: (sig) => {
       for (const s of slots) s.proc?.signal(sig);
