@@ -47,10 +47,6 @@ export class NodeRegistration {
     return this.options.config.chat.name;
   }
 
-  get registered(): boolean {
-    return this.#registered;
-  }
-
   /** Tries to register once now, then keeps trying (fast) and heartbeating in the background. */
   async start(): Promise<void> {
     await this.beat();
