@@ -8,9 +8,9 @@
 import * as grpc from "@grpc/grpc-js";
 import * as loader from "@grpc/proto-loader";
 import { Buffer } from "node:buffer";
-import { createServer, type Socket } from "node:net";
 import { fileURLToPath } from "node:url";
 import { AppError } from "./errors.ts";
+import { CallCount, listenWithoutGoaway } from "./listener.ts";
 import { type Access, CLUSTER_HEADER, guardHandlers, type PlaneAuth } from "./auth.ts";
 
 export type ProtoFile = "verify.proto" | "status.proto" | "chat.proto";
@@ -224,91 +224,6 @@ export async function serve(
   };
 }
 
-/** Calls a server is running now, so that a shutdown can wait for them. */
-class CallCount {
-  #n = 0;
-  #idle: (() => void)[] = [];
-
-  begin(): void {
-    this.#n++;
-  }
-
-  /** After the reply was handed to grpc-js; a macrotask later, so its frames are written first. */
-  end(): void {
-    setTimeout(() => {
-      if (--this.#n === 0) { for (const f of this.#idle.splice(0)) f(); }
-    }, 0);
-  }
-
-  /** Resolves when no call is running, or after `ms`; false on the timeout. */
-  idle(ms: number): Promise<boolean> {
-    if (this.#n === 0) return Promise.resolve(true);
-    return new Promise((resolve) => {
-      const done = (v: boolean) => {
-        clearTimeout(timer);
-        resolve(v);
-      };
-      const timer = setTimeout(() => done(false), ms);
-      this.#idle.push(() => done(true));
-    });
-  }
-}
-
-/** The longest a shutdown waits for running calls before it cuts their connections. */
-const SHUTDOWN_GRACE_MS = 2000;
-
-/*
- * Why the server owns its listening socket (a grpc-js connection injector
- * instead of bindAsync), and never sends GOAWAY: Deno 2.9's node:http2 can
- * abort or crash the process that *receives* a GOAWAY (an nghttp2 assertion
- * in find_stream_on_goaway_func, exit 134, or a segfault, exit 139;
- * denoland/deno#36788) when that process's JavaScript reacts to it while
- * nghttp2 is still processing the frame, which grpc-js clients do. Measured
- * with grpc-js clients against a restarting server, 30 restarts x 6 clients:
- * tryShutdown 7 crashes, forceShutdown 10, the injector's drain 11; the same
- * connections ended by closing the TCP sockets: 0. So a server here stops
- * listening, lets running calls finish (at most SHUTDOWN_GRACE_MS), then
- * closes every connection's socket. Callers see a dropped connection
- * (UNAVAILABLE, peer_unavailable), exactly as if the process had died, and
- * their channel reconnects with backoff.
- */
-async function listenWithoutGoaway(
-  server: grpc.Server,
-  creds: grpc.ServerCredentials,
-  host: string,
-  port: number,
-  calls: CallCount,
-): Promise<{ port: number; close(): Promise<void> }> {
-  const injector = server.createConnectionInjector(creds);
-  const sockets = new Set<Socket>();
-  const listener = createServer({ noDelay: true }, (socket) => {
-    sockets.add(socket);
-    socket.once("close", () => sockets.delete(socket));
-    socket.on("error", () => {/* the session reports it; a reset peer is not our error */});
-    injector.injectConnection(socket);
-  });
-  const bound = await new Promise<number>((resolve, reject) => {
-    listener.once("error", reject);
-    listener.listen({ host: host.replace(/^\[|\]$/g, ""), port }, () => {
-      listener.off("error", reject);
-      const addr = listener.address();
-      resolve(typeof addr === "object" && addr ? addr.port : port);
-    });
-  });
-  let closing: Promise<void> | null = null;
-  const close = async () => {
-    // Stops accepting; its callback comes once every connection has closed.
-    const stopped = new Promise<void>((resolve) => listener.close(() => resolve()));
-    await calls.idle(SHUTDOWN_GRACE_MS);
-    for (const s of sockets) s.destroy();
-    await stopped;
-    // Only now: the sessions are gone with their sockets, so this frees
-    // grpc-js's bookkeeping without a GOAWAY reaching anyone.
-    server.forceShutdown();
-  };
-  return { port: bound, close: () => (closing ??= close()) };
-}
-
 // --- client ---
 
 /*
@@ -374,7 +289,7 @@ export interface ClientOptions {
  * refused SYN. Keepalive pings find a peer whose host vanished without
  * closing the connection; 30 s keeps them far from any server's ping limit.
  */
-function channelOptions(): grpc.ChannelOptions {
+export function channelOptions(): grpc.ChannelOptions {
   return {
     "grpc.keepalive_time_ms": 30_000,
     "grpc.keepalive_permit_without_calls": 1,
@@ -397,12 +312,12 @@ export function connect<Methods extends Record<string, Unary>>(
   const creds = options.tls
     ? grpc.credentials.createSsl(options.tls.ca ? Buffer.from(options.tls.ca) : null)
     : grpc.credentials.createInsecure();
-  const options_ = channelOptions();
+  const chanOptions = channelOptions();
   // The channel is made on first use and again after a local server it
   // talked to closed (closeLocalClients), so a client outlives its peer.
   let client: grpc.Client | null = null;
   let closed = false;
-  const channel = (): grpc.Client => (client ??= new Ctor(target, creds, options_));
+  const channel = (): grpc.Client => (client ??= new Ctor(target, creds, chanOptions));
   const entry: LocalClient = {
     target,
     hangUp() {
@@ -447,55 +362,4 @@ export function callMetadata(options: ClientOptions, callOptions: CallOptions): 
   if (options.clusterSecret) md.set(CLUSTER_HEADER, options.clusterSecret);
   for (const [k, v] of Object.entries(callOptions.metadata ?? {})) md.set(k, v);
   return md;
-}
-
-// --- watching a peer's connection ---
-
-export type PeerState = "idle" | "connecting" | "ready" | "failed";
-
-const PEER_STATES: Record<grpc.connectivityState, PeerState> = {
-  [grpc.connectivityState.IDLE]: "idle",
-  [grpc.connectivityState.CONNECTING]: "connecting",
-  [grpc.connectivityState.READY]: "ready",
-  [grpc.connectivityState.TRANSIENT_FAILURE]: "failed",
-  [grpc.connectivityState.SHUTDOWN]: "failed",
-};
-
-export interface PeerWatch {
-  /** The connection's state now; asking starts a connection attempt when there is none. */
-  state(): PeerState;
-  /** Resolves with the state after `from` changes, or null if it did not within `ms`. */
-  next(from: PeerState, ms: number): Promise<PeerState | null>;
-  close(): void;
-}
-
-/**
- * A bare channel to `target` (no calls) whose connection state can be
- * watched: "ready" while an HTTP/2 connection is up, "failed" once a
- * connection attempt was refused or failed. For liveness checks.
- */
-export function watchPeer(target: string, options: { tls?: TlsOptions | null } = {}): PeerWatch {
-  const creds = options.tls
-    ? grpc.credentials.createSsl(options.tls.ca ? Buffer.from(options.tls.ca) : null)
-    : grpc.credentials.createInsecure();
-  const channel = new grpc.Channel(target, creds, channelOptions());
-  let closed = false;
-  const raw = () => channel.getConnectivityState(true);
-  return {
-    state: () => (closed ? "failed" : PEER_STATES[raw()]),
-    next(from, ms) {
-      if (closed) return Promise.resolve(null);
-      const now = raw();
-      if (PEER_STATES[now] !== from) return Promise.resolve(PEER_STATES[now]);
-      return new Promise((resolve) => {
-        channel.watchConnectivityState(now, Date.now() + ms, (err) => {
-          resolve(err || closed ? null : PEER_STATES[channel.getConnectivityState(false)]);
-        });
-      });
-    },
-    close() {
-      closed = true;
-      channel.close();
-    },
-  };
 }

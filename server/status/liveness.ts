@@ -22,7 +22,7 @@ import type { Engine } from "../engine/types.ts";
 import type { Logger } from "../log.ts";
 import { type NodeRecord, removeNodeIfStarted } from "../engine/nodes.ts";
 import { clearNodePresence } from "../engine/presence.ts";
-import { type PeerWatch, watchPeer } from "../../proto/grpc.ts";
+import { type PeerWatch, watchPeer } from "../../proto/peer_watch.ts";
 
 /** How long a node whose connection dropped has to accept a new one. */
 export const PROBE_MS = 1000;

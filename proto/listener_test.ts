@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import http2 from "node:http2";
 import { AppError } from "./errors.ts";
-import { connect, serve, type Unary, watchPeer } from "./grpc.ts";
+import { connect, serve, type Unary } from "./grpc.ts";
+import { watchPeer } from "./peer_watch.ts";
 import { testCertificate } from "../testing/mod.ts";
 
 type Verify = {
