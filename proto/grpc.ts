@@ -194,6 +194,11 @@ export async function serve(
         call: grpc.ServerUnaryCall<unknown, unknown>,
         callback: grpc.sendUnaryData<unknown>,
       ) => {
+        if (calls.closing) {
+          // Shutting down: the caller hears what it would from a closed connection.
+          callback(toServiceError(new AppError("peer_unavailable", "shutting down", 503, 1)), null);
+          return;
+        }
         calls.begin();
         handler(call.request, { metadata: call.metadata, peer: call.getPeer() }).then(
           (res) => callback(null, res),

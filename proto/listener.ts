@@ -10,6 +10,8 @@ import { createServer, type Socket } from "node:net";
 export class CallCount {
   #n = 0;
   #idle: (() => void)[] = [];
+  /** Set once the server is shutting down: new calls are refused at once. */
+  closing = false;
 
   begin(): void {
     this.#n++;
@@ -79,6 +81,7 @@ export async function listenWithoutGoaway(
   });
   let closing: Promise<void> | null = null;
   const close = async () => {
+    calls.closing = true;
     // Stops accepting; its callback comes once every connection has closed.
     const stopped = new Promise<void>((resolve) => listener.close(() => resolve()));
     await calls.idle(SHUTDOWN_GRACE_MS);

@@ -28,7 +28,7 @@ function start(slowMs: number) {
   }], { auth });
 }
 
-Deno.test("close() lets a running call finish, then ends the connections without a GOAWAY", async () => {
+Deno.test("close() refuses new calls, lets a running one finish, then ends the connections without a GOAWAY", async () => {
   const server = await start(300);
   const client = connect<Verify>("verify.proto", SERVICE, `127.0.0.1:${server.port}`, {
     clusterSecret: SECRET,
@@ -45,6 +45,13 @@ Deno.test("close() lets a running call finish, then ends the connections without
     const running = client.CheckCode({ email: "a", purpose: "register", code: "1" });
     await new Promise((r) => setTimeout(r, 50));
     const closed = server.close();
+    // A call that arrives while it waits for the running one is refused at once.
+    const t0 = Date.now();
+    await assert.rejects(
+      client.SendCode({ email: "a", purpose: "register" }),
+      (e) => e instanceof AppError && e.code === "peer_unavailable",
+    );
+    assert.ok(Date.now() - t0 < 200, `refused after ${Date.now() - t0} ms`);
     assert.deepEqual(await running, { ok: true }, "the call in progress got its reply");
     await closed;
     await sessionClosed;

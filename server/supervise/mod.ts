@@ -43,6 +43,16 @@ export const LIMITS: Limits = {
   periodMs: 120_000,
 };
 
+/** The longest the supervisor waits for a role to listen before it starts the next. */
+const READY_WAIT_MS = 30_000;
+
+function delay(ms: number): Promise<null> {
+  return new Promise((resolve) => {
+    const t = setTimeout(() => resolve(null), ms);
+    Deno.unrefTimer(t);
+  });
+}
+
 /** Start order: what a role dials must be up before it. Stopped in reverse, in two waves. */
 const ORDER: Role[] = ["verify", "status", "chat", "gate"];
 const FIRST_TO_STOP = new Set<Role>(["gate", "chat"]);
@@ -117,7 +127,9 @@ export async function supervise(
     slot.proc = proc;
     log.info("role started", { role: slot.name, pid: proc.pid, restarts: slot.restarts });
     proc.status.then((s) => onExit(slot, proc, s));
-    const ports = await proc.ready;
+    // The next role may need this one's port; but one that hangs at start
+    // (waiting on a database) must not hold up the others for ever.
+    const ports = await Promise.race([proc.ready, delay(READY_WAIT_MS)]);
     if (ports) pins.learn(ports);
   };
 
