@@ -1,7 +1,9 @@
 /**
- * Parley's one entry point: `deno task serve [--role ROLES] [--config FILE]`.
- * Parses flags, resolves the config, starts the chosen roles (each loaded
- * lazily) and shuts them down on SIGINT/SIGTERM.
+ * Parley's one entry point: `deno task serve [--role ROLES] [--config FILE]
+ * [--supervise]`. Parses flags, resolves the config, starts the chosen roles
+ * (each loaded lazily) and shuts them down on SIGINT/SIGTERM
+ * (server/signals.ts); or, with --supervise, runs each role as a child
+ * process and restarts the ones that die (server/supervise/).
  */
 import { parseArgs } from "node:util";
 import { ConfigError, resolveConfig, type ResolvedConfig, type Role } from "./server/config.ts";
@@ -10,15 +12,22 @@ import type { Deps, RoleHandle, StartRole } from "./server/role.ts";
 import { Plane } from "./server/plane.ts";
 import type { Store } from "./server/store/types.ts";
 import type { Engine } from "./server/engine/types.ts";
+import { stopOnSignals } from "./server/signals.ts";
 
 const HELP = `Parley chat server
 
-Usage: deno task serve [--role ROLES] [--config FILE]
+Usage: deno task serve [--role ROLES] [--config FILE] [--supervise]
 
   --role, --roles ROLES  comma-separated roles to run: gate, chat, status,
                          verify, or all (default: all, in one process)
   --config FILE          JSON config file (see config/ and README.md)
+  --supervise            run each role as a child process and restart it
+                         when it dies, with backoff (all roles in one child
+                         on the in-memory engine, which cannot be shared)
   -h, --help             show this help
+
+SIGTERM drains chat nodes, then stops; SIGINT stops without a drain (or cuts
+a drain short); a second SIGINT exits at once. See README.md, "Signals".
 
 With no configuration every role runs in one process on SQLite, an
 in-memory engine and a local mail outbox under .data/.
@@ -113,6 +122,7 @@ async function main(args: string[]): Promise<number> {
         role: { type: "string" },
         roles: { type: "string" },
         config: { type: "string" },
+        supervise: { type: "boolean" },
         help: { type: "boolean", short: "h" },
       },
       strict: true,
@@ -139,6 +149,13 @@ async function main(args: string[]): Promise<number> {
     }
     throw e;
   }
+  if (values.supervise) {
+    const { supervise } = await import("./server/supervise/mod.ts");
+    const log = createLogger({ proc: "supervisor" }, { level: config.logLevel });
+    return await supervise(config, { log, configFile: values.config ?? null });
+  }
+  // Only the supervisor starts processes (deno.json grants --allow-run=deno for it).
+  Deno.permissions.revokeSync({ name: "run" });
   const log = createLogger({ proc: config.roles.join(",") }, { level: config.logLevel });
   let server: Server;
   try {
@@ -147,17 +164,12 @@ async function main(args: string[]): Promise<number> {
     log.error("start-up failed", { error: e });
     return 1;
   }
-  log.info("parley is running", { roles: config.roles, ports: portsOf(server) });
-
-  const { promise: stopped, resolve: stop } = Promise.withResolvers<Deno.Signal>();
-  for (const sig of ["SIGINT", "SIGTERM"] as const) Deno.addSignalListener(sig, () => stop(sig));
-  const sig = await stopped;
-  log.info("shutting down", { signal: sig });
-  // A second signal during a slow drain stops at once.
-  for (const s of ["SIGINT", "SIGTERM"] as const) Deno.addSignalListener(s, () => Deno.exit(130));
-  await server.close({ drain: sig === "SIGTERM" });
-  log.info("stopped");
-  return 0;
+  const stopped = stopOnSignals({
+    drain: async () => await server.handles.chat?.drain?.(),
+    close: () => server.close(),
+  }, { log });
+  log.info("parley is running", { roles: config.roles, ports: portsOf(server), pid: Deno.pid });
+  return await stopped;
 }
 
 function portsOf(server: Server): Record<string, Record<string, number>> {

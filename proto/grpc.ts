@@ -10,6 +10,7 @@ import * as loader from "@grpc/proto-loader";
 import { Buffer } from "node:buffer";
 import { fileURLToPath } from "node:url";
 import { AppError } from "./errors.ts";
+import { CallCount, listenWithoutGoaway } from "./listener.ts";
 import { type Access, CLUSTER_HEADER, guardHandlers, type PlaneAuth } from "./auth.ts";
 
 export type ProtoFile = "verify.proto" | "status.proto" | "chat.proto";
@@ -181,6 +182,7 @@ export async function serve(
     "grpc.max_receive_message_length": 8 * 1024 * 1024,
     "grpc.keepalive_time_ms": 30_000,
   });
+  const calls = new CallCount();
   for (const { file, service, handlers: open, access } of services) {
     const def = lookup(file, service).service;
     const handlers = guardHandlers(service, open, access ?? {}, options.auth);
@@ -192,13 +194,19 @@ export async function serve(
         call: grpc.ServerUnaryCall<unknown, unknown>,
         callback: grpc.sendUnaryData<unknown>,
       ) => {
+        if (calls.closing) {
+          // Shutting down: the caller hears what it would from a closed connection.
+          callback(toServiceError(new AppError("peer_unavailable", "shutting down", 503, 1)), null);
+          return;
+        }
+        calls.begin();
         handler(call.request, { metadata: call.metadata, peer: call.getPeer() }).then(
           (res) => callback(null, res),
           (e) => {
             if (!(e instanceof AppError)) options.onError?.(`${service}.${method}`, e);
             callback(toServiceError(e), null);
           },
-        );
+        ).finally(() => calls.end());
       };
     }
     server.addService(def, impl);
@@ -210,26 +218,13 @@ export async function serve(
       false,
     )
     : grpc.ServerCredentials.createInsecure();
-  const bindHost = host.includes(":") && !host.startsWith("[") ? `[${host}]` : host;
-  const bound = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(`${bindHost}:${port}`, creds, (err, p) => err ? reject(err) : resolve(p));
-  });
+  const listener = await listenWithoutGoaway(server, creds, host, port, calls);
   return {
-    port: bound,
+    port: listener.port,
     close: () => {
       // Clients in this process hang up first: see closeLocalClients().
-      closeLocalClients(bound);
-      return new Promise<void>((resolve) => {
-        // Finish calls in flight, but never wait forever on a stuck one.
-        const timer = setTimeout(() => {
-          server.forceShutdown();
-          resolve();
-        }, 2000);
-        server.tryShutdown(() => {
-          clearTimeout(timer);
-          resolve();
-        });
-      });
+      closeLocalClients(listener.port);
+      return listener.close();
     },
   };
 }
@@ -266,6 +261,12 @@ function closeLocalClients(port: number): void {
 export interface CallOptions {
   /** ms before the call fails with peer_unavailable; 5 s by default. */
   deadlineMs?: number;
+  /**
+   * Wait (until the deadline) for the channel to connect instead of failing
+   * at once while the peer is unreachable, so the call lands as soon as the
+   * peer is back (a registration racing the status role's start).
+   */
+  waitForReady?: boolean;
   metadata?: Record<string, string>;
 }
 
@@ -287,6 +288,22 @@ export interface ClientOptions {
 }
 
 /**
+ * Channel settings of every client. Reconnect fast (100 ms, then with
+ * backoff up to 500 ms) so that a restarted peer is reached again within
+ * half a second: a connection attempt to a peer that is down costs one
+ * refused SYN. Keepalive pings find a peer whose host vanished without
+ * closing the connection; 30 s keeps them far from any server's ping limit.
+ */
+export function channelOptions(): grpc.ChannelOptions {
+  return {
+    "grpc.keepalive_time_ms": 30_000,
+    "grpc.keepalive_permit_without_calls": 1,
+    "grpc.initial_reconnect_backoff_ms": 100,
+    "grpc.max_reconnect_backoff_ms": 500,
+  };
+}
+
+/**
  * A client for one service at one address; keep it and reuse it (it holds
  * one HTTP/2 channel). Methods are the .proto method names.
  */
@@ -300,18 +317,12 @@ export function connect<Methods extends Record<string, Unary>>(
   const creds = options.tls
     ? grpc.credentials.createSsl(options.tls.ca ? Buffer.from(options.tls.ca) : null)
     : grpc.credentials.createInsecure();
-  const channelOptions = {
-    "grpc.keepalive_time_ms": 30_000,
-    "grpc.keepalive_permit_without_calls": 1,
-    // Reconnect quickly after a peer restarts.
-    "grpc.initial_reconnect_backoff_ms": 200,
-    "grpc.max_reconnect_backoff_ms": 2000,
-  };
+  const chanOptions = channelOptions();
   // The channel is made on first use and again after a local server it
   // talked to closed (closeLocalClients), so a client outlives its peer.
   let client: grpc.Client | null = null;
   let closed = false;
-  const channel = (): grpc.Client => (client ??= new Ctor(target, creds, channelOptions));
+  const channel = (): grpc.Client => (client ??= new Ctor(target, creds, chanOptions));
   const entry: LocalClient = {
     target,
     hangUp() {
@@ -341,7 +352,7 @@ export function connect<Methods extends Record<string, Unary>>(
         (channel() as any)[method](
           req,
           md,
-          { deadline },
+          { deadline, waitForReady: callOptions.waitForReady ?? false },
           (err: grpc.ServiceError | null, res: unknown) =>
             err ? reject(fromServiceError(err, target, method)) : resolve(res),
         );

@@ -55,6 +55,8 @@ export interface NodeInfo {
   started_at_ms: number;
   state: "up" | "draining" | string;
   heartbeat_age_ms: number;
+  /** In status's replies: how often a node of this name was started again (status.proto). */
+  restarts?: number;
 }
 /** A NodeInfo as a node registers itself (the registry fills in the heartbeat age). */
 export type RegisterNodeRequest = Omit<NodeInfo, "heartbeat_age_ms"> & {

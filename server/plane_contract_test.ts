@@ -126,6 +126,7 @@ function node(name: string, sessions = 0): NodeInfo {
     started_at_ms: Date.now(),
     state: "up",
     heartbeat_age_ms: 0,
+    restarts: 0,
   };
 }
 

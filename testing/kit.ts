@@ -200,13 +200,41 @@ export async function startSmtp(): Promise<SmtpCapture> {
   };
 }
 
+/** The line main.ts logs once every role listens, with the ports they bound. */
+export const READY = "parley is running";
+
+/** Role → listener → port, from the READY line: `{ chat: { ws: 8090, grpc: 50055 } }`. */
+export type BoundPorts = Record<string, Record<string, number>>;
+
 export interface Child {
   proc: Deno.ChildProcess;
-  /** Everything the process wrote to stderr so far (its JSON log). */
+  pid: number;
+  /** Everything the process wrote to stderr and stdout so far (its JSON log). */
   log(): string;
   /** Waits until a log line contains `text`. */
   waitForLog(text: string, timeoutMs?: number): Promise<void>;
+  /** Waits for the READY line and returns the ports it names. */
+  ready(timeoutMs?: number): Promise<BoundPorts>;
+  /** The exit status, once the process has ended (null while it runs). */
+  readonly exit: Deno.CommandStatus | null;
+  readonly status: Promise<Deno.CommandStatus>;
+  /** Whether it was spawned in a process group of its own. */
+  readonly group: boolean;
+  /** Signals the process (SIGTERM by default) and waits for it to end. */
   kill(signal?: Deno.Signal): Promise<Deno.CommandStatus>;
+  /**
+   * Signals every process in the child's process group, as systemd
+   * (KillMode=control-group), Docker or a terminal's Ctrl-C do. Needs
+   * `group: true` at spawn.
+   */
+  killGroup(signal: Deno.Signal): void;
+}
+
+export interface SpawnOptions {
+  /** Start the child in a process group of its own (for killGroup). */
+  group?: boolean;
+  /** Run it through `deno task serve`, as an operator would, instead of `deno run` directly. */
+  viaTask?: boolean;
 }
 
 /** The permissions `deno task serve` grants main.ts (keep in step with deno.json). */
@@ -217,17 +245,37 @@ export const SERVE_PERMISSIONS = [
   "--allow-env",
   "--allow-sys",
   "--allow-ffi",
+  "--allow-run=deno",
 ];
 
+/** The ports in the READY line of `log`, or null if it has not been written yet. */
+export function readyPorts(log: string): BoundPorts | null {
+  for (const line of log.split("\n")) {
+    if (!line.includes(READY)) continue;
+    try {
+      return (JSON.parse(line) as { ports: BoundPorts }).ports;
+    } catch { /* not a whole JSON line yet */ }
+  }
+  return null;
+}
+
 /** Runs `main.ts` with `args` and `env` as a child process, as `deno task serve` would. */
-export function spawnServer(args: string[], env: Record<string, string>): Child {
+export function spawnServer(
+  args: string[],
+  env: Record<string, string>,
+  options: SpawnOptions = {},
+): Child {
+  const cmd = options.viaTask
+    ? ["task", "--quiet", "serve", ...args]
+    : ["run", ...SERVE_PERMISSIONS, `${REPO_DIR}main.ts`, ...args];
   const proc = new Deno.Command(Deno.execPath(), {
-    args: ["run", ...SERVE_PERMISSIONS, `${REPO_DIR}main.ts`, ...args],
+    args: cmd,
     env: { NO_COLOR: "1", ...env },
     cwd: REPO_DIR,
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
+    detached: options.group ?? false,
   }).spawn();
   let text = "";
   const listeners: (() => void)[] = [];
@@ -239,40 +287,60 @@ export function spawnServer(args: string[], env: Record<string, string>): Child 
     }
   };
   const pumps = Promise.all([pump(proc.stderr), pump(proc.stdout)]);
-  let exited = false;
+  let exit: Deno.CommandStatus | null = null;
   const status = proc.status.then(async (s) => {
-    exited = true;
+    exit = s;
     await pumps;
     for (const l of listeners.splice(0)) l();
     return s;
   });
+  const waitFor = async <T>(what: string, found: () => T | null, timeoutMs: number) => {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const v = found();
+      if (v !== null) return v;
+      if (exit) throw new Error(`process exited (${exit.code}) before ${what}:\n${text}`);
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`no ${what} within ${timeoutMs} ms:\n${text}`);
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, Math.min(left, 250));
+        listeners.push(() => {
+          clearTimeout(t);
+          resolve();
+        });
+      });
+    }
+  };
   return {
     proc,
+    pid: proc.pid,
     log: () => text,
-    async waitForLog(needle, timeoutMs = 30_000) {
-      const deadline = Date.now() + timeoutMs;
-      while (!text.includes(needle)) {
-        if (exited) throw new Error(`process exited before logging "${needle}":\n${text}`);
-        const left = deadline - Date.now();
-        if (left <= 0) {
-          throw new Error(`no "${needle}" in the log within ${timeoutMs} ms:\n${text}`);
-        }
-        await new Promise<void>((resolve) => {
-          const t = setTimeout(resolve, Math.min(left, 250));
-          listeners.push(() => {
-            clearTimeout(t);
-            resolve();
-          });
-        });
-      }
+    get exit() {
+      return exit;
     },
+    status,
+    group: options.group ?? false,
+    async waitForLog(needle, timeoutMs = 30_000) {
+      await waitFor(
+        `"${needle}" in the log`,
+        () => (text.includes(needle) ? true : null),
+        timeoutMs,
+      );
+    },
+    ready: (timeoutMs = 30_000) => waitFor(`"${READY}"`, () => readyPorts(text), timeoutMs),
     async kill(signal: Deno.Signal = "SIGTERM") {
-      if (!exited) {
+      if (!exit) {
         try {
           proc.kill(signal);
         } catch { /* already gone */ }
       }
       return await status;
+    },
+    killGroup(signal) {
+      if (!options.group) throw new Error("killGroup() needs a child spawned with group: true");
+      try {
+        Deno.kill(-proc.pid, signal);
+      } catch { /* the group is empty: every process in it ended */ }
     },
   };
 }

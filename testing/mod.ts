@@ -3,9 +3,11 @@
  * cross-role tests in tests/: the real MySQL, Redis and SMTP the tests run
  * against, free ports, temp dirs, `eventually`, child processes of main.ts
  * (kit.ts), the WebSocket test client (ws_client.ts), and configs, deps and
- * loggers for starting a role in-process (server.ts). Nothing a running
+ * loggers for starting a role in-process (server.ts), a TLS certificate
+ * (tls.ts). Nothing a running
  * server or CLI loads imports this folder.
  */
 export * from "./kit.ts";
 export * from "./server.ts";
+export * from "./tls.ts";
 export * from "./ws_client.ts";

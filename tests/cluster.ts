@@ -1,7 +1,8 @@
 /**
  * Starts Parley the way an operator would, for the cross-role chat tests:
  * a cluster of separate processes (verify, status, gate and chat nodes, each
- * a child running main.ts with its own JSON config) on a fresh MySQL
+ * a child running main.ts with its own JSON config, see _procs.ts) that a
+ * test can stop, restart and signal, on a fresh MySQL
  * database, a fresh Redis key prefix and a real SMTP capture; or every role
  * in one process on sqlite + memory. Users are registered and logged in
  * through the gate's HTTP API, with the code read from the captured mail.
@@ -12,16 +13,17 @@ import {
   type Child,
   connect,
   type ConnectOptions,
-  freePort,
   freshMysql,
   freshRedis,
   REDIS_URL,
   sleep,
   type SmtpCapture,
+  type SpawnOptions,
   spawnServer,
   startSmtp,
   tempDir,
 } from "../testing/mod.ts";
+import { type Exit, PORT_FIELDS, type Proc, Procs } from "./_procs.ts";
 import { adminMetadata, statusClient, type StatusMethods } from "../proto/services.ts";
 import type { RpcClient } from "../proto/grpc.ts";
 import type { WireMessage } from "../proto/protocol.ts";
@@ -30,7 +32,6 @@ export const JWT_SECRET = "test-secret-for-parley-chat-tests-0123456789";
 export const ADMIN_TOKEN = "test-admin-token-0123456789";
 /** Every process of a test cluster is given it, as an operator would (PARLEY_CLUSTER_SECRET). */
 export const CLUSTER_SECRET = "test-cluster-secret-for-parley-chat-tests-0123";
-const READY = "parley is running";
 
 export interface ChatTuning {
   heartbeatMs?: number;
@@ -66,16 +67,30 @@ export interface Parley {
 
 export interface Cluster extends Parley {
   /** Starts (or restarts) the chat node `name` and waits until it is running. */
-  startChat(name: string): Promise<ChatNode>;
+  startChat(name: string, spawn?: SpawnOptions): Promise<ChatNode>;
+  /** verify, status, gate and the chat nodes by name. */
+  procs: Procs;
+  /** Starts a process again on the ports it had (after it stopped or crashed). */
+  start(name: string, spawn?: SpawnOptions): Promise<Proc>;
+  /** Signals a process (SIGTERM by default) and waits until it has exited. */
+  stop(name: string, signal?: Deno.Signal): Promise<Deno.CommandStatus>;
+  /** stop() then start(). */
+  restart(name: string, signal?: Deno.Signal): Promise<Proc>;
+  /** Processes that exited although the test did not stop them (crashes). */
+  unexpectedExits(): Exit[];
 }
 
 export interface ClusterOptions {
-  /** Chat nodes to give ports to; default chat-1 and chat-2. */
+  /** Chat nodes to run; default chat-1 and chat-2. */
   chatNodes?: string[];
   /** Which of them to start now; default all. */
   start?: string[];
   nodeTtlMs?: number;
   chat?: ChatTuning;
+  /** Extra gate config fields (e.g. higher rate limits for a test that asks for many codes). */
+  gate?: Record<string, unknown>;
+  /** How to spawn some of the processes (own process group, through deno task). */
+  spawn?: Record<string, SpawnOptions>;
 }
 
 async function writeConfig(dir: string, name: string, config: unknown): Promise<string> {
@@ -84,7 +99,8 @@ async function writeConfig(dir: string, name: string, config: unknown): Promise<
   return path;
 }
 
-async function dropRedisPrefix(prefix: string): Promise<void> {
+/** Deletes every Redis key under `prefix` (what freshRedis() handed out). */
+export async function dropRedisPrefix(prefix: string): Promise<void> {
   const redis = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
   try {
     await redis.connect();
@@ -99,14 +115,10 @@ async function dropRedisPrefix(prefix: string): Promise<void> {
   }
 }
 
-/** Kills every child that is still running, in reverse start order. */
-async function killAll(children: Child[]): Promise<void> {
-  for (const c of [...children].reverse()) await c.kill("SIGKILL").catch(() => {});
-}
-
 /**
  * verify, status, gate and the chat nodes as separate processes on MySQL +
- * Redis + SMTP. Always `close()` it in `finally`.
+ * Redis + SMTP, every one started on port 0 (see _procs.ts). Always
+ * `close()` it in `finally`.
  */
 export async function startCluster(options: ClusterOptions = {}): Promise<Cluster> {
   const names = options.chatNodes ?? ["chat-1", "chat-2"];
@@ -114,101 +126,99 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
   const db = await freshMysql();
   const redis = freshRedis();
   const dir = await tempDir();
-  const children: Child[] = [];
   const nodes = new Map<string, ChatNode>();
   let status: RpcClient<StatusMethods> | null = null;
+  const addr = (name: string) => `127.0.0.1:${procs.get(name).ports?.grpc ?? 0}`;
 
+  const configFor = async (proc: Proc, ports: Record<string, number> | null) => {
+    const dataDir = `${dir.path}/${proc.name}`;
+    await Deno.mkdir(dataDir, { recursive: true });
+    const own: Record<string, unknown> = { host: "127.0.0.1" };
+    for (const [listener, field] of Object.entries(PORT_FIELDS[proc.role])) {
+      own[field] = ports?.[listener] ?? 0;
+    }
+    const config: Record<string, unknown> = {
+      logLevel: "info",
+      dataDir,
+      storeUrl: db.url,
+      engineUrl: redis.url,
+      smtpUrl: smtp.url,
+      verify: { address: addr("verify") },
+      status: { address: addr("status"), nodeTtlMs: options.nodeTtlMs ?? 15_000 },
+    };
+    const section = proc.role === "chat"
+      ? { name: proc.name, ...own, ...options.chat }
+      : proc.role === "gate"
+      ? { ...own, ...options.gate }
+      : own;
+    config[proc.role] = { ...(config[proc.role] as object ?? {}), ...section };
+    return await writeConfig(dir.path, proc.name, config);
+  };
+  // Secrets travel as environment variables, as an operator would pass them.
+  const procs = new Procs({
+    configFor,
+    env: {
+      PARLEY_JWT_SECRET: JWT_SECRET,
+      PARLEY_ADMIN_TOKEN: ADMIN_TOKEN,
+      PARLEY_CLUSTER_SECRET: CLUSTER_SECRET,
+    },
+  });
   const close = async () => {
     status?.close();
-    await killAll(children);
+    await procs.killAll();
     await smtp.close();
     await db.drop().catch(() => {});
     await dropRedisPrefix(redis.prefix).catch(() => {});
     await dir.remove();
   };
 
+  const startChat = async (name: string, spawn?: SpawnOptions): Promise<ChatNode> => {
+    const proc = await procs.start(name, spawn ?? options.spawn?.[name]);
+    const node: ChatNode = {
+      name,
+      wsUrl: `ws://127.0.0.1:${proc.ports!.ws}/ws`,
+      grpcAddr: `127.0.0.1:${proc.ports!.grpc}`,
+      child: proc.child,
+    };
+    nodes.set(name, node);
+    return node;
+  };
+  const start = async (name: string, spawn?: SpawnOptions) => {
+    if (procs.get(name).role === "chat") await startChat(name, spawn);
+    else await procs.start(name, spawn ?? options.spawn?.[name]);
+    return procs.get(name);
+  };
+
   try {
-    const [verifyPort, statusPort, gatePort] = [
-      await freePort(),
-      await freePort(),
-      await freePort(),
-    ];
-    const chatPorts = new Map<string, { port: number; grpcPort: number }>();
-    for (const n of names) chatPorts.set(n, { port: await freePort(), grpcPort: await freePort() });
-
-    const base = {
-      logLevel: "info",
-      storeUrl: db.url,
-      engineUrl: redis.url,
-      smtpUrl: smtp.url,
-      verify: { host: "127.0.0.1", port: verifyPort, address: `127.0.0.1:${verifyPort}` },
-      status: {
-        host: "127.0.0.1",
-        port: statusPort,
-        address: `127.0.0.1:${statusPort}`,
-        nodeTtlMs: options.nodeTtlMs ?? 15_000,
-      },
-      gate: { host: "127.0.0.1", port: gatePort },
-    };
-    // Secrets travel as environment variables, as an operator would pass them.
-    const env = {
-      PARLEY_JWT_SECRET: JWT_SECRET,
-      PARLEY_ADMIN_TOKEN: ADMIN_TOKEN,
-      PARLEY_CLUSTER_SECRET: CLUSTER_SECRET,
-    };
-
-    const spawnRole = async (role: string, name: string, extra: Record<string, unknown> = {}) => {
-      const dataDir = `${dir.path}/${name}`;
-      await Deno.mkdir(dataDir, { recursive: true });
-      const path = await writeConfig(dir.path, name, { ...base, ...extra, dataDir });
-      const child = spawnServer(["--role", role, "--config", path], env);
-      children.push(child);
-      return child;
-    };
-
-    const startChat = async (name: string): Promise<ChatNode> => {
-      const ports = chatPorts.get(name);
-      if (!ports) throw new Error(`no chat node named ${name} in this cluster`);
-      const child = await spawnRole("chat", name, {
-        chat: { name, host: "127.0.0.1", ...ports, ...options.chat },
-      });
-      await child.waitForLog(READY);
-      const node = nodes.get(name)!;
-      node.child = child;
-      return node;
-    };
-    for (const n of names) {
-      const p = chatPorts.get(n)!;
-      nodes.set(n, {
-        name: n,
-        wsUrl: `ws://127.0.0.1:${p.port}/ws`,
-        grpcAddr: `127.0.0.1:${p.grpcPort}`,
-        child: null,
-      });
-    }
-
-    const verify = await spawnRole("verify", "verify");
-    const statusChild = await spawnRole("status", "status");
-    await Promise.all([verify.waitForLog(READY), statusChild.waitForLog(READY)]);
-    const gate = await spawnRole("gate", "gate");
+    for (const role of ["verify", "status", "gate"] as const) procs.add(role, role);
+    for (const n of names) procs.add(n, "chat");
+    await Promise.all(["verify", "status"].map((n) => procs.start(n, options.spawn?.[n])));
     await Promise.all([
-      gate.waitForLog(READY),
+      procs.start("gate", options.spawn?.gate),
       ...(options.start ?? names).map((n) => startChat(n)),
     ]);
-    status = statusClient(base.status.address, { clusterSecret: CLUSTER_SECRET });
+    status = statusClient(addr("status"), { clusterSecret: CLUSTER_SECRET });
     return {
-      gateUrl: `http://127.0.0.1:${gatePort}`,
-      verifyAddr: base.verify.address,
+      gateUrl: `http://127.0.0.1:${procs.get("gate").ports!.http}`,
+      verifyAddr: addr("verify"),
       smtp,
       status,
       admin: { metadata: adminMetadata(ADMIN_TOKEN) },
       nodes,
-      logs: () => children.map((c) => c.log()).join("\n"),
+      logs: () => procs.logs(),
       startChat,
+      procs,
+      start,
+      stop: (name, signal) => procs.stop(name, signal),
+      restart: async (name, signal) => {
+        await procs.stop(name, signal);
+        return await start(name);
+      },
+      unexpectedExits: () => [...procs.exits],
       close,
     };
   } catch (e) {
-    const logs = children.map((c) => c.log()).join("\n");
+    const logs = procs.logs();
     await close();
     throw new Error(`cluster did not start: ${(e as Error).message}\n${logs.slice(-6000)}`);
   }
@@ -231,19 +241,13 @@ export async function startSingle(options: SingleOptions = {}): Promise<Parley> 
     await dir.remove();
   };
   try {
-    const [verifyPort, statusPort, gatePort, chatPort, grpcPort] = [
-      await freePort(),
-      await freePort(),
-      await freePort(),
-      await freePort(),
-      await freePort(),
-    ];
+    // Port 0 everywhere: main.ts points the roles at each other's bound ports.
     const path = await writeConfig(dir.path, "parley", {
       dataDir: `${dir.path}/data`,
-      verify: { host: "127.0.0.1", port: verifyPort },
-      status: { host: "127.0.0.1", port: statusPort },
-      gate: { host: "127.0.0.1", port: gatePort },
-      chat: { name: "solo", host: "127.0.0.1", port: chatPort, grpcPort, ...options.chat },
+      verify: { host: "127.0.0.1", port: 0 },
+      status: { host: "127.0.0.1", port: 0 },
+      gate: { host: "127.0.0.1", port: 0 },
+      chat: { name: "solo", host: "127.0.0.1", port: 0, grpcPort: 0, ...options.chat },
     });
     child = spawnServer(["--config", path], {
       PARLEY_SMTP_URL: smtp.url,
@@ -251,18 +255,18 @@ export async function startSingle(options: SingleOptions = {}): Promise<Parley> 
       PARLEY_ADMIN_TOKEN: ADMIN_TOKEN,
       PARLEY_CLUSTER_SECRET: CLUSTER_SECRET,
     });
-    await child.waitForLog(READY);
-    status = statusClient(`127.0.0.1:${statusPort}`, { clusterSecret: CLUSTER_SECRET });
+    const ports = await child.ready();
+    status = statusClient(`127.0.0.1:${ports.status.grpc}`, { clusterSecret: CLUSTER_SECRET });
     const node: ChatNode = {
       name: "solo",
-      wsUrl: `ws://127.0.0.1:${chatPort}/ws`,
-      grpcAddr: `127.0.0.1:${grpcPort}`,
+      wsUrl: `ws://127.0.0.1:${ports.chat.ws}/ws`,
+      grpcAddr: `127.0.0.1:${ports.chat.grpc}`,
       child,
     };
     const c = child;
     return {
-      gateUrl: `http://127.0.0.1:${gatePort}`,
-      verifyAddr: `127.0.0.1:${verifyPort}`,
+      gateUrl: `http://127.0.0.1:${ports.gate.http}`,
+      verifyAddr: `127.0.0.1:${ports.verify.grpc}`,
       smtp,
       status,
       admin: { metadata: adminMetadata(ADMIN_TOKEN) },

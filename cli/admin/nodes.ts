@@ -10,23 +10,25 @@ import { watchable } from "./watch.ts";
 export function nodeTable(nodes: NodeInfo[], now = Date.now()): string[] {
   if (nodes.length === 0) return ["no live chat nodes"];
   return table(
-    ["NAME", "STATE", "SESSIONS", "HEARTBEAT", "UP", "WEBSOCKET", "GRPC"],
+    ["NAME", "STATE", "SESSIONS", "HEARTBEAT", "UP", "RESTARTS", "WEBSOCKET", "GRPC"],
     nodes.map((n) => [
       sanitizeLine(n.name),
       sanitizeLine(n.state),
       String(n.sessions),
       `${duration(n.heartbeat_age_ms)} ago`,
       n.started_at_ms ? duration(now - n.started_at_ms) : "?",
+      String(n.restarts ?? 0),
       sanitizeLine(n.ws_url),
       sanitizeLine(n.grpc_addr),
     ]),
-    [2],
+    [2, 5],
   );
 }
 
 export const command: Command<AdminContext> = {
   name: "nodes",
-  summary: "List the live chat nodes: name, state, sessions, heartbeat age, uptime, addresses.",
+  summary:
+    "List the live chat nodes: name, state, sessions, heartbeat age, uptime, restarts, addresses.",
   usage: "parley-admin nodes [--watch] [--json]",
   options: { watch: { type: "boolean", short: "w" } },
   args: { min: 0, max: 0 },

@@ -15,17 +15,17 @@ import type { Engine } from "../engine/types.ts";
 import type { Logger } from "../log.ts";
 import type { Plane } from "../plane.ts";
 import { type Deps, planeOf, type RoleHandle } from "../role.ts";
-import { liveNodes } from "../engine/nodes.ts";
+import { leastLoaded, liveNodes } from "../engine/nodes.ts";
 import { UserBuckets } from "./buckets.ts";
 import type { ChatContext } from "./chat_context.ts";
-import { allDone, closeAll, moveAll, sleep } from "./drain.ts";
+import { allDone, closeAll, moveAll } from "./drain.ts";
 import { httpHandler } from "./http.ts";
 import { LocalSessions } from "./local_sessions.ts";
 import { type ChatMetrics, chatMetrics } from "./metrics.ts";
 import { nodeServiceHandlers } from "./node_service.ts";
 import { Peers } from "./peers.ts";
-import { NodeRegistration } from "./registry.ts";
-import { ClusterRouter, PEER_SWEEP_MS } from "./route_cluster.ts";
+import { NodeRegistration } from "./registration.ts";
+import { ClusterRouter } from "./route_cluster.ts";
 import { InProcessRouter } from "./route_local.ts";
 import type { Router } from "./router.ts";
 import type { Session } from "./session.ts";
@@ -106,23 +106,10 @@ function clusterRouter(
 /** The least-loaded other live node that takes logins, for `reconnect.chat_url`. */
 async function elsewhere(ctx: ChatContext): Promise<string | null> {
   try {
-    const nodes = (await liveNodes(ctx.engine, ctx.config.status.nodeTtlMs))
-      .filter((n) => n.name !== ctx.node && n.state === "up")
-      .sort((a, b) => a.sessions - b.sessions);
-    return nodes[0]?.wsUrl ?? null;
+    const nodes = await liveNodes(ctx.engine, ctx.config.status.nodeTtlMs);
+    return leastLoaded(nodes, { exclude: ctx.node })?.wsUrl ?? null;
   } catch {
     return null;
-  }
-}
-
-/** Whether another chat node is live (true if the engine cannot tell). */
-async function othersLive(ctx: ChatContext): Promise<boolean> {
-  try {
-    return (await liveNodes(ctx.engine, ctx.config.status.nodeTtlMs)).some((n) =>
-      n.name !== ctx.node
-    );
-  } catch {
-    return true;
   }
 }
 
@@ -207,11 +194,8 @@ export async function start(
       await allDone(sockets, 3000);
       await ctx.writer.settle();
       await registration.stop();
-      // Deregistered: the other nodes drop their connections to this one
-      // within a peer sweep. Shutting the gRPC server down while they still
-      // hold one sends them a GOAWAY, which can crash a Deno process
-      // (denoland/deno#36788); a connection they close themselves is safe.
-      if (ctx.state.rpcServed && (await othersLive(ctx))) await sleep(PEER_SWEEP_MS + 500);
+      // Ends its connections without a GOAWAY (proto/grpc.ts), so the
+      // nodes that still hold one are not exposed to denoland/deno#36788.
       await rpc.close();
       ctx.router.close();
       ac.abort();

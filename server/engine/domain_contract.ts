@@ -21,8 +21,10 @@ import {
   getNode,
   liveNodes,
   type NodeRecord,
-  pickNode,
+  nodeStarts,
+  recordStart,
   removeNode,
+  removeNodeIfStarted,
   touchNode,
   upsertNode,
 } from "./nodes.ts";
@@ -178,26 +180,26 @@ function nodes(test: EngineCase): void {
     assert.equal(await getNode(e, "old"), null, "the expired node was pruned");
   });
 
-  test("pickNode() picks the least loaded live node, skipping draining and expired ones", async (e) => {
-    const now = 100_000;
-    await upsertNode(e, node("busy", { sessions: 50, heartbeatAt: now }));
-    await upsertNode(e, node("quiet", { sessions: 10, heartbeatAt: now - 1_000 }));
-    await upsertNode(e, node("draining", { sessions: 0, state: "draining", heartbeatAt: now }));
-    await upsertNode(e, node("dead", { sessions: 0, heartbeatAt: now - 60_000 }));
-    assert.equal((await pickNode(e, 5_000, now))?.name, "quiet");
-    await touchNode(e, "quiet", { sessions: 60, state: "up" }, now);
-    assert.equal((await pickNode(e, 5_000, now))?.name, "busy");
+  test("removeNodeIfStarted() removes only the run that started at the given time", async (e) => {
+    await upsertNode(e, node("a", { startedAt: 2_000 }));
+    assert.equal(await removeNodeIfStarted(e, "a", 1_000), false, "a later run stays");
+    assert.notEqual(await getNode(e, "a"), null);
+    assert.equal(await removeNodeIfStarted(e, "a", 2_000), true);
+    assert.equal(await getNode(e, "a"), null);
+    assert.equal(await removeNodeIfStarted(e, "a", 2_000), false, "already gone");
   });
 
-  test("pickNode() breaks ties by name and is null when no node can take logins", async (e) => {
-    const now = 100_000;
-    assert.equal(await pickNode(e, 5_000, now), null);
-    await upsertNode(e, node("n2", { sessions: 4, heartbeatAt: now }));
-    await upsertNode(e, node("n1", { sessions: 4, heartbeatAt: now }));
-    assert.equal((await pickNode(e, 5_000, now))?.name, "n1");
-    await touchNode(e, "n1", { sessions: 4, state: "draining" }, now);
-    await touchNode(e, "n2", { sessions: 4, state: "draining" }, now);
-    assert.equal(await pickNode(e, 5_000, now), null);
+  test("recordStart() counts a new start time as a restart, a repeated one not", async (e) => {
+    assert.equal(await recordStart(e, "a", 1_000), 0);
+    assert.equal(await recordStart(e, "a", 1_000), 0, "registering again is not a restart");
+    assert.equal(await recordStart(e, "a", 5_000), 1);
+    assert.equal(await recordStart(e, "b", 5_000), 0);
+    await removeNode(e, "a");
+    assert.equal(await recordStart(e, "a", 9_000), 2, "the count outlives the registry record");
+    assert.deepEqual(
+      await nodeStarts(e),
+      new Map([["a", { startedAt: 9_000, restarts: 2 }], ["b", { startedAt: 5_000, restarts: 0 }]]),
+    );
   });
 }
 

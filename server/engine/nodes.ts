@@ -3,7 +3,8 @@
  * node's name to a JSON record with its addresses, load and last heartbeat.
  * A node is live while its heartbeat is at most `ttlMs` old; reading the
  * live set prunes the dead ones (compare-and-delete, so a heartbeat that
- * lands meanwhile is kept).
+ * lands meanwhile is kept). Also: the one least-loaded picker, and how
+ * often each node has been restarted.
  */
 import type { Engine } from "./types.ts";
 
@@ -97,20 +98,87 @@ export async function liveNodes(
 }
 
 /**
- * The live "up" node with the fewest sessions, for a new login; null if
- * there is none. Ties go to the first name in sort order, so the choice is
- * deterministic. Loads are as of each node's last heartbeat: a burst of
- * logins between two heartbeats all lands on the same node unless the
- * caller accounts for the ones it has already handed out.
+ * The one least-loaded picker: the "up" node with the fewest sessions plus
+ * `extra(name)` (logins handed to it since its last heartbeat, which its
+ * session count cannot show yet), ties to the first name so the choice is
+ * deterministic; null if none takes logins. Used by status for a login and
+ * by a draining chat node for where its clients should go.
  */
-export async function pickNode(
-  engine: Engine,
-  ttlMs: number,
-  now = Date.now(),
-): Promise<NodeRecord | null> {
+export function leastLoaded(
+  nodes: NodeRecord[],
+  options: { extra?: (name: string) => number; exclude?: string } = {},
+): NodeRecord | null {
   let best: NodeRecord | null = null;
-  for (const n of await liveNodes(engine, ttlMs, now)) {
-    if (n.state === "up" && (!best || n.sessions < best.sessions)) best = n;
+  let bestLoad = Infinity;
+  for (const n of nodes) {
+    if (n.state !== "up" || n.name === options.exclude) continue;
+    const load = n.sessions + (options.extra?.(n.name) ?? 0);
+    if (load < bestLoad || (load === bestLoad && best !== null && n.name < best.name)) {
+      [best, bestLoad] = [n, load];
+    }
   }
   return best;
+}
+
+/**
+ * Removes the node's record only if it is still the run that started at
+ * `startedAt`: a node found dead must not take a restarted node (same name,
+ * new start time) with it. True if removed.
+ */
+export async function removeNodeIfStarted(
+  engine: Engine,
+  name: string,
+  startedAt: number,
+): Promise<boolean> {
+  const raw = await engine.hget(KEY, name);
+  const rec = parse(raw);
+  if (raw === null || !rec || rec.startedAt !== startedAt) return false;
+  return await engine.hdelIfEquals(KEY, name, raw);
+}
+
+// --- starts: how often each node name has been started, kept apart from the
+// registry so that the count survives a node's removal ---
+
+const STARTS_KEY = "node_starts";
+
+export interface NodeStarts {
+  /** Start time of the latest run. */
+  startedAt: number;
+  /** Runs after the first one. */
+  restarts: number;
+}
+
+function parseStarts(raw: string | null | undefined): NodeStarts | null {
+  if (!raw) return null;
+  try {
+    const r = JSON.parse(raw);
+    if (typeof r?.startedAt === "number" && Number.isSafeInteger(r.restarts)) return r;
+  } catch { /* malformed: counted from scratch */ }
+  return null;
+}
+
+/**
+ * Records that `name` registered with a run that started at `startedAt`;
+ * a start time not seen before counts as a restart. Returns the restarts.
+ */
+export async function recordStart(
+  engine: Engine,
+  name: string,
+  startedAt: number,
+): Promise<number> {
+  const prev = parseStarts(await engine.hget(STARTS_KEY, name));
+  if (prev?.startedAt === startedAt) return prev.restarts;
+  const restarts = prev ? prev.restarts + 1 : 0;
+  await engine.hset(STARTS_KEY, name, JSON.stringify({ startedAt, restarts }));
+  return restarts;
+}
+
+/** Every node name's start record. */
+export async function nodeStarts(engine: Engine): Promise<Map<string, NodeStarts>> {
+  const out = new Map<string, NodeStarts>();
+  for (const [name, raw] of Object.entries(await engine.hgetall(STARTS_KEY))) {
+    const s = parseStarts(raw);
+    if (s) out.set(name, s);
+  }
+  return out;
 }

@@ -8,7 +8,7 @@ import { AppError } from "../../proto/errors.ts";
 import type { Engine } from "../engine/types.ts";
 import type { Logger } from "../log.ts";
 import type { Store, User } from "../store/types.ts";
-import { getNode, liveNodes, type NodeRecord } from "../engine/nodes.ts";
+import { getNode, liveNodes, type NodeRecord, nodeStarts } from "../engine/nodes.ts";
 import { countOnline, getPresence, listOnline, type PresenceRecord } from "../engine/presence.ts";
 import type {
   AdminKickReply,
@@ -76,8 +76,11 @@ export function adminHandlers(parts: AdminParts) {
   return {
     async ListNodes(_req: Empty): Promise<{ nodes: NodeInfo[] }> {
       const now = Date.now();
-      const nodes = await liveNodes(engine, nodeTtlMs, now);
-      return { nodes: nodes.map((n) => toNodeInfo(n, now)) };
+      const [nodes, starts] = await Promise.all([
+        liveNodes(engine, nodeTtlMs, now),
+        nodeStarts(engine),
+      ]);
+      return { nodes: nodes.map((n) => toNodeInfo(n, now, starts.get(n.name)?.restarts)) };
     },
 
     async Presence(req: UserRef): Promise<PresenceInfo> {
@@ -148,16 +151,17 @@ export function adminHandlers(parts: AdminParts) {
 
     async Stats(_req: Empty): Promise<StatsReply> {
       const now = Date.now();
-      const [users, messages, nodes] = await Promise.all([
+      const [users, messages, nodes, starts] = await Promise.all([
         store.countUsers(),
         store.countMessages(),
         liveNodes(engine, nodeTtlMs, now),
+        nodeStarts(engine),
       ]);
       return {
         users,
         messages,
         sessions: nodes.reduce((sum, n) => sum + n.sessions, 0),
-        nodes: nodes.map((n) => toNodeInfo(n, now)),
+        nodes: nodes.map((n) => toNodeInfo(n, now, starts.get(n.name)?.restarts)),
       };
     },
   };

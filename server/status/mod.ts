@@ -1,8 +1,10 @@
 /**
  * The status role: a gRPC StatusService (proto/status.proto) holding the
- * chat-node registry (registry.ts), answering parley-admin (admin.ts) and
- * sweeping out nodes that stopped heartbeating (sweep.ts). Its state lives
- * in the engine, so several copies can serve one cluster.
+ * chat-node registry (registry.ts), answering parley-admin (admin.ts),
+ * removing nodes whose process died as soon as their connection drops
+ * (liveness.ts) and sweeping out nodes that stopped heartbeating
+ * (sweep.ts). Its state lives in the engine, so several copies can serve
+ * one cluster.
  */
 import type { ResolvedConfig } from "../config.ts";
 import { type Deps, planeOf, type RoleHandle } from "../role.ts";
@@ -12,6 +14,7 @@ import { adminHandlers } from "./admin.ts";
 import { chatClients } from "./chat_clients.ts";
 import { registryHandlers } from "./registry.ts";
 import { startSweeper } from "./sweep.ts";
+import { LivenessWatcher } from "./liveness.ts";
 
 export async function start(config: ResolvedConfig, deps: Deps): Promise<RoleHandle> {
   const log = deps.log;
@@ -22,10 +25,11 @@ export async function start(config: ResolvedConfig, deps: Deps): Promise<RoleHan
   const clients = chatClients((addr) =>
     plane.client(config, CHAT_NODE, addr, { deadlineMs: 3000 })
   );
+  const liveness = new LivenessWatcher({ engine, log, tls: config.tls });
 
   // The admin methods need the admin token: STATUS.access, checked before any handler runs.
   const handlers: Record<string, Handler> = {
-    ...registryHandlers(engine, nodeTtlMs, log),
+    ...registryHandlers(engine, nodeTtlMs, log, (rec) => liveness.watch(rec)),
     ...adminHandlers({ engine, store, chatClients: clients, nodeTtlMs, log }),
   };
 
@@ -38,19 +42,26 @@ export async function start(config: ResolvedConfig, deps: Deps): Promise<RoleHan
     });
   } catch (e) {
     clients.closeAll();
+    liveness.close();
     throw e;
   }
   const sweeper = startSweeper(engine, {
     ttlMs: nodeTtlMs,
     log,
-    onLive: (live) => clients.retain(new Set(live.map((n) => n.grpcAddr))),
+    onLive: (live) => {
+      clients.retain(new Set(live.map((n) => n.grpcAddr)));
+      liveness.sync(live);
+    },
   });
+  // Watch the nodes that registered before this copy of status started.
+  sweeper.run().catch((e) => log.warn("first node sweep failed", { error: e }));
   log.info("status role listening", { host: config.status.host, port: server.port });
 
   return {
     ports: { grpc: server.port },
     async close() {
       await sweeper.stop();
+      liveness.close();
       await server.close();
       clients.closeAll();
     },

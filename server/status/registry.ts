@@ -11,7 +11,15 @@
 import { AppError } from "../../proto/errors.ts";
 import type { Engine } from "../engine/types.ts";
 import type { Logger } from "../log.ts";
-import { liveNodes, type NodeRecord, removeNode, touchNode, upsertNode } from "../engine/nodes.ts";
+import {
+  leastLoaded,
+  liveNodes,
+  type NodeRecord,
+  recordStart,
+  removeNode,
+  touchNode,
+  upsertNode,
+} from "../engine/nodes.ts";
 import { clearNodePresence } from "../engine/presence.ts";
 import type { Empty, HeartbeatRequest, NodeInfo, NodeRef } from "../../proto/services.ts";
 
@@ -43,8 +51,8 @@ function nodeState(raw: unknown): "up" | "draining" {
   throw invalid(`state must be "up" or "draining"`);
 }
 
-/** A registry record as the wire's NodeInfo, with its heartbeat age at `now`. */
-export function toNodeInfo(rec: NodeRecord, now = Date.now()): NodeInfo {
+/** A registry record as the wire's NodeInfo, with its heartbeat age at `now` and its restarts. */
+export function toNodeInfo(rec: NodeRecord, now = Date.now(), restarts = 0): NodeInfo {
   return {
     name: rec.name,
     ws_url: rec.wsUrl,
@@ -53,10 +61,17 @@ export function toNodeInfo(rec: NodeRecord, now = Date.now()): NodeInfo {
     started_at_ms: rec.startedAt,
     state: rec.state,
     heartbeat_age_ms: Math.max(0, now - rec.heartbeatAt),
+    restarts,
   };
 }
 
-export function registryHandlers(engine: Engine, ttlMs: number, log: Logger) {
+export function registryHandlers(
+  engine: Engine,
+  ttlMs: number,
+  log: Logger,
+  /** Told about every registration (the liveness watcher starts watching it). */
+  onRegistered: (rec: NodeRecord) => void = () => {},
+) {
   // Logins handed to each node since its last heartbeat. A node's session
   // count is only as fresh as its heartbeat, so without this a burst of
   // logins would all go to the same node. Per status process: with several
@@ -85,7 +100,14 @@ export function registryHandlers(engine: Engine, ttlMs: number, log: Logger) {
       };
       await upsertNode(engine, rec);
       handedOut.delete(name);
-      log.info("chat node registered", { node: name, wsUrl: rec.wsUrl, grpcAddr: rec.grpcAddr });
+      onRegistered(rec);
+      const restarts = await recordStart(engine, name, startedAt);
+      log.info("chat node registered", {
+        node: name,
+        wsUrl: rec.wsUrl,
+        grpcAddr: rec.grpcAddr,
+        restarts,
+      });
       return {};
     },
 
@@ -115,12 +137,9 @@ export function registryHandlers(engine: Engine, ttlMs: number, log: Logger) {
     /** The live "up" node with the fewest sessions plus logins handed out; ties by name. */
     async PickNode(): Promise<NodeInfo> {
       const now = Date.now();
-      let best: NodeRecord | null = null;
-      let bestLoad = Infinity;
-      for (const n of await liveNodes(engine, ttlMs, now)) {
-        const load = n.sessions + (handedOut.get(n.name) ?? 0);
-        if (n.state === "up" && load < bestLoad) [best, bestLoad] = [n, load];
-      }
+      const best = leastLoaded(await liveNodes(engine, ttlMs, now), {
+        extra: (name) => handedOut.get(name) ?? 0,
+      });
       if (!best) throw new AppError("no_chat_node", "no chat node is available", 503, 1);
       handedOut.set(best.name, (handedOut.get(best.name) ?? 0) + 1);
       return toNodeInfo(best, now);

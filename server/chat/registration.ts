@@ -1,7 +1,9 @@
 /**
- * This node's entry in the status role's registry: RegisterNode at start,
- * a Heartbeat with the session count every nodeTtl/3 (registering again
- * when status has forgotten the node), state "draining" during a drain,
+ * This chat node's registration with the status role: RegisterNode at start
+ * (retried from ~100 ms with backoff until it lands, so a cluster started
+ * all at once is complete within a second of status listening), a Heartbeat
+ * with the session count every nodeTtl/3 (registering again at once when
+ * status has forgotten the node), state "draining" during a drain,
  * DeregisterNode at the end. Status being down is logged and retried; it
  * never stops the node.
  */
@@ -21,14 +23,21 @@ export interface RegistrationOptions {
   log: Logger;
 }
 
+/** First retry of a failed registration, doubled each time up to REGISTER_MAX_MS. */
+export const REGISTER_FIRST_MS = 100;
+export const REGISTER_MAX_MS = 400;
+
 export class NodeRegistration {
   #client: RpcClient<StatusMethods>;
-  #timer: ReturnType<typeof setInterval> | undefined;
+  #timer: ReturnType<typeof setTimeout> | undefined;
   #state: "up" | "draining" = "up";
   #registered = false;
+  #stopped = false;
   #inFlight: Promise<void> | null = null;
   #startedAt = Date.now();
   #lastWarn = 0;
+  /** After the first try: registration calls wait for the channel to connect (see #register). */
+  #waitForStatus = false;
 
   constructor(readonly options: RegistrationOptions) {
     this.#client = options.status;
@@ -38,11 +47,21 @@ export class NodeRegistration {
     return this.options.config.chat.name;
   }
 
-  /** Registers (once; failures are retried by the heartbeat) and starts heartbeating. */
+  /** Tries to register once now, then keeps trying (fast) and heartbeating in the background. */
   async start(): Promise<void> {
     await this.beat();
+    this.#waitForStatus = true;
+    this.#schedule(REGISTER_FIRST_MS);
+  }
+
+  #schedule(retryMs: number): void {
+    if (this.#stopped) return;
     const every = Math.max(200, Math.floor(this.options.config.status.nodeTtlMs / 3));
-    this.#timer = setInterval(() => this.beat(), every);
+    this.#timer = setTimeout(async () => {
+      await this.beat();
+      // Not registered yet: try again soon, with backoff; else heartbeat on schedule.
+      this.#schedule(this.#registered ? REGISTER_FIRST_MS : Math.min(retryMs * 2, REGISTER_MAX_MS));
+    }, this.#registered ? every : retryMs);
   }
 
   /** One heartbeat now (or the registration, if it has not succeeded yet). */
@@ -70,6 +89,9 @@ export class NodeRegistration {
 
   async #register(): Promise<void> {
     const { wsUrl, grpcAddr, sessions, log } = this.options;
+    // Retries wait for the channel, so the call goes out the moment status
+    // listens (the channel reconnects every 0.5 s at most); the first try at
+    // start fails fast, so a node starts as quickly without status.
     await this.#client.RegisterNode({
       name: this.name,
       ws_url: wsUrl,
@@ -77,7 +99,7 @@ export class NodeRegistration {
       sessions: sessions(),
       started_at_ms: this.#startedAt,
       state: this.#state,
-    });
+    }, { waitForReady: this.#waitForStatus, deadlineMs: 1000 });
     this.#registered = true;
     log.info("registered with status", { node: this.name, wsUrl, grpcAddr });
   }
@@ -98,7 +120,8 @@ export class NodeRegistration {
 
   /** Stops heartbeating and removes the node from the registry. */
   async stop(): Promise<void> {
-    clearInterval(this.#timer);
+    this.#stopped = true;
+    clearTimeout(this.#timer);
     await this.#inFlight;
     try {
       await this.#client.DeregisterNode({ name: this.name });
