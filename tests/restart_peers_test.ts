@@ -47,7 +47,11 @@ Deno.test({
     const cluster: Cluster = await startCluster({
       nodeTtlMs: 3000,
       chat: { heartbeatMs: 1000, msgRate: 200, msgBurst: 500 },
-      gate: { codesPerIpPerHour: 100_000 },
+      gate: {
+        codesPerIpPerHour: 100_000,
+        loginsPerAccountPerHour: 100_000,
+        loginsPerIpPerMinute: 100_000,
+      },
     });
     const chatters: Chatter[] = [];
     try {

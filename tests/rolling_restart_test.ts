@@ -33,7 +33,11 @@ Deno.test({
     const cluster = await startCluster({
       nodeTtlMs: 3000,
       chat: { heartbeatMs: 1000, msgRate: 200, msgBurst: 500, drainTimeoutMs: 5000 },
-      gate: { codesPerIpPerHour: 100_000 },
+      gate: {
+        codesPerIpPerHour: 100_000,
+        loginsPerAccountPerHour: 100_000,
+        loginsPerIpPerMinute: 100_000,
+      },
     });
     const chatters: Chatter[] = [];
     try {
