@@ -28,6 +28,13 @@ import { adminMetadata, statusClient, type StatusMethods } from "../proto/servic
 import type { RpcClient } from "../proto/grpc.ts";
 import type { WireMessage } from "../proto/protocol.ts";
 
+/**
+ * The gate's caps on logins per account and per address, raised: these
+ * tests log the same users in over and over from one address (the caps
+ * themselves are tested in gate_abuse_test.ts).
+ */
+const LOGIN_CAPS = { loginsPerIpPerMinute: 100_000, loginsPerAccountPerHour: 100_000 };
+
 export const JWT_SECRET = "test-secret-for-parley-chat-tests-0123456789";
 export const ADMIN_TOKEN = "test-admin-token-0123456789";
 /** Every process of a test cluster is given it, as an operator would (PARLEY_CLUSTER_SECRET). */
@@ -149,7 +156,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
     const section = proc.role === "chat"
       ? { name: proc.name, ...own, ...options.chat }
       : proc.role === "gate"
-      ? { ...own, ...options.gate }
+      ? { ...LOGIN_CAPS, ...own, ...options.gate }
       : own;
     config[proc.role] = { ...(config[proc.role] as object ?? {}), ...section };
     return await writeConfig(dir.path, proc.name, config);
@@ -246,7 +253,7 @@ export async function startSingle(options: SingleOptions = {}): Promise<Parley> 
       dataDir: `${dir.path}/data`,
       verify: { host: "127.0.0.1", port: 0 },
       status: { host: "127.0.0.1", port: 0 },
-      gate: { host: "127.0.0.1", port: 0 },
+      gate: { host: "127.0.0.1", port: 0, ...LOGIN_CAPS },
       chat: { name: "solo", host: "127.0.0.1", port: 0, grpcPort: 0, ...options.chat },
     });
     child = spawnServer(["--config", path], {

@@ -68,7 +68,12 @@ Deno.test({
         smtpUrl: smtp.url,
         verify: { host: "127.0.0.1", port: 0 },
         status: { host: "127.0.0.1", port: 0, nodeTtlMs: 3000 },
-        gate: { host: "127.0.0.1", port: 0 },
+        gate: {
+          host: "127.0.0.1",
+          port: 0,
+          loginsPerIpPerMinute: 10_000,
+          loginsPerAccountPerHour: 10_000,
+        },
         chat: { name: "chat-1", host: "127.0.0.1", port: 0, grpcPort: 0 },
       }),
     );

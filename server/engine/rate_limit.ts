@@ -32,6 +32,15 @@ export async function hit(
   return { allowed: false, remaining: 0, retryAfterMs: ttlMs > 0 ? ttlMs : windowMs };
 }
 
+/** Gives back one hit() of `key` (an action that was counted but did not happen). */
+export async function unhit(
+  engine: Engine,
+  key: string,
+  options: { windowMs: number },
+): Promise<void> {
+  await engine.incr(`rl:${key}`, options.windowMs, -1);
+}
+
 /** A token bucket: `burst` tokens, refilled at `ratePerS`; one token per action. */
 export class TokenBucket {
   #tokens: number;

@@ -63,13 +63,17 @@ export function accountRoutes(app: Hono<GateEnv>, s: Services): void {
   app.post("/api/v1/codes", async (c) => {
     const body = await parseBody(c, CodeRequest);
     const [store, engine] = await Promise.all([s.store(), s.engine()]);
-    await admitCodeRequest(engine, ip(c), body.email, body.purpose, limits);
-    const user = await store.userByEmail(body.email);
-    const real = body.purpose === "register" ? user === null : user !== null;
-    const decoy = await getDecoys();
-    const reply = real
-      ? await sendCode(s, decoy, body)
-      : await decoy.send(body.email, body.purpose);
+    const admitted = await admitCodeRequest(engine, ip(c), body.email, body.purpose, limits);
+    let reply;
+    try {
+      const user = await store.userByEmail(body.email);
+      const real = body.purpose === "register" ? user === null : user !== null;
+      const decoy = await getDecoys();
+      reply = real ? await sendCode(s, decoy, body) : await decoy.send(body.email, body.purpose);
+    } catch (e) {
+      await admitted.release();
+      throw e;
+    }
     s.metrics.codes.inc({ purpose: body.purpose });
     return c.json({ expires_at: reply.expires_at_ms, resend_after_s: reply.resend_after_s }, 202);
   });

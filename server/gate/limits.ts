@@ -34,7 +34,7 @@
 import { AppError } from "../../proto/errors.ts";
 import { CODE_RULES, type CodePurpose } from "../../proto/http.ts";
 import type { GateLimits } from "../config.ts";
-import { type Engine, hit } from "../engine/mod.ts";
+import { type Engine, hit, unhit } from "../engine/mod.ts";
 
 /** The defaults; the gate.* fields of the config file override the limits. */
 export const LIMITS: GateLimits = {
@@ -189,11 +189,16 @@ export async function admitCodeRequest(
   email: string,
   purpose: CodePurpose,
   limits: Limits = LIMITS,
-): Promise<void> {
+): Promise<{ release(): Promise<void> }> {
   const src = sourceOf(ip);
   const block = `gate:code_block:${purpose}:${email}|${src}`;
   const recent = await engine.pttl(block);
   if (recent > 0 || recent === -1) throw sentRecently(recent);
+  const counted: [string, { windowMs: number }][] = [
+    [`gate:codes:ip:${src}`, limits.codesPerIp],
+    [`gate:codes:pair:${email}|${src}`, limits.codesPerEmailPerIp],
+    [`gate:codes:email:${email}`, limits.codesPerEmail],
+  ];
   const byIp = await hit(engine, `gate:codes:ip:${src}`, limits.codesPerIp);
   if (!byIp.allowed) throw rateLimited(byIp.retryAfterMs, "code requests from this address");
   const pair = await hit(engine, `gate:codes:pair:${email}|${src}`, limits.codesPerEmailPerIp);
@@ -206,6 +211,16 @@ export async function admitCodeRequest(
   if (!await engine.set(block, "1", { ttlMs, nx: true })) {
     throw sentRecently(await engine.pttl(block));
   }
+  // A code that could not be sent (verify or mail down) must neither hold
+  // the owner's next try back for a minute nor count against any quota.
+  let released: Promise<void> | null = null;
+  return {
+    release: () =>
+      released ??= Promise.all([
+        engine.del(block),
+        ...counted.map(([key, window]) => unhit(engine, key, window)),
+      ]).then(() => {}, () => {}),
+  };
 }
 
 /** The answer to a second code request within the minute, with verify's wording. */

@@ -214,3 +214,27 @@ Deno.test("admitReset() and admitChatNode() cap resets per source and lookups pe
     await admitChatNode(engine, 8, limits);
   });
 });
+
+Deno.test("admitCodeRequest(): a code that could not be sent does not hold the next try back", async () => {
+  await withEngine(async (engine) => {
+    const owner = "owner@example.com";
+    const first = await admitCodeRequest(engine, "127.0.0.2", owner, "register");
+    // Verify or the mail server was down: the gate releases the minute's block.
+    await first.release();
+    await admitCodeRequest(engine, "127.0.0.2", owner, "register");
+    // And it counts against no quota: 30 failed sends leave a source its 20 an hour.
+    let grant = await admitCodeRequest(engine, "127.0.0.9", "a@example.com", "register");
+    for (let i = 0; i < 30; i++) {
+      await grant.release();
+      await grant.release(); // once is all it gives back
+      grant = await admitCodeRequest(engine, "127.0.0.9", "a@example.com", "register");
+    }
+    for (let i = 0; i < 19; i++) {
+      await admitCodeRequest(engine, "127.0.0.9", `b${i}@example.com`, "register");
+    }
+    const spent = await refusal(admitCodeRequest(engine, "127.0.0.9", "c@example.com", "register"));
+    assert.match(spent.message, /from this address/);
+    const e = await refusal(admitCodeRequest(engine, "127.0.0.2", owner, "register"));
+    assert.match(e.message, /sent to this address recently/);
+  });
+});

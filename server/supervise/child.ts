@@ -6,14 +6,17 @@
  * lines kept for the report when it dies.
  */
 
-/** What `deno task serve` grants main.ts, minus --allow-run (keep in step with deno.json). */
-export const SERVE_PERMISSIONS = [
-  "--allow-net",
-  "--allow-read",
-  "--allow-write",
-  "--allow-env",
-  "--allow-sys",
-];
+/**
+ * The permissions this process was granted, minus --allow-run: a role gets
+ * what `deno task serve` gave the supervisor, read from the running process
+ * so the two cannot drift apart (e.g. --allow-ffi for the Argon2 addon).
+ */
+export function servePermissions(): string[] {
+  const names = ["net", "read", "write", "env", "sys", "ffi"] as const;
+  return names
+    .filter((name) => Deno.permissions.querySync({ name }).state === "granted")
+    .map((name) => `--allow-${name}`);
+}
 
 const MAIN = new URL("../../main.ts", import.meta.url);
 const READY = "parley is running";
@@ -41,7 +44,7 @@ function toStderr(line: string): void {
 /** Starts `main.ts` with `args`; the child inherits the environment. Its lines go to `output`. */
 export function spawnRole(args: string[], output: (line: string) => void = toStderr): RoleProcess {
   const proc = new Deno.Command("deno", {
-    args: ["run", ...SERVE_PERMISSIONS, MAIN.pathname, ...args],
+    args: ["run", ...servePermissions(), MAIN.pathname, ...args],
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
