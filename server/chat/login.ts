@@ -8,7 +8,7 @@ import { toAppError } from "../../proto/errors.ts";
 import { CLOSE, type ServerFrame, SYNC_BATCH } from "../../proto/protocol.ts";
 import { acquireLock } from "../engine/locks.ts";
 import { setPresence } from "../engine/presence.ts";
-import { verifyToken } from "../tokens.ts";
+import { verifySession } from "./auth_watch.ts";
 import type { ChatContext } from "./chat_context.ts";
 import type { LocalSession } from "./local_sessions.ts";
 import { notifyPresence } from "./presence_notify.ts";
@@ -53,10 +53,11 @@ export async function login(
   let userId: number;
   let jti: string;
   try {
-    ({ userId, jti } = await verifyToken(config.jwtSecret, engine, token));
+    ({ userId, jti } = await verifySession(ctx, s, token));
   } catch (e) {
+    // Only a token error means the token is bad; a store that cannot answer is an outage.
     const err = toAppError(e);
-    if (err.code === "internal") throw e;
+    if (!err.code.startsWith("token_")) throw e;
     return s.fail(requestId, err.code, err.message, CLOSE.AUTH_FAILED);
   }
 

@@ -8,7 +8,6 @@ import assert from "node:assert/strict";
 import { SignJWT } from "jose";
 import { startTestNode } from "./_test_node.ts";
 import { sleep } from "../../testing/mod.ts";
-import { revokeToken } from "../engine/revocation.ts";
 import { signToken } from "../tokens.ts";
 import { getPresence } from "../engine/presence.ts";
 
@@ -61,7 +60,7 @@ Deno.test("a bad, expired or revoked token gets its error code and close 4001", 
       .setExpirationTime(Math.floor(Date.now() / 1000) - 10)
       .sign(secret);
     const revoked = await signToken(secret, alice.id, 3600);
-    await revokeToken(c.engine, revoked.claims.jti, revoked.claims.expiresAtMs);
+    await c.store.revokeToken(revoked.claims.jti, alice.id, revoked.claims.expiresAtMs);
     const other = await signToken(new TextEncoder().encode("x".repeat(40)), alice.id, 3600);
     for (
       const [token, code] of [

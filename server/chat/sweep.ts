@@ -1,12 +1,14 @@
 /**
  * The node's heartbeat sweep: one timer for every session instead of one per
  * frame. Each pass closes the sessions silent for three heartbeat intervals
- * (4004), drops the rate buckets of users who left with a full one, and,
+ * (4004), drops the rate buckets of users who left with a full one, ends
+ * the sessions whose token no longer holds (auth_watch.ts), and,
  * after a login burst on a quiet node, gives the burst's garbage back
  * (heap.ts).
  */
 import { CLOSE } from "../../proto/protocol.ts";
 import type { ChatContext } from "./chat_context.ts";
+import { recheckSessions } from "./auth_watch.ts";
 import { BurstCollector } from "./heap.ts";
 import type { Session } from "./session.ts";
 
@@ -23,6 +25,7 @@ export function startSweep(ctx: ChatContext, sockets: Set<Session>): { stop(): v
       }
     }
     buckets.sweep((userId) => sessions.get(userId) !== undefined, now);
+    recheckSessions(ctx, now); // tokens logged out, or passwords changed, since the login
     // After a login burst, on a quiet node: give the burst's garbage back.
     if (burst.sweep(sessions.logins, writer.writes)) {
       log.info("full collection after a login burst", { sessions: sessions.size });

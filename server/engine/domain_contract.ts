@@ -1,6 +1,6 @@
 /**
  * The domain half of the engine contract (see engine_contract.ts): locks,
- * presence, the node registry, rate limits and revocation, run against each
+ * presence, the node registry and rate limits, run against each
  * adapter so that they behave the same on `memory` and on Redis.
  */
 import assert from "node:assert/strict";
@@ -29,7 +29,6 @@ import {
   upsertNode,
 } from "./nodes.ts";
 import { hit } from "./rate_limit.ts";
-import { isRevoked, revokeToken, revokeUserTokens } from "./revocation.ts";
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -51,7 +50,6 @@ export function domainContract(test: EngineCase): void {
   presence(test);
   nodes(test);
   limits(test);
-  revocation(test);
 }
 
 function locks(test: EngineCase): void {
@@ -224,49 +222,5 @@ function limits(test: EngineCase): void {
       remaining: 2,
       retryAfterMs: 0,
     });
-  });
-}
-
-function revocation(test: EngineCase): void {
-  test("revokeToken() revokes that token and no other", async (e) => {
-    const exp = Date.now() + 60_000;
-    await revokeToken(e, "jti-1", exp);
-    assert.equal(await isRevoked(e, { jti: "jti-1", userId: 1, issuedAtMs: 5 }), true);
-    assert.equal(await isRevoked(e, { jti: "jti-2", userId: 1, issuedAtMs: 5 }), false);
-  });
-
-  test("a token revocation lasts only until the token would expire", async (e) => {
-    await revokeToken(e, "short", Date.now() + 100);
-    await revokeToken(e, "expired", Date.now() - 1);
-    assert.equal(await isRevoked(e, { jti: "short", userId: 1, issuedAtMs: 5 }), true);
-    assert.equal(await isRevoked(e, { jti: "expired", userId: 1, issuedAtMs: 5 }), false);
-    await sleep(200);
-    assert.equal(await isRevoked(e, { jti: "short", userId: 1, issuedAtMs: 5 }), false);
-  });
-
-  test("revokeUserTokens() revokes the user's tokens issued at or before the time", async (e) => {
-    const t = Date.now();
-    await revokeUserTokens(e, 9, t, 60_000);
-    assert.equal(await isRevoked(e, { jti: "a", userId: 9, issuedAtMs: t - 1 }), true);
-    assert.equal(await isRevoked(e, { jti: "b", userId: 9, issuedAtMs: t }), true);
-    assert.equal(await isRevoked(e, { jti: "c", userId: 9, issuedAtMs: t + 1 }), false);
-    assert.equal(await isRevoked(e, { jti: "d", userId: 10, issuedAtMs: t - 1 }), false);
-  });
-
-  test("revokeUserTokens() keeps the later of two revocation times", async (e) => {
-    const t = Date.now();
-    await revokeUserTokens(e, 9, t, 60_000);
-    await revokeUserTokens(e, 9, t - 10_000, 60_000);
-    assert.equal(await isRevoked(e, { jti: "a", userId: 9, issuedAtMs: t - 5 }), true);
-  });
-
-  test("a user revocation ends once every token it covers has expired", async (e) => {
-    const t = Date.now();
-    await revokeUserTokens(e, 9, t, 150);
-    await revokeUserTokens(e, 8, t - 100_000, 60_000);
-    assert.equal(await isRevoked(e, { jti: "a", userId: 9, issuedAtMs: t - 5 }), true);
-    assert.equal(await isRevoked(e, { jti: "b", userId: 8, issuedAtMs: t - 200_000 }), false);
-    await sleep(250);
-    assert.equal(await isRevoked(e, { jti: "a", userId: 9, issuedAtMs: t - 5 }), false);
   });
 }

@@ -15,7 +15,6 @@ export * from "./locks.ts";
 export * from "./presence.ts";
 export * from "./nodes.ts";
 export * from "./rate_limit.ts";
-export * from "./revocation.ts";
 
 /**
  * Opens the engine `url` names. A redis engine is connected when this

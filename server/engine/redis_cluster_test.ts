@@ -1,8 +1,8 @@
 /**
  * The engine contract on `redis-cluster://`, against a private three-master
  * Redis Cluster started for this test: it proves that no primitive or
- * domain call spans slots (MGET in isRevoked, flushing every master), and
- * that calls fail fast once the cluster is gone.
+ * domain call spans slots (MGET of keys in several slots, flushing every
+ * master), and that calls fail fast once the cluster is gone.
  * Skipped where no redis-server binary is installed.
  */
 import assert from "node:assert/strict";

@@ -1,10 +1,10 @@
 /**
  * The engine: shared, short-lived state (codes, presence, node registry,
- * locks, rate-limit counters, token revocation). Adapters implement only
- * these few atomic primitives (`memory` for one process, `redis` through
- * ioredis for a cluster); the domain modules beside this file (codes.ts,
- * locks.ts, presence.ts, nodes.ts, rate_limit.ts, revocation.ts) build on
- * them, so both adapters behave the same by construction and one contract
+ * locks, rate-limit counters; token revocation is durable, in the store).
+ * Adapters implement only these few atomic primitives (`memory` for one
+ * process, `redis` through ioredis for a cluster); the domain modules beside
+ * this file (codes.ts, locks.ts, presence.ts, nodes.ts, rate_limit.ts)
+ * build on them, so both adapters behave the same by construction and one contract
  * suite (engine_contract.ts) checks the primitives and the domain modules
  * against each adapter.
  *

@@ -9,9 +9,9 @@
  */
 import type { Hono } from "hono";
 import { AppError, isAppError } from "../../proto/errors.ts";
-import { ConflictError, type User } from "../store/types.ts";
-import { revokeToken, revokeUserTokens } from "../engine/mod.ts";
+import { ConflictError, type Store, type User } from "../store/types.ts";
 import type { SendCodeReply } from "../../proto/services.ts";
+import type { Engine } from "../engine/types.ts";
 import {
   ChangePasswordRequest,
   CodeRequest,
@@ -19,7 +19,7 @@ import {
   RegisterRequest,
   ResetPasswordRequest,
 } from "../../proto/http.ts";
-import { signToken } from "../tokens.ts";
+import { END_REASONS, noteEndReason, signToken } from "../tokens.ts";
 import { hashPassword, needsRehash, verifyPassword } from "../passwords.ts";
 import {
   clientIp,
@@ -48,6 +48,7 @@ export function accountRoutes(app: Hono<GateEnv>, s: Services): void {
   // one; made now, so that not even the first unknown login pays for it.
   const dummy = hashPassword(crypto.randomUUID());
   dummy.catch((error) => s.log.error("cannot make the dummy password hash", { error }));
+  const pruneRevoked = revokedTokenPruner(s);
 
   /** A code check with no real code behind it: answered as verify would, from a decoy. */
   const checkDecoy = async (check: CodeCheck) => {
@@ -133,15 +134,17 @@ export function accountRoutes(app: Hono<GateEnv>, s: Services): void {
       throw e;
     }
     const node = await pickNode(s);
+    // The epoch read with the hash that was checked: should the password
+    // change after that read, the change moved the epoch and this token is
+    // refused everywhere, even though it is signed after the change.
     const { token, claims } = await signToken(
       s.config.jwtSecret,
       found.user.id,
       s.config.tokenTtlS,
+      { authEpoch: found.authEpoch },
     );
-    if (needsRehash(found.passwordHash)) {
-      // An older KDF or parameters (scrypt before Argon2id); the password is at hand now.
-      await store.setPasswordHash(found.user.id, await hashPassword(body.password));
-    }
+    if (needsRehash(found.passwordHash)) await rehash(s, store, found, body.password);
+    pruneRevoked(store);
     s.metrics.logins.inc({ result: "ok" });
     return c.json({
       token,
@@ -153,8 +156,10 @@ export function accountRoutes(app: Hono<GateEnv>, s: Services): void {
 
   app.post("/api/v1/logout", auth, async (c) => {
     const claims = c.get("claims");
-    await revokeToken(await s.engine(), claims.jti, claims.expiresAtMs);
-    await endLiveSession(s, claims.userId, "logged out", claims.jti);
+    const store = await s.store();
+    await store.revokeToken(claims.jti, claims.userId, claims.expiresAtMs);
+    await endLiveSession(s, claims.userId, END_REASONS.loggedOut, claims.jti);
+    pruneRevoked(store);
     return c.body(null, 204);
   });
 
@@ -169,14 +174,15 @@ export function accountRoutes(app: Hono<GateEnv>, s: Services): void {
       throw await checkDecoy(check) ?? codeExpired();
     }
     await s.verify.CheckCode(check);
-    await store.setPasswordHash(user.id, await hashPassword(body.new_password));
-    await revokeUserTokens(engine, user.id, Date.now(), s.config.tokenTtlS * 1000);
+    const hash = await hashPassword(body.new_password);
+    await noteReason(s, engine, user.id, END_REASONS.passwordReset);
+    await store.setPasswordHash(user.id, hash, { endSessions: true });
     // The owner's failed guesses from here (the reason for a reset) are forgiven.
     const guard = new LoginLimits(engine, limits);
     for (const login of [user.name, user.email]) {
       await guard.forget(LoginLimits.account(login), ip(c));
     }
-    await endLiveSession(s, user.id, "password reset");
+    await endLiveSession(s, user.id, END_REASONS.passwordReset);
     s.log.info("password reset", { userId: user.id });
     return c.body(null, 204);
   });
@@ -199,11 +205,12 @@ export function accountRoutes(app: Hono<GateEnv>, s: Services): void {
       throw new AppError("wrong_password", "the current password is wrong", 403);
     }
     await guard.forget(account, ip(c));
-    await store.setPasswordHash(user.id, await hashPassword(body.new_password));
+    const hash = await hashPassword(body.new_password);
     // Every session ends, this one included: whoever knew the old password
     // is out, and the client logs in again with the new one.
-    await revokeUserTokens(engine, user.id, Date.now(), s.config.tokenTtlS * 1000);
-    await endLiveSession(s, user.id, "password changed");
+    await noteReason(s, engine, user.id, END_REASONS.passwordChanged);
+    await store.setPasswordHash(user.id, hash, { endSessions: true });
+    await endLiveSession(s, user.id, END_REASONS.passwordChanged);
     s.log.info("password changed", { userId: user.id });
     return c.body(null, 204);
   });
@@ -233,12 +240,13 @@ async function sendCode(
 }
 
 /**
- * A chat node checks the token only when a session starts, so a revoked
- * token's live session is ended here: the status role kicks it wherever it
- * is (the user gets `kicked` with `reason`). With `tokenId` (logout) only a
- * session opened with that token is ended; without it (password reset or
- * change) whatever session the user has. The revocation already holds, so a
- * failure here is logged, not returned.
+ * Ends the live sessions of a token just revoked, at once: the status role
+ * kicks them wherever they are (the user gets `kicked` with `reason`). With
+ * `tokenId` (logout) only sessions opened with that token end; without it
+ * (password reset or change) every session of the user. The revocation is
+ * already in the store, and every chat node re-checks its sessions against
+ * the store at its sweeps (chat/auth_watch.ts), so a failed kick only
+ * delays the end: it is logged, not returned.
  */
 async function endLiveSession(
   s: Services,
@@ -254,6 +262,61 @@ async function endLiveSession(
   } catch (e) {
     s.log.warn("could not end the live session", { userId, reason, error: e });
   }
+}
+
+/**
+ * Labels the end of the user's sessions for a chat node that finds the new
+ * epoch itself (tokens.ts). Only a label, so an engine failure is logged:
+ * the node then says "password changed".
+ */
+async function noteReason(s: Services, engine: Engine, userId: number, reason: string) {
+  await noteEndReason(engine, userId, reason).catch((error) =>
+    s.log.warn("could not note why the sessions end", { userId, reason, error })
+  );
+}
+
+/**
+ * Stores the password again under the current KDF (an older one, scrypt
+ * before Argon2id, was checked). Only if the epoch read with the checked
+ * hash still holds: every password change moves it, and a rehash of the
+ * old password must never undo a change that landed since the read.
+ */
+async function rehash(
+  s: Services,
+  store: Store,
+  found: { user: User; authEpoch: number },
+  password: string,
+): Promise<void> {
+  const epoch = await store.setPasswordHash(found.user.id, await hashPassword(password), {
+    ifEpoch: found.authEpoch,
+  });
+  if (epoch !== found.authEpoch) {
+    s.log.info("rehash skipped: the password changed meanwhile", { userId: found.user.id });
+  }
+}
+
+/** How often a gate forgets revocations of tokens that have expired anyway. */
+const PRUNE_EVERY_MS = 60 * 60_000;
+
+/**
+ * Forgets expired revocations at most once an hour per gate, in the
+ * background of a login or logout (a revocation outliving its token
+ * refuses nothing more).
+ */
+function revokedTokenPruner(s: Services): (store: Store) => void {
+  let next = 0;
+  return (store) => {
+    const now = Date.now();
+    if (now < next) return;
+    next = now + PRUNE_EVERY_MS;
+    store.pruneRevokedTokens(now).then(
+      (n) => n > 0 && s.log.info("forgot expired token revocations", { count: n }),
+      (error) => {
+        next = now + 60_000; // try again in a minute
+        s.log.warn("could not prune expired token revocations", { error });
+      },
+    );
+  };
 }
 
 function emailTaken(): AppError {

@@ -4,7 +4,7 @@ import { CHAT_NODE_PATH } from "./chat_node.ts";
 import type { Services } from "./request.ts";
 import { gateMetrics } from "./telemetry.ts";
 import { start as startStatus } from "../status/mod.ts";
-import { openEngine, revokeToken, revokeUserTokens } from "../engine/mod.ts";
+import { openEngine } from "../engine/mod.ts";
 import { openStore } from "../store/mod.ts";
 import { silentLogger } from "../log.ts";
 import { signToken } from "../tokens.ts";
@@ -23,15 +23,21 @@ function node(name: string, sessions: number, state = "up"): Omit<NodeInfo, "hea
 }
 
 /**
- * A gate app over a memory engine, with the real status role behind it over
- * gRPC; `picks` counts the PickNode calls the gate made. The store and
- * verify must not be needed by this endpoint, so they fail if used.
+ * A gate app over a memory engine and a SQLite store (which says whether a
+ * token still holds), with the real status role behind it over gRPC;
+ * `picks` counts the PickNode calls the gate made. Verify must not be
+ * needed by this endpoint, so it fails if used. `users` are ids of users
+ * that exist.
  */
 async function rig() {
   const config = testConfig();
   const engine = await openEngine("memory:", { log: silentLogger });
   const store = await openStore("sqlite::memory:", { log: silentLogger });
   await store.migrate();
+  const users: number[] = [];
+  for (const name of ["u1", "u2"]) {
+    users.push((await store.createUser({ email: `${name}@x.test`, name, passwordHash: "h" })).id);
+  }
   const role = await startStatus(config, testDeps({ engine, store }));
   const status = statusClient(`127.0.0.1:${role.ports.grpc}`, {
     clusterSecret: config.clusterSecret,
@@ -41,7 +47,7 @@ async function rig() {
   const s: Services = {
     config,
     log: silentLogger,
-    store: refuse,
+    store: () => Promise.resolve(store),
     engine: () => Promise.resolve(engine),
     verify: { SendCode: refuse, CheckCode: refuse },
     status: {
@@ -64,6 +70,8 @@ async function rig() {
   return {
     config,
     engine,
+    store,
+    users,
     status,
     ask,
     picks: () => picks,
@@ -82,7 +90,7 @@ Deno.test("POST /session/chat-node names the least-loaded live node and the toke
     await r.status.RegisterNode(node("busy", 5));
     await r.status.RegisterNode(node("quiet", 1));
     await r.status.RegisterNode(node("leaving", 0, "draining"));
-    const { token, claims } = await signToken(r.config.jwtSecret, 7, 3600);
+    const { token, claims } = await signToken(r.config.jwtSecret, r.users[0], 3600);
     const got = await r.ask(token);
     assert.equal(got.status, 200, JSON.stringify(got.json));
     assert.deepEqual(got.json, {
@@ -103,22 +111,28 @@ Deno.test("POST /session/chat-node refuses a missing, revoked or expired token w
     assert.equal(none.status, 401);
     assert.equal(none.json.error.code, "unauthorized");
 
-    const out = await signToken(r.config.jwtSecret, 7, 3600);
-    await revokeToken(r.engine, out.claims.jti, out.claims.expiresAtMs);
+    const out = await signToken(r.config.jwtSecret, r.users[0], 3600);
+    await r.store.revokeToken(out.claims.jti, r.users[0], out.claims.expiresAtMs);
     const loggedOut = await r.ask(out.token);
     assert.equal(loggedOut.status, 401);
     assert.equal(loggedOut.json.error.code, "token_revoked");
 
-    // A password reset revokes every token issued before it.
-    const before = await signToken(r.config.jwtSecret, 8, 3600);
-    await revokeUserTokens(r.engine, 8, Date.now() + 1, r.config.tokenTtlS * 1000);
+    // A password reset moves the user's auth epoch: every token signed at the old one is refused.
+    const before = await signToken(r.config.jwtSecret, r.users[1], 3600, { authEpoch: 0 });
+    assert.equal((await r.ask(before.token)).status, 200);
+    await r.store.setPasswordHash(r.users[1], "h2", { endSessions: true });
     const reset = await r.ask(before.token);
     assert.equal(reset.json.error.code, "token_revoked");
+    const after = await signToken(r.config.jwtSecret, r.users[1], 3600, { authEpoch: 1 });
+    assert.equal((await r.ask(after.token)).status, 200);
+    // A token of a user the store does not have.
+    const nobody = await signToken(r.config.jwtSecret, r.users[1] + 100, 3600);
+    assert.equal((await r.ask(nobody.token)).json.error.code, "token_invalid");
 
-    const expired = await signToken(r.config.jwtSecret, 7, -10);
+    const expired = await signToken(r.config.jwtSecret, r.users[0], -10);
     assert.equal((await r.ask(expired.token)).json.error.code, "token_expired");
     assert.equal((await r.ask("not.a.jwt")).json.error.code, "token_invalid");
-    assert.equal(r.picks(), 0, "status was never asked");
+    assert.equal(r.picks(), 2, "status was asked only for the two good tokens");
 
     const get = await r.ask(out.token, "GET");
     assert.equal(get.status, 405);
@@ -132,7 +146,7 @@ Deno.test("POST /session/chat-node answers 503 no_chat_node with Retry-After whe
   const r = await rig();
   try {
     await r.status.RegisterNode(node("leaving", 0, "draining"));
-    const { token } = await signToken(r.config.jwtSecret, 7, 3600);
+    const { token } = await signToken(r.config.jwtSecret, r.users[0], 3600);
     const got = await r.ask(token);
     assert.equal(got.status, 503);
     assert.equal(got.json.error.code, "no_chat_node");

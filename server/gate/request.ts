@@ -128,9 +128,10 @@ export function clientIp(c: GateContext, trustProxy: boolean): string {
 }
 
 /**
- * Requires `Authorization: Bearer <token>` with a valid, unexpired,
- * unrevoked token and puts its claims in `c.var.claims`. 401 unauthorized
- * without one; token_invalid / token_expired / token_revoked otherwise.
+ * Requires `Authorization: Bearer <token>` with a valid, unexpired token
+ * that is still good by the store (its auth epoch current, not logged out)
+ * and puts its claims in `c.var.claims`. 401 unauthorized without one;
+ * token_invalid / token_expired / token_revoked otherwise.
  */
 export function requireAuth(s: Services): MiddlewareHandler<GateEnv> {
   return async (c, next) => {
@@ -139,7 +140,7 @@ export function requireAuth(s: Services): MiddlewareHandler<GateEnv> {
     if (!m) {
       throw new AppError("unauthorized", "send Authorization: Bearer <token> from /login", 401);
     }
-    c.set("claims", await verifyToken(s.config.jwtSecret, await s.engine(), m[1]));
+    c.set("claims", await verifyToken(s.config.jwtSecret, await s.store(), m[1]));
     await next();
   };
 }

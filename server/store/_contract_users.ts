@@ -89,6 +89,20 @@ export function userCases(test: StoreCase): void {
     await assert.rejects(s.setPasswordHash(dee.id + 100, "h"), isCode("user_not_found"));
   });
 
+  test("setPasswordHash() with ifEpoch changes nothing once the epoch moved", async (s) => {
+    const cy = await makeUser(s, "cy");
+    // A login read epoch 0, then the password changed (epoch 1): its rehash must not land.
+    assert.equal(await s.setPasswordHash(cy.id, "new", { endSessions: true }), 1);
+    assert.equal(await s.setPasswordHash(cy.id, "rehashed-old", { ifEpoch: 0 }), 1);
+    assert.deepEqual(await s.userForLogin("cy"), { user: cy, passwordHash: "new", authEpoch: 1 });
+    assert.equal(await s.setPasswordHash(cy.id, "rehashed-new", { ifEpoch: 1 }), 1);
+    assert.equal((await s.userForLogin("cy"))?.passwordHash, "rehashed-new");
+    await assert.rejects(
+      s.setPasswordHash(cy.id + 100, "h", { ifEpoch: 0 }),
+      isCode("user_not_found"),
+    );
+  });
+
   test("revokeToken() is durable and idempotent, authStates() finds it, prune forgets expired ones", async (s) => {
     const cy = await makeUser(s, "cy");
     await s.revokeToken("jti-1", cy.id, 1_000);

@@ -17,6 +17,9 @@ export const SQL = {
     password_hash, created_at) VALUES (?, ?, ?, ?, '', '', ?, ?)`,
   /** (hash, 0 or 1, id): the epoch moves in the same statement that changes the hash. */
   setPasswordHash: "UPDATE users SET password_hash = ?, auth_epoch = auth_epoch + ? WHERE id = ?",
+  /** (hash, 0 or 1, id, epoch): only while the epoch is still the one given. */
+  setPasswordHashIfEpoch: `UPDATE users SET password_hash = ?, auth_epoch = auth_epoch + ?
+    WHERE id = ? AND auth_epoch = ?`,
   authEpoch: "SELECT auth_epoch FROM users WHERE id = ?",
   /** (displayName | null, bio | null, findable 0/1 | null, id): null keeps the old value. */
   updateProfile: `UPDATE users SET display_name = COALESCE(?, display_name),

@@ -172,16 +172,22 @@ export class SqlStore extends InboxStore implements Store {
   async setPasswordHash(
     userId: number,
     hash: string,
-    options: { endSessions?: boolean } = {},
+    options: { endSessions?: boolean; ifEpoch?: number } = {},
   ): Promise<number> {
     checkText("passwordHash", hash);
+    const bump = options.endSessions ? 1 : 0;
+    const update = options.ifEpoch === undefined
+      ? { sql: SQL.setPasswordHash, params: [hash, bump, userId] }
+      : { sql: SQL.setPasswordHashIfEpoch, params: [hash, bump, userId, options.ifEpoch] };
     return await this.ex.tx(async (t) => {
-      const [changed, epoch] = await t.commitWith([
-        { sql: SQL.setPasswordHash, params: [hash, options.endSessions ? 1 : 0, userId] },
-        { sql: SQL.authEpoch, params: [userId] },
-      ]);
+      const [changed, epoch] = await t.commitWith([update, {
+        sql: SQL.authEpoch,
+        params: [userId],
+      }]);
       const row = Array.isArray(epoch) ? epoch[0] : undefined;
-      if (Array.isArray(changed) || changed.changes === 0 || !row) throw userNotFound();
+      if (Array.isArray(changed) || !row) throw userNotFound();
+      // A row that exists but did not match ifEpoch is left as it was.
+      if (changed.changes === 0 && options.ifEpoch === undefined) throw userNotFound();
       return Number(row.auth_epoch);
     });
   }

@@ -180,12 +180,15 @@ export interface Store {
   /**
    * Sets the password hash; with `endSessions` it also bumps the user's
    * auth epoch in the same statement, which makes every token signed
-   * before invalid. Returns the auth epoch after; user_not_found if none.
+   * before invalid. With `ifEpoch`, only while the epoch is still that one
+   * (a login's rehash must not undo a password change that landed since
+   * its read); otherwise nothing changes. Returns the auth epoch after;
+   * user_not_found if none.
    */
   setPasswordHash(
     userId: number,
     hash: string,
-    options?: { endSessions?: boolean },
+    options?: { endSessions?: boolean; ifEpoch?: number },
   ): Promise<number>;
   updateProfile(
     userId: number,
