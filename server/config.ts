@@ -185,10 +185,8 @@ export function resolveConfig(flags: Flags = {}, options: ResolveOptions = {}): 
   const secrets = options.secrets ?? fileSecretStore(dataDir);
 
   const roles = c.roles ?? [...ROLES];
-  const jwtSecret = c.jwtSecret ??
-    (c.jwtKeyFile
-      ? keyFile("jwtKeyFile", c.jwtKeyFile, readFile)
-      : secrets.getOrCreate("jwt.key", () => randomToken(48)));
+  const clusterSecret = clusterSecretOf(c, roles, secrets, readFile);
+  const jwtSecret = jwtSecretOf(c, roles, secrets, readFile);
 
   let tls: TlsConfig | null = null;
   if (c.tls) {
@@ -230,7 +228,7 @@ export function resolveConfig(flags: Flags = {}, options: ResolveOptions = {}): 
     jwtSecret: new TextEncoder().encode(jwtSecret),
     tokenTtlS: c.tokenTtlS ?? 7 * 86400,
     adminToken: c.adminToken ?? secrets.getOrCreate("admin.token", () => randomToken(24)),
-    clusterSecret: clusterSecretOf(c, roles, secrets, readFile),
+    clusterSecret,
     clusterSecretAccept: c.clusterSecretAccept ?? null,
     tls,
     gate: {
@@ -313,6 +311,36 @@ function clusterSecretOf(
       "and every process of a cluster must be given the same cluster secret: set " +
       "PARLEY_CLUSTER_SECRET (e.g. $(openssl rand -base64 32)), clusterSecret, or " +
       "clusterSecretFile (a file every process can read)",
+  );
+}
+
+/**
+ * The JWT key the gate signs with and the chat nodes verify with: given
+ * (jwtSecret, PARLEY_JWT_SECRET or jwtKeyFile), or generated into
+ * `<dataDir>/jwt.key` by a process that runs every role. A gate or chat
+ * node in a process of its own is part of a cluster: a key of its own
+ * would make every token of the other gates fail there, so it refuses to
+ * start instead (as for the cluster secret). Status and verify never touch
+ * a token: a process running only them gets a random key that nothing uses.
+ */
+function jwtSecretOf(
+  c: Config,
+  roles: Role[],
+  secrets: SecretStore,
+  readFile: (path: string) => string,
+): string {
+  if (c.jwtSecret) return c.jwtSecret;
+  if (c.jwtKeyFile) return keyFile("jwtKeyFile", c.jwtKeyFile, readFile);
+  if (ROLES.every((r) => roles.includes(r))) {
+    return secrets.getOrCreate("jwt.key", () => randomToken(48));
+  }
+  const users = roles.filter((r) => r === "gate" || r === "chat");
+  if (users.length === 0) return randomToken(48);
+  throw new ConfigError(
+    `jwtSecret: this process runs only ${roles.join(", ")}, so it is part of a cluster, ` +
+      `and every gate and chat node of a cluster must be given the same JWT key: set ` +
+      "PARLEY_JWT_SECRET (e.g. $(openssl rand -base64 48)), jwtSecret, or jwtKeyFile " +
+      "(a file every process can read)",
   );
 }
 

@@ -4,6 +4,7 @@ import { fileSecretStore, type SecretStore } from "./secrets.ts";
 import { tempDir } from "../testing/mod.ts";
 
 const SECRET = "a-cluster-secret-of-32-characters-or-more";
+const JWT = "a-jwt-key-of-32-characters-or-more-0123456789";
 
 function memorySecrets(): SecretStore & { names: Map<string, string> } {
   const names = new Map<string, string>();
@@ -37,6 +38,7 @@ Deno.test("resolveConfig() lets the environment override the file and flags over
       PARLEY_STORE_URL: "mysql://u:p@db:3306/parley",
       PARLEY_CHAT_PORT: "9100",
       PARLEY_CLUSTER_SECRET: SECRET,
+      PARLEY_JWT_SECRET: JWT,
     },
     readFile: () => file,
     secrets: memorySecrets(),
@@ -79,7 +81,7 @@ Deno.test("parseRoles() accepts all and rejects unknown roles by name", () => {
   assert.throws(() => parseRoles("chat,mail"), /unknown role "mail"/);
 });
 
-Deno.test("every example in config/ resolves, the cluster's with the shared secret only", () => {
+Deno.test("every example in config/ resolves, the cluster's with the shared secrets only", () => {
   const root = new URL("../config/", import.meta.url);
   const files = [
     ...[...Deno.readDirSync(root)].filter((e) => e.name.endsWith(".json")).map((e) => e.name),
@@ -89,11 +91,15 @@ Deno.test("every example in config/ resolves, the cluster's with the shared secr
   for (const f of files) {
     const resolve = (env: Record<string, string>) =>
       resolveConfig({ config: new URL(f, root).pathname }, { env, secrets: memorySecrets() });
-    const c = resolve({ PARLEY_CLUSTER_SECRET: SECRET });
+    const c = resolve({ PARLEY_CLUSTER_SECRET: SECRET, PARLEY_JWT_SECRET: JWT });
     assert.ok(c.roles.length > 0, f);
     assert.equal(c.clusterSecret, SECRET, f);
     if (f.startsWith("cluster/")) {
       assert.throws(() => resolve({}), /PARLEY_CLUSTER_SECRET/, f);
+      if (c.roles.includes("gate") || c.roles.includes("chat")) {
+        assert.throws(() => resolve({ PARLEY_CLUSTER_SECRET: SECRET }), /PARLEY_JWT_SECRET/, f);
+        assert.equal(new TextDecoder().decode(c.jwtSecret), JWT, f);
+      }
       // Every internal listener of the examples stays on loopback.
       assert.equal(c.verify.host, "127.0.0.1", f);
       assert.equal(c.status.host, "127.0.0.1", f);
@@ -168,7 +174,7 @@ Deno.test("a process that runs only some roles refuses to start without the clus
 });
 
 Deno.test("the cluster secret comes from the config, the environment or a file", () => {
-  const file = JSON.stringify({ roles: ["chat"], clusterSecret: SECRET });
+  const file = JSON.stringify({ roles: ["chat"], clusterSecret: SECRET, jwtSecret: JWT });
   const fromFile = resolveConfig({ config: "c.json" }, {
     env: {},
     readFile: () => file,
@@ -176,11 +182,12 @@ Deno.test("the cluster secret comes from the config, the environment or a file",
   });
   assert.equal(fromFile.clusterSecret, SECRET);
   assert.equal(
-    resolve({ PARLEY_ROLES: "gate", PARLEY_CLUSTER_SECRET: SECRET }).clusterSecret,
+    resolve({ PARLEY_ROLES: "gate", PARLEY_CLUSTER_SECRET: SECRET, PARLEY_JWT_SECRET: JWT })
+      .clusterSecret,
     SECRET,
   );
   const keyFile = resolveConfig({ roles: "gate" }, {
-    env: { PARLEY_CLUSTER_SECRET_FILE: "/etc/parley/cluster.key" },
+    env: { PARLEY_CLUSTER_SECRET_FILE: "/etc/parley/cluster.key", PARLEY_JWT_SECRET: JWT },
     readFile: (p) => p === "/etc/parley/cluster.key" ? `${SECRET}\n` : "",
     secrets: memorySecrets(),
   });
@@ -188,6 +195,7 @@ Deno.test("the cluster secret comes from the config, the environment or a file",
   const rotating = resolve({
     PARLEY_ROLES: "gate",
     PARLEY_CLUSTER_SECRET: SECRET,
+    PARLEY_JWT_SECRET: JWT,
     PARLEY_CLUSTER_SECRET_ACCEPT: `${SECRET}-next`,
   });
   assert.equal(rotating.clusterSecretAccept, `${SECRET}-next`);
@@ -236,7 +244,7 @@ Deno.test("listen ports come from the environment, and an address alone moves it
 });
 
 Deno.test("a process whose own client would dial a port its role does not listen on is refused", () => {
-  const env = { PARLEY_CLUSTER_SECRET: SECRET };
+  const env = { PARLEY_CLUSTER_SECRET: SECRET, PARLEY_JWT_SECRET: JWT };
   const mismatch = [
     // [roles, variables, the fields the message must name]
     ["verify,gate", { PARLEY_VERIFY_ADDR: "127.0.0.1:7001", PARLEY_VERIFY_PORT: "6001" }, "verify"],
@@ -271,4 +279,43 @@ Deno.test("a process whose own client would dial a port its role does not listen
   for (const [roles, vars] of fine) {
     resolveConfig({ roles }, { env: { ...env, ...vars }, secrets: memorySecrets() });
   }
+});
+
+Deno.test("a gate or chat node in a process of its own refuses to start without the JWT key", () => {
+  const secrets = memorySecrets();
+  for (const roles of ["gate", "chat", "gate,status", "chat,verify", "gate,chat,status"]) {
+    assert.throws(
+      () => resolveConfig({ roles }, { env: { PARLEY_CLUSTER_SECRET: SECRET }, secrets }),
+      refused(/jwtSecret: this process runs only .*PARLEY_JWT_SECRET.*jwtKeyFile/s),
+      roles,
+    );
+  }
+  // Nothing was generated on the way: two processes could not agree on it.
+  assert.equal(secrets.names.has("jwt.key"), false);
+  const given = (env: Record<string, string>, options: ResolveOptions = {}) =>
+    new TextDecoder().decode(
+      resolveConfig({ roles: "chat" }, {
+        env: { PARLEY_CLUSTER_SECRET: SECRET, ...env },
+        secrets,
+        ...options,
+      }).jwtSecret,
+    );
+  assert.equal(given({ PARLEY_JWT_SECRET: JWT }), JWT);
+  assert.equal(
+    given({ PARLEY_JWT_KEY_FILE: "/etc/parley/jwt.key" }, {
+      readFile: (p) => p === "/etc/parley/jwt.key" ? `${JWT}\n` : "",
+    }),
+    JWT,
+  );
+  assert.equal(secrets.names.has("jwt.key"), false);
+  // Status and verify never touch a token: they start without one, and write none.
+  for (const roles of ["status", "verify", "status,verify"]) {
+    const c = resolveConfig({ roles }, { env: { PARLEY_CLUSTER_SECRET: SECRET }, secrets });
+    assert.ok(c.jwtSecret.length >= 32, roles);
+  }
+  assert.equal(secrets.names.has("jwt.key"), false);
+  // Every role in one process: generated once and kept.
+  const all = resolveConfig({}, { env: {}, secrets });
+  assert.equal(secrets.names.get("jwt.key"), new TextDecoder().decode(all.jwtSecret));
+  assert.deepEqual(resolveConfig({}, { env: {}, secrets }).jwtSecret, all.jwtSecret);
 });

@@ -78,7 +78,7 @@ export async function readToken(secret: Uint8Array, token: string): Promise<Toke
     throw invalid();
   }
   const userId = Number(payload.sub);
-  const ae = payload.ae ?? 0;
+  const ae = payload.ae === undefined ? 0 : payload.ae;
   if (
     !Number.isSafeInteger(userId) || userId <= 0 || !payload.jti || !payload.iat ||
     !payload.exp || typeof ae !== "number" || !Number.isSafeInteger(ae) || ae < 0

@@ -269,7 +269,11 @@ async function exitOf(args: string[], env: Record<string, string>) {
 Deno.test("a process that would dial its own role on another port, or a cluster process without the secret, exits 2 and says why", async () => {
   const dir = await tempDir();
   try {
-    const env = { PARLEY_DATA_DIR: dir.path, PARLEY_CLUSTER_SECRET: "c".repeat(40) };
+    const env = {
+      PARLEY_DATA_DIR: dir.path,
+      PARLEY_CLUSTER_SECRET: "c".repeat(40),
+      PARLEY_JWT_SECRET: "j".repeat(40),
+    };
     const mismatch = await exitOf(["--role", "verify,gate"], {
       ...env,
       PARLEY_VERIFY_ADDR: "127.0.0.1:6001",
