@@ -23,11 +23,9 @@ import { adminMetadata, statusClient } from "../proto/services.ts";
 import { resolveConfig } from "../server/config.ts";
 import { supervise } from "../server/supervise/mod.ts";
 import {
-  ADMIN_TOKEN,
   CLUSTER_SECRET,
   dropRedisPrefix,
   gateCall,
-  JWT_SECRET,
   login,
   type Parley,
   register,
@@ -77,13 +75,17 @@ Deno.test({
         chat: { name: "chat-1", host: "127.0.0.1", port: 0, grpcPort: 0 },
       }),
     );
-    const sup = spawnServer(["--supervise", "--config", path], {
-      PARLEY_JWT_SECRET: JWT_SECRET,
-      PARLEY_ADMIN_TOKEN: ADMIN_TOKEN,
-      PARLEY_CLUSTER_SECRET: CLUSTER_SECRET,
-    }, { group: true, viaTask: true });
+    // No secrets given: the supervisor makes them under dataDir, as one
+    // process running every role would, and hands them to its children.
+    const sup = spawnServer(["--supervise", "--config", path], {}, {
+      group: true,
+      viaTask: true,
+    });
     try {
       await sup.waitForLog("parley is running (supervised)");
+      const key = (name: string) =>
+        Deno.readTextFile(`${dir.path}/data/${name}`).then((s) => s.trim());
+      const [CLUSTER_SECRET, ADMIN_TOKEN] = [await key("cluster.key"), await key("admin.token")];
       const { ports } = supervisedLines(sup)[0];
       const p = { gateUrl: `http://127.0.0.1:${ports.gate.http}`, smtp } as Parley;
       const statusAddr = `127.0.0.1:${ports.status.grpc}`;
@@ -156,6 +158,7 @@ Deno.test("a role that keeps dying is a crash loop: the supervisor stops every r
         storeUrl: `sqlite:${dir.path}/parley.db`,
         engineUrl: redis.url,
         clusterSecret: CLUSTER_SECRET,
+        jwtSecret: CLUSTER_SECRET,
         roles: ["verify", "gate"],
         verify: { host: "127.0.0.1", port: 0 },
         gate: { host: "127.0.0.1", port },

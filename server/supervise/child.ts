@@ -41,10 +41,18 @@ function toStderr(line: string): void {
   Deno.stderr.writeSync(encoder.encode(line + "\n"));
 }
 
-/** Starts `main.ts` with `args`; the child inherits the environment. Its lines go to `output`. */
-export function spawnRole(args: string[], output: (line: string) => void = toStderr): RoleProcess {
+/**
+ * Starts `main.ts` with `args`; the child inherits the environment, plus
+ * `env`. Its lines go to `output`.
+ */
+export function spawnRole(
+  args: string[],
+  env: Record<string, string> = {},
+  output: (line: string) => void = toStderr,
+): RoleProcess {
   const proc = new Deno.Command("deno", {
     args: ["run", ...servePermissions(), MAIN.pathname, ...args],
+    env,
     stdin: "null",
     stdout: "piped",
     stderr: "piped",

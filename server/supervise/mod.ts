@@ -114,6 +114,14 @@ export async function supervise(
     stopping: false,
   }));
   const pins = new PortPins(config, options.configFile);
+  // The keys the supervisor resolved (given, or generated under dataDir as
+  // for one process running every role) go to every child, so that roles
+  // in separate processes agree without the operator exporting them.
+  const secrets = {
+    PARLEY_CLUSTER_SECRET: config.clusterSecret,
+    PARLEY_JWT_SECRET: new TextDecoder().decode(config.jwtSecret),
+    PARLEY_ADMIN_TOKEN: config.adminToken,
+  };
   const { promise: finished, resolve: finish } = Promise.withResolvers<number>();
   let stopping = false;
   /** 1 once a crash loop made the supervisor give up. */
@@ -123,7 +131,7 @@ export async function supervise(
     const args = ["--role", slot.roles.join(",")];
     const file = await pins.configFor(slot.name);
     if (file) args.push("--config", file);
-    const proc = spawnRole(args, options.output);
+    const proc = spawnRole(args, secrets, options.output);
     slot.proc = proc;
     log.info("role started", { role: slot.name, pid: proc.pid, restarts: slot.restarts });
     proc.status.then((s) => onExit(slot, proc, s));
