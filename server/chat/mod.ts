@@ -19,7 +19,8 @@ import { leastLoaded, liveNodes } from "../engine/nodes.ts";
 import { UserBuckets } from "./buckets.ts";
 import type { ChatContext } from "./chat_context.ts";
 import { allDone, closeAll, moveAll } from "./drain.ts";
-import { httpHandler } from "./http.ts";
+import { httpHandler } from "./endpoints.ts";
+import { type Http1Server, serveHttp1 } from "../http1.ts";
 import { LocalSessions } from "./local_sessions.ts";
 import { type ChatMetrics, chatMetrics } from "./metrics.ts";
 import { nodeServiceHandlers } from "./node_service.ts";
@@ -141,13 +142,13 @@ export async function start(
   });
 
   const ac = new AbortController();
-  let server: Deno.HttpServer<Deno.NetAddr>;
+  let server: Http1Server;
   try {
-    server = Deno.serve({
+    server = serveHttp1({
       hostname: config.chat.host,
       port: config.chat.port,
       signal: ac.signal,
-      onListen: () => {},
+      onAcceptError: (error) => log.warn("accepting a connection failed", { error }),
       ...(config.tls ? { cert: config.tls.cert, key: config.tls.key } : {}),
     }, httpHandler(ctx, sockets));
   } catch (e) {

@@ -1,10 +1,14 @@
 /**
- * The WebSocket adapter, and the only module that touches a socket: binds
- * `Deno.upgradeWebSocket` to the runtime-neutral `Conn` the sessions talk
- * to, negotiates the `parley.v1` subprotocol and reads the optional
- * `parley.auth.<token>` one.
+ * The WebSocket adapter, and the only chat module that touches a socket:
+ * answers an upgrade request (server/ws/handshake.ts), negotiates the
+ * `parley.v1` subprotocol, reads the optional `parley.auth.<token>` one, and
+ * binds the socket (server/ws/socket.ts, frames refused by their header
+ * beyond MAX_FRAME_BYTES) to the runtime-neutral `Conn` the sessions talk to.
  */
-import { AUTH_SUBPROTOCOL_PREFIX, SUBPROTOCOL } from "../../proto/protocol.ts";
+import { AUTH_SUBPROTOCOL_PREFIX, MAX_FRAME_BYTES, SUBPROTOCOL } from "../../proto/protocol.ts";
+import { Upgrade } from "../http1.ts";
+import { readHandshake, readProtocols, switchingHeaders } from "../ws/handshake.ts";
+import { ServerSocket, type SocketEvents } from "../ws/socket.ts";
 
 /** What a session may do with its socket. */
 export interface Conn {
@@ -18,7 +22,11 @@ export interface Conn {
 export interface ConnEvents {
   onOpen(): void;
   onText(text: string): void;
-  /** A binary frame (the protocol has none), with its size in bytes. */
+  /**
+   * A binary frame (the protocol has none), with its size in bytes; also a
+   * frame of either kind over MAX_FRAME_BYTES, with the size it announced:
+   * nothing of it was read, and the socket closes with 1009 after this call.
+   */
   onBinary(bytes: number): void;
   onClose(code: number): void;
 }
@@ -32,70 +40,72 @@ export interface UpgradeInfo {
 export function readSubprotocols(
   header: string | null,
 ): { protocol?: string; token: string | null } {
-  const offered = (header ?? "").split(",").map((s) => s.trim()).filter(Boolean);
+  const offered = readProtocols(header) ?? [];
   const auth = offered.find((p) => p.startsWith(AUTH_SUBPROTOCOL_PREFIX));
   const token = auth ? auth.slice(AUTH_SUBPROTOCOL_PREFIX.length) || null : null;
   // Answer with parley.v1 when offered; a client that offered nothing is let in too.
   return { protocol: offered.includes(SUBPROTOCOL) ? SUBPROTOCOL : undefined, token };
 }
 
-/** A Conn over a Deno WebSocket (a class, not closures: one small object per socket). */
-class SocketConn implements Conn, EventListenerObject {
-  events: ConnEvents | undefined;
+/** A Conn over a ServerSocket, and the socket's listener (one small object per socket). */
+class SocketConn implements Conn, SocketEvents {
+  events!: ConnEvents;
 
-  constructor(readonly socket: WebSocket) {}
-
-  handleEvent(e: Event): void {
-    const events = this.events!;
-    switch (e.type) {
-      case "open":
-        return events.onOpen();
-      case "message": {
-        const data = (e as MessageEvent).data;
-        if (typeof data === "string") return events.onText(data);
-        return events.onBinary((data as ArrayBuffer).byteLength ?? 0);
-      }
-      case "close":
-        return events.onClose((e as CloseEvent).code);
-        // An error (e.g. invalid UTF-8) is always followed by a close event.
-    }
-  }
+  constructor(readonly socket: ServerSocket) {}
 
   send(text: string): void {
-    if (this.socket.readyState !== WebSocket.OPEN) return;
-    try {
-      this.socket.send(text);
-    } catch { /* closed meanwhile: the close event follows */ }
+    this.socket.send(text);
   }
 
   buffered(): number {
-    return this.socket.bufferedAmount;
+    return this.socket.buffered;
   }
 
   close(code: number, reason: string): void {
-    const state = this.socket.readyState;
-    if (state === WebSocket.CLOSING || state === WebSocket.CLOSED) return;
-    try {
-      this.socket.close(code, reason.slice(0, 120));
-    } catch { /* already closing */ }
+    this.socket.close(code, reason);
+  }
+
+  text(text: string): void {
+    this.events.onText(text);
+  }
+
+  binary(bytes: number): void {
+    this.events.onBinary(bytes);
+  }
+
+  tooBig(bytes: number): void {
+    this.events.onBinary(bytes);
+  }
+
+  closed(code: number): void {
+    this.events.onClose(code);
   }
 }
 
+/** Why an upgrade request was refused: the HTTP status, headers and a message for the body. */
+export interface Refusal {
+  status: number;
+  message: string;
+  headers?: Record<string, string>;
+}
+
 /**
- * Upgrades `req` to a WebSocket and wires it to the events `create` returns
- * for the new connection's `Conn`. The caller checked that `req` is an upgrade.
+ * Answers an upgrade request: a Refusal, or an Upgrade that opens the
+ * socket and wires it to the events `create` returns for its `Conn`. The
+ * caller checked the method and the path.
  */
-export function upgrade(
+export async function upgrade(
   req: Request,
   create: (conn: Conn, info: UpgradeInfo) => ConnEvents,
-): Response {
+): Promise<Refusal | Upgrade> {
+  const handshake = await readHandshake(req.headers);
+  if (!handshake.ok) return handshake;
   const { protocol, token } = readSubprotocols(req.headers.get("sec-websocket-protocol"));
-  // idleTimeout 0: liveness is the protocol's own heartbeat (pings from the client).
-  const { socket, response } = Deno.upgradeWebSocket(req, { protocol, idleTimeout: 0 });
-  socket.binaryType = "arraybuffer";
-  const conn = new SocketConn(socket);
-  conn.events = create(conn, { token });
-  // The conn itself listens (handleEvent): no closures per socket.
-  for (const type of ["open", "message", "error", "close"]) socket.addEventListener(type, conn);
-  return response;
+  return new Upgrade(switchingHeaders(handshake.accept, protocol), (raw, head) => {
+    const socket = new ServerSocket(raw, head, { maxMessage: MAX_FRAME_BYTES });
+    const conn = new SocketConn(socket);
+    conn.events = create(conn, { token });
+    conn.events.onOpen();
+    socket.start(conn);
+  });
 }

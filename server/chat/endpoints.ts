@@ -1,45 +1,45 @@
 /**
- * The chat node's HTTP surface as a plain `(Request) => Response`:
- * `GET /ws` (the WebSocket), `GET /healthz` and `GET /metrics`.
+ * The chat node's HTTP endpoints as a plain handler from `Request` to a
+ * `Response` (or, for `GET /ws`, the socket's Upgrade): the WebSocket,
+ * `GET /healthz` and `GET /metrics`. Served by server/http1.ts.
  */
+import { Upgrade } from "../http1.ts";
 import type { ChatContext } from "./chat_context.ts";
 import { Session } from "./session.ts";
 import { upgrade } from "./transport.ts";
 
-function json(status: number, body: unknown): Response {
+function json(status: number, body: unknown, headers: Record<string, string> = {}): Response {
   return new Response(JSON.stringify(body), {
     status,
-    headers: { "content-type": "application/json" },
+    headers: { "content-type": "application/json", ...headers },
   });
 }
 
-const error = (status: number, code: string, message: string) =>
-  json(status, { error: { code, message } });
+const error = (status: number, code: string, message: string, headers?: Record<string, string>) =>
+  json(status, { error: { code, message } }, headers);
 
 export function httpHandler(
   ctx: ChatContext,
   sockets: Set<Session>,
-): (req: Request) => Promise<Response> {
+): (req: Request) => Promise<Response | Upgrade> {
   return async (req) => {
     const path = new URL(req.url).pathname;
     if (req.method !== "GET") return error(405, "method_not_allowed", "only GET is served here");
     switch (path) {
       case "/ws": {
-        if (req.headers.get("upgrade")?.toLowerCase() !== "websocket") {
+        if (!req.headers.has("upgrade")) {
           return error(426, "upgrade_required", "open a WebSocket here (see docs/protocol.md)");
         }
         if (ctx.state.draining) {
           return error(503, "draining", "this chat node is shutting down; log in again");
         }
-        try {
-          return upgrade(req, (conn, info) => {
-            const s: Session = new Session(ctx, conn, info, () => sockets.delete(s));
-            sockets.add(s);
-            return s;
-          });
-        } catch {
-          return error(400, "bad_upgrade", "not a valid WebSocket upgrade request");
-        }
+        const answer = await upgrade(req, (conn, info) => {
+          const s: Session = new Session(ctx, conn, info, () => sockets.delete(s));
+          sockets.add(s);
+          return s;
+        });
+        if (answer instanceof Upgrade) return answer;
+        return error(answer.status, "bad_upgrade", answer.message, answer.headers);
       }
       case "/healthz":
         return json(ctx.state.draining ? 503 : 200, {

@@ -1,0 +1,266 @@
+/**
+ * One server-side WebSocket over a raw connection (TCP or TLS) that has
+ * already answered the upgrade with 101: the read loop (through the bounded
+ * FrameReader: a client can make it hold about one message, never more), a
+ * send queue whose size is `buffered`, and the closing handshake.
+ *
+ * Reading stops while the owner has not taken what was read (`pause()`),
+ * which is what keeps a fast sender from piling frames up in memory: the
+ * bytes wait in the kernel and TCP slows the sender down.
+ */
+import {
+  encodeClose,
+  encodeFrame,
+  encodeText,
+  FrameReader,
+  type Message,
+  OPCODE,
+} from "./frames.ts";
+
+/** What the socket tells its owner. Each is called from the read loop, in order. */
+export interface SocketEvents {
+  text(text: string): void;
+  /** A binary message of `bytes` bytes (its content is not kept). */
+  binary(bytes: number): void;
+  /**
+   * A message announced `bytes`, over the limit: none of it was read. The
+   * owner may send a last frame; the socket is then closed with 1009.
+   */
+  tooBig(bytes: number): void;
+  /** The connection is gone; called once. `code` is the peer's close code, 1006 if none came. */
+  closed(code: number): void;
+}
+
+export interface SocketOptions {
+  /** The largest message accepted, in bytes (the payload of all its fragments). */
+  maxMessage: number;
+  /** How long to wait for the peer's close frame after sending ours. */
+  closeTimeoutMs?: number;
+}
+
+const CLOSE_TIMEOUT_MS = 3000;
+/**
+ * After failing a connection (a frame too large, a protocol error), input is
+ * read and dropped for up to this long or this many bytes before the
+ * connection is closed: closing with unread input makes TCP reset it, and
+ * the reset can destroy the close frame before the client has read it.
+ */
+const LINGER_MS = 1000;
+const LINGER_BYTES = 1024 * 1024;
+/** Where lingering reads go; never looked at, so every socket can share it. */
+const DISCARD = new Uint8Array(16 * 1024);
+/** Writes are batched up to this size (one syscall for the frames of one burst). */
+const WRITE_BATCH = 64 * 1024;
+
+type State = "open" | "closing" | "closed";
+
+export class ServerSocket {
+  #conn: Deno.Conn;
+  #reader: FrameReader;
+  #events: SocketEvents | null = null;
+  #state: State = "open";
+  #queue: Uint8Array[] = [];
+  #buffered = 0;
+  #writing = false;
+  /** Once the queue is written: end (the closing handshake is over) or linger (a failure). */
+  #afterWrite: "wait" | "end" | "linger" = "wait";
+  #closeTimer: ReturnType<typeof setTimeout> | undefined;
+  #peerCode = 1006;
+  #paused: PromiseWithResolvers<void> | null = null;
+  #closeTimeoutMs: number;
+
+  /** `head`: bytes that arrived with the upgrade request, after its head. */
+  constructor(conn: Deno.Conn, head: Uint8Array, options: SocketOptions) {
+    this.#conn = conn;
+    this.#reader = new FrameReader(options.maxMessage, head);
+    this.#closeTimeoutMs = options.closeTimeoutMs ?? CLOSE_TIMEOUT_MS;
+  }
+
+  /** Starts reading; events go to `events` from now on. */
+  start(events: SocketEvents): void {
+    this.#events = events;
+    this.#readLoop();
+  }
+
+  get open(): boolean {
+    return this.#state === "open";
+  }
+
+  /** Bytes queued for the peer and not yet written to the connection. */
+  get buffered(): number {
+    return this.#buffered;
+  }
+
+  /** Bytes the peer made this socket hold for frames not yet complete. */
+  get held(): number {
+    return this.#reader.held;
+  }
+
+  send(text: string): void {
+    if (this.#state !== "open") return;
+    this.#enqueue(encodeText(text));
+  }
+
+  /** Stops reading from the connection until `resume()`. */
+  pause(): void {
+    this.#paused ??= Promise.withResolvers<void>();
+  }
+
+  resume(): void {
+    this.#paused?.resolve();
+    this.#paused = null;
+  }
+
+  /**
+   * Starts the closing handshake: the frames already queued, then a close
+   * frame; the connection ends when the peer answers or after the close
+   * timeout. `fail`: do not wait for the peer (a protocol error).
+   */
+  close(code: number, reason: string, fail = false): void {
+    if (this.#state === "closed") return;
+    if (this.#state === "open") {
+      this.#state = "closing";
+      this.#enqueue(encodeClose(code, reason));
+      this.#closeTimer = setTimeout(() => this.#finish(), this.#closeTimeoutMs);
+    }
+    if (fail) {
+      clearTimeout(this.#closeTimer);
+      this.#closeTimer = setTimeout(() => this.#finish(), LINGER_MS);
+      this.#whenWritten("linger");
+    }
+  }
+
+  /** What to do once every queued frame is written. */
+  #whenWritten(then: "end" | "linger"): void {
+    this.#afterWrite = then;
+    this.resume();
+    if (!this.#writing) this.#afterWriting();
+  }
+
+  #afterWriting(): void {
+    if (this.#afterWrite === "end") this.#finish();
+    else if (this.#afterWrite === "linger") this.#linger();
+  }
+
+  async #linger(): Promise<void> {
+    this.#afterWrite = "wait";
+    let dropped = 0;
+    try {
+      await this.#conn.closeWrite();
+      while (this.#state !== "closed" && dropped < LINGER_BYTES) {
+        const n = await this.#conn.read(DISCARD);
+        if (n === null) break;
+        dropped += n;
+      }
+    } catch { /* closed meanwhile */ }
+    this.#finish();
+  }
+
+  async #readLoop(): Promise<void> {
+    try {
+      for (;;) {
+        if (this.#paused) await this.#paused.promise;
+        if (this.#state === "closed") return;
+        const message = this.#reader.next();
+        if (message) {
+          if (!this.#handle(message)) return;
+          continue;
+        }
+        const n = await this.#conn.read(this.#reader.space());
+        if (n === null) break;
+        this.#reader.filled(n);
+      }
+    } catch { /* the connection failed or was closed */ }
+    this.#finish();
+  }
+
+  /** Acts on one message; false when reading must stop. */
+  #handle(m: Message): boolean {
+    const open = this.#state === "open";
+    switch (m.kind) {
+      case "text":
+        if (open) this.#events!.text(m.text);
+        return true;
+      case "binary":
+        if (open) this.#events!.binary(m.bytes);
+        return true;
+      case "ping":
+        if (open) this.#enqueue(encodeFrame(OPCODE.PONG, m.payload));
+        return true;
+      case "pong":
+        return true;
+      case "close":
+        this.#peerCode = m.code;
+        // Answer with the same code (none if the peer sent none), then end.
+        if (open) {
+          this.#state = "closing";
+          this.#enqueue(
+            m.code === 1005 ? encodeFrame(OPCODE.CLOSE, new Uint8Array()) : encodeClose(m.code, ""),
+          );
+        }
+        this.#whenWritten("end");
+        return false;
+      case "fail":
+        if (m.code === 1009 && open) this.#events!.tooBig(m.announced ?? 0);
+        this.close(m.code, m.reason, true);
+        return false;
+    }
+  }
+
+  #enqueue(frame: Uint8Array): void {
+    this.#queue.push(frame);
+    this.#buffered += frame.length;
+    if (!this.#writing) {
+      this.#writing = true;
+      // Frames sent in the same turn go out in one write.
+      queueMicrotask(() => this.#writeLoop());
+    }
+  }
+
+  async #writeLoop(): Promise<void> {
+    try {
+      while (this.#queue.length > 0 && this.#state !== "closed") {
+        const chunk = this.#take();
+        let off = 0;
+        while (off < chunk.length) off += await this.#conn.write(chunk.subarray(off));
+        this.#buffered -= chunk.length;
+      }
+    } catch {
+      this.#writing = false;
+      return this.#finish();
+    }
+    this.#writing = false;
+    this.#afterWriting();
+  }
+
+  /** The next frames to write, joined up to WRITE_BATCH bytes. */
+  #take(): Uint8Array {
+    const first = this.#queue[0];
+    if (this.#queue.length === 1 || first.length >= WRITE_BATCH) return this.#queue.shift()!;
+    let count = 0;
+    let size = 0;
+    while (count < this.#queue.length && size + this.#queue[count].length <= WRITE_BATCH) {
+      size += this.#queue[count++].length;
+    }
+    const out = new Uint8Array(size);
+    let at = 0;
+    for (const f of this.#queue.splice(0, count)) {
+      out.set(f, at);
+      at += f.length;
+    }
+    return out;
+  }
+
+  #finish(): void {
+    if (this.#state === "closed") return;
+    this.#state = "closed";
+    clearTimeout(this.#closeTimer);
+    this.#queue = [];
+    this.#buffered = 0;
+    this.resume();
+    try {
+      this.#conn.close();
+    } catch { /* already closed */ }
+    this.#events?.closed(this.#peerCode);
+  }
+}
