@@ -3,10 +3,6 @@
  * already answered the upgrade with 101: the read loop (through the bounded
  * FrameReader: a client can make it hold about one message, never more), a
  * send queue whose size is `buffered`, and the closing handshake.
- *
- * Reading stops while the owner has not taken what was read (`pause()`),
- * which is what keeps a fast sender from piling frames up in memory: the
- * bytes wait in the kernel and TCP slows the sender down.
  */
 import {
   encodeClose,
@@ -66,7 +62,6 @@ export class ServerSocket {
   #afterWrite: "wait" | "end" | "linger" = "wait";
   #closeTimer: ReturnType<typeof setTimeout> | undefined;
   #peerCode = 1006;
-  #paused: PromiseWithResolvers<void> | null = null;
   #closeTimeoutMs: number;
 
   /** `head`: bytes that arrived with the upgrade request, after its head. */
@@ -91,24 +86,9 @@ export class ServerSocket {
     return this.#buffered;
   }
 
-  /** Bytes the peer made this socket hold for frames not yet complete. */
-  get held(): number {
-    return this.#reader.held;
-  }
-
   send(text: string): void {
     if (this.#state !== "open") return;
     this.#enqueue(encodeText(text));
-  }
-
-  /** Stops reading from the connection until `resume()`. */
-  pause(): void {
-    this.#paused ??= Promise.withResolvers<void>();
-  }
-
-  resume(): void {
-    this.#paused?.resolve();
-    this.#paused = null;
   }
 
   /**
@@ -133,7 +113,6 @@ export class ServerSocket {
   /** What to do once every queued frame is written. */
   #whenWritten(then: "end" | "linger"): void {
     this.#afterWrite = then;
-    this.resume();
     if (!this.#writing) this.#afterWriting();
   }
 
@@ -159,7 +138,6 @@ export class ServerSocket {
   async #readLoop(): Promise<void> {
     try {
       for (;;) {
-        if (this.#paused) await this.#paused.promise;
         if (this.#state === "closed") return;
         const message = this.#reader.next();
         if (message) {
@@ -257,7 +235,6 @@ export class ServerSocket {
     clearTimeout(this.#closeTimer);
     this.#queue = [];
     this.#buffered = 0;
-    this.resume();
     try {
       this.#conn.close();
     } catch { /* already closed */ }

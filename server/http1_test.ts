@@ -1,0 +1,167 @@
+import assert from "node:assert/strict";
+import { type Http1Handler, type Http1Server, serveHttp1, Upgrade } from "./http1.ts";
+import type { HttpLimits } from "./http_limits.ts";
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+async function withServer(
+  limits: Partial<HttpLimits>,
+  handler: Http1Handler,
+  fn: (server: Http1Server) => Promise<void>,
+): Promise<void> {
+  const ac = new AbortController();
+  const server = serveHttp1({ hostname: "127.0.0.1", port: 0, signal: ac.signal, limits }, handler);
+  try {
+    await fn(server);
+  } finally {
+    ac.abort();
+    await server.finished;
+  }
+}
+
+const hello: Http1Handler = (req) =>
+  new Response(`hello ${new URL(req.url).pathname}`, { headers: { "x-test": "1" } });
+
+function connect(server: Http1Server): Promise<Deno.TcpConn> {
+  return Deno.connect({ hostname: "127.0.0.1", port: server.addr.port });
+}
+
+/** Everything the server sends until it closes, and how long after `since` it closed. */
+async function readToEnd(conn: Deno.Conn, since = Date.now()): Promise<{ text: string; ms: number }> {
+  const buf = new Uint8Array(4096);
+  let text = "";
+  for (;;) {
+    const n = await conn.read(buf).catch(() => null);
+    if (n === null) break;
+    text += dec.decode(buf.subarray(0, n));
+  }
+  try {
+    conn.close();
+  } catch { /* closed */ }
+  return { text, ms: Date.now() - since };
+}
+
+async function request(server: Http1Server, head: string): Promise<string> {
+  const conn = await connect(server);
+  await conn.write(enc.encode(head));
+  return (await readToEnd(conn)).text;
+}
+
+Deno.test("serveHttp1() answers a GET with a length, and closes the connection after it", async () => {
+  await withServer({}, hello, async (server) => {
+    const text = await request(server, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert.match(text, /^HTTP\/1\.1 200 OK\r\n/);
+    assert.match(text, /\r\nx-test: 1\r\n/);
+    assert.match(text, /\r\ncontent-length: 14\r\n/);
+    assert.match(text, /\r\nconnection: close\r\n\r\nhello \/healthz$/);
+    const head = await request(server, "HEAD /x HTTP/1.1\r\n\r\n");
+    assert.match(head, /content-length: 0\r\nconnection: close\r\n\r\n$/);
+    // fetch() reads the same answers.
+    const res = await fetch(`http://127.0.0.1:${server.addr.port}/metrics?x=1`);
+    assert.equal(await res.text(), "hello /metrics");
+  });
+});
+
+Deno.test("serveHttp1() refuses malformed and oversized request heads", async () => {
+  await withServer({ maxHeadBytes: 1024 }, hello, async (server) => {
+    const status = async (head: string) => (await request(server, head)).split("\r\n")[0];
+    assert.equal(await status("GET /\r\n\r\n"), "HTTP/1.1 400 Bad Request");
+    assert.equal(await status("GET / HTTP/2.0\r\n\r\n"), "HTTP/1.1 400 Bad Request");
+    assert.equal(await status("GET / HTTP/1.1\r\nno colon\r\n\r\n"), "HTTP/1.1 400 Bad Request");
+    assert.equal(
+      await status("GET / HTTP/1.1\r\nX-A: 1\r\n folded\r\n\r\n"),
+      "HTTP/1.1 400 Bad Request",
+    );
+    assert.equal(await status("CONNECT x:1 HTTP/1.1\r\n\r\n"), "HTTP/1.1 400 Bad Request");
+    assert.equal(
+      await status(`GET / HTTP/1.1\r\nX-Big: ${"b".repeat(2000)}\r\n\r\n`),
+      "HTTP/1.1 431 Request Header Fields Too Large",
+    );
+    assert.equal(await status("GET / HTTP/1.1\r\n\r\n"), "HTTP/1.1 200 OK");
+  });
+});
+
+Deno.test("serveHttp1() closes slow-header connections at the head deadline, however they trickle", async () => {
+  const headTimeoutMs = 600;
+  await withServer({ headTimeoutMs }, hello, async (server) => {
+    const conns = await Promise.all(Array.from({ length: 200 }, () => connect(server)));
+    const started = Date.now();
+    const stop = AbortSignal.timeout(5000);
+    // Half of them send a byte of header every 50 ms, the other half nothing at all.
+    const trickling = conns.slice(0, 100).map(async (c) => {
+      await c.write(enc.encode("GET / HTTP/1.1\r\nX-Slow: ")).catch(() => {});
+      while (!stop.aborted) {
+        await new Promise((r) => setTimeout(r, 50));
+        if (await c.write(enc.encode("a")).catch(() => null) === null) return;
+      }
+    });
+    const ends = await Promise.all(conns.map((c) => readToEnd(c, started)));
+    await Promise.all(trickling);
+    const slowest = Math.max(...ends.map((e) => e.ms));
+    assert.ok(!stop.aborted, "every connection was closed by the server");
+    assert.ok(slowest >= headTimeoutMs - 50 && slowest < headTimeoutMs + 1000, `${slowest} ms`);
+    assert.ok(ends.every((e) => e.text === ""), "nothing was answered");
+    // The server still answers a client that sends its head in time.
+    assert.match(await request(server, "GET / HTTP/1.1\r\n\r\n"), /^HTTP\/1\.1 200/);
+  });
+});
+
+Deno.test("serveHttp1() drops the oldest pending connection past maxPendingHeads", async () => {
+  await withServer({ maxPendingHeads: 5, headTimeoutMs: 10_000 }, hello, async (server) => {
+    const slow: Deno.TcpConn[] = [];
+    for (let i = 0; i < 8; i++) {
+      const c = await connect(server);
+      await c.write(enc.encode("GET / HTTP/1.1\r\n"));
+      slow.push(c);
+      // Accepted in this order: let the server see each before the next.
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const started = Date.now();
+    const oldest = await Promise.all(slow.slice(0, 3).map((c) => readToEnd(c, started)));
+    assert.ok(oldest.every((e) => e.ms < 2000), "the three oldest were dropped at once");
+    // A fresh client is served while five slow ones hold their places.
+    assert.match(await request(server, "GET / HTTP/1.1\r\n\r\n"), /^HTTP\/1\.1 200/);
+    for (const c of slow.slice(3)) c.close();
+  });
+});
+
+Deno.test("serveHttp1() hands an upgrade over with the bytes after the head, past the deadline", async () => {
+  const taken = Promise.withResolvers<{ conn: Deno.Conn; head: string }>();
+  const handler: Http1Handler = () =>
+    new Upgrade(
+      { upgrade: "test", connection: "Upgrade" },
+      (conn, head) => taken.resolve({ conn, head: dec.decode(head) }),
+    );
+  await withServer({ headTimeoutMs: 300 }, handler, async (server) => {
+    const c = await connect(server);
+    await c.write(enc.encode("GET /ws HTTP/1.1\r\nUpgrade: test\r\n\r\nearly bytes"));
+    const { conn, head } = await taken.promise;
+    assert.equal(head, "early bytes");
+    const buf = new Uint8Array(1024);
+    const n = await c.read(buf);
+    assert.equal(
+      dec.decode(buf.subarray(0, n!)),
+      "HTTP/1.1 101 Switching Protocols\r\nupgrade: test\r\nconnection: Upgrade\r\n\r\n",
+    );
+    // The head deadline no longer applies: the connection is its new owner's.
+    await new Promise((r) => setTimeout(r, 700));
+    await conn.write(enc.encode("still here"));
+    const m = await c.read(buf);
+    assert.equal(dec.decode(buf.subarray(0, m!)), "still here");
+    conn.close();
+    c.close();
+  });
+});
+
+Deno.test("serveHttp1() stops on abort: pending connections closed, finished resolves", async () => {
+  const ac = new AbortController();
+  const server = serveHttp1({ hostname: "127.0.0.1", port: 0, signal: ac.signal }, hello);
+  const c = await connect(server);
+  await c.write(enc.encode("GET / HTTP/1.1\r\n"));
+  await new Promise((r) => setTimeout(r, 50));
+  ac.abort();
+  await server.finished;
+  assert.equal((await readToEnd(c)).text, "");
+  await assert.rejects(connect(server));
+});
