@@ -28,7 +28,10 @@ function connect(server: Http1Server): Promise<Deno.TcpConn> {
 }
 
 /** Everything the server sends until it closes, and how long after `since` it closed. */
-async function readToEnd(conn: Deno.Conn, since = Date.now()): Promise<{ text: string; ms: number }> {
+async function readToEnd(
+  conn: Deno.Conn,
+  since = Date.now(),
+): Promise<{ text: string; ms: number }> {
   const buf = new Uint8Array(4096);
   let text = "";
   for (;;) {
