@@ -168,3 +168,58 @@ Deno.test("serveHttp1() stops on abort: pending connections closed, finished res
   assert.equal((await readToEnd(c)).text, "");
   await assert.rejects(connect(server));
 });
+
+/** A self-signed certificate for 127.0.0.1, made with openssl for this test. */
+async function selfSigned(): Promise<{ cert: string; key: string }> {
+  const dir = await Deno.makeTempDir();
+  try {
+    const out = await new Deno.Command("openssl", {
+      args: [
+        ...["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"],
+        ...["-nodes", "-days", "1", "-subj", "/CN=localhost"],
+        ...["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
+        ...["-keyout", `${dir}/key.pem`, "-out", `${dir}/cert.pem`],
+      ],
+      stdout: "null",
+      stderr: "piped",
+    }).output();
+    if (!out.success) throw new Error(new TextDecoder().decode(out.stderr));
+    return {
+      cert: await Deno.readTextFile(`${dir}/cert.pem`),
+      key: await Deno.readTextFile(`${dir}/key.pem`),
+    };
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+Deno.test("serveHttp1() serves TLS with the configured certificate, upgrades included", async () => {
+  const { cert, key } = await selfSigned();
+  const taken = Promise.withResolvers<Uint8Array>();
+  const handler: Http1Handler = (req) =>
+    req.headers.has("upgrade")
+      ? new Upgrade({ upgrade: "test" }, (conn, head) => {
+        taken.resolve(head);
+        conn.close();
+      })
+      : hello(req, { remoteAddr: { transport: "tcp", hostname: "", port: 0 } });
+  const ac = new AbortController();
+  const server = serveHttp1(
+    { hostname: "127.0.0.1", port: 0, signal: ac.signal, cert, key },
+    handler,
+  );
+  try {
+    const open = () =>
+      Deno.connectTls({ hostname: "127.0.0.1", port: server.addr.port, caCerts: [cert] });
+    const c = await open();
+    await c.write(enc.encode("GET /secure HTTP/1.1\r\nHost: x\r\n\r\n"));
+    assert.match((await readToEnd(c)).text, /^HTTP\/1\.1 200 OK\r\n[^]*\r\n\r\nhello \/secure$/);
+    const u = await open();
+    await u.write(enc.encode("GET /ws HTTP/1.1\r\nUpgrade: test\r\n\r\nafter"));
+    assert.equal(dec.decode(await taken.promise), "after");
+    assert.match((await readToEnd(u)).text, /^HTTP\/1\.1 101 Switching Protocols\r\n/);
+  } finally {
+    ac.abort();
+    await server.finished;
+  }
+});

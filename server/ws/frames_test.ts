@@ -75,6 +75,18 @@ Deno.test("FrameReader joins fragments, with a ping between them and UTF-8 split
   assert.deepEqual(got[2], { kind: "binary", bytes: 300 });
 });
 
+Deno.test("FrameReader unmasks payloads of every length at every alignment", () => {
+  const texts: string[] = [];
+  for (let n = 0; n < 140; n++) texts.push("abcdefghijklmnopqrstuvwxyz".repeat(6).slice(0, n));
+  texts.push("q".repeat(4097), "€".repeat(1500));
+  // Back to back, so each payload starts at a different offset of the read buffer.
+  const bytes = concat(...texts.map((t) => frame(OPCODE.TEXT, t)));
+  for (const chunk of [bytes.length, 1000, 3]) {
+    const got = feed(new FrameReader(8192), bytes, chunk);
+    assert.deepEqual(got.map((m) => (m as { text: string }).text), texts, `chunks of ${chunk}`);
+  }
+});
+
 Deno.test("FrameReader accepts a message of exactly the limit and refuses one byte more by its header", () => {
   const limit = 70_000;
   const ok = feed(new FrameReader(limit), frame(OPCODE.TEXT, "x".repeat(limit)), 5000);
