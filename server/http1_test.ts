@@ -178,6 +178,7 @@ async function selfSigned(): Promise<{ cert: string; key: string }> {
         ...["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"],
         ...["-nodes", "-days", "1", "-subj", "/CN=localhost"],
         ...["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
+        ...["-addext", "basicConstraints=critical,CA:FALSE"],
         ...["-keyout", `${dir}/key.pem`, "-out", `${dir}/cert.pem`],
       ],
       stdout: "null",
