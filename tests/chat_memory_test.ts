@@ -6,7 +6,17 @@
  * is read from /proc while the sockets do their worst.
  */
 import assert from "node:assert/strict";
-import { type Account, login, type Parley, register, startSingle, withLogs } from "./cluster.ts";
+import {
+  type Account,
+  befriend,
+  type ChatTuning,
+  login,
+  loginAndConnect,
+  type Parley,
+  register,
+  startSingle,
+  withLogs,
+} from "./cluster.ts";
 import { sleep } from "../testing/mod.ts";
 
 const MIB = 1024 * 1024;
@@ -150,8 +160,11 @@ async function trickleFrame(conn: Deno.TcpConn, length: number): Promise<void> {
   }
 }
 
-async function withNode(fn: (p: Parley, pid: number) => Promise<void>): Promise<void> {
-  const parley = await startSingle({ chat: { authTimeoutMs: 30_000 } });
+async function withNode(
+  fn: (p: Parley, pid: number) => Promise<void>,
+  chat: ChatTuning = {},
+): Promise<void> {
+  const parley = await startSingle({ chat: { authTimeoutMs: 30_000, ...chat } });
   try {
     await fn(parley, parley.nodes.get("solo")!.child!.proc.pid);
   } catch (e) {
@@ -263,4 +276,68 @@ Deno.test("an authenticated socket's 63 MiB frame is cut off at the header too",
       assert.ok(r.sent < 16 * MIB, `sent ${(r.sent / MIB).toFixed(1)} MiB before the close`);
     }
   });
+});
+
+/** Writes `frames` copies of `frame` until done or `ms` passed (a node that stopped reading). */
+async function flood(conn: Deno.TcpConn, frame: Uint8Array, frames: number, ms: number) {
+  let sent = 0;
+  const writing = (async () => {
+    for (let i = 0; i < frames; i++) {
+      await writeAll(conn, frame);
+      sent += frame.length;
+    }
+  })().catch(() => {});
+  await Promise.race([writing, sleep(ms)]);
+  return sent;
+}
+
+/** A masked (zero mask) text frame of `size` bytes: a ping padded with JSON whitespace. */
+function paddedPing(size: number): Uint8Array {
+  const ping = JSON.stringify({ type: "ping", id: "pad" });
+  const text = new TextEncoder().encode(ping.slice(0, -1) + " ".repeat(size - ping.length) + "}");
+  const header = frameHeader(size);
+  const out = new Uint8Array(header.length + text.length);
+  out.set(header);
+  out.set(text, header.length);
+  return out;
+}
+
+Deno.test("an authenticated socket whose frames wait stops being read at about one frame", async () => {
+  await withNode(async (parley, pid) => {
+    const wsUrl = parley.nodes.get("solo")!.wsUrl;
+    const [ann, ben] = await Promise.all([register(parley, "ann"), register(parley, "ben")]);
+    const a = await loginAndConnect(parley, ann);
+    const b = await loginAndConnect(parley, ben);
+    await befriend({ client: a.client, account: ann }, { client: b.client, account: ben });
+    await b.client.close();
+    // ~8 MB of messages wait for ben: more than the kernel buffers a client that does not read.
+    const text = "€".repeat(4000);
+    for (let i = 0; i < 700; i += 50) {
+      await Promise.all(
+        Array.from(
+          { length: 50 },
+          (_, k) => a.client.request("msg.send", { to: ben.id, text, client_id: `m${i + k}` }),
+        ),
+      );
+    }
+    // ben logs in and reads nothing: his sync stalls, and with it every frame he sends after.
+    const token = (await login(parley, ben)).token;
+    const conn = await rawSocket(wsUrl, ["parley.v1", `parley.auth.${token}`]);
+    await sleep(1000);
+    const before = await settledRss(pid);
+    const rss = sampleRss(pid);
+    // 800 frames of 60 KiB (valid pings, 47 MiB in all) that the node cannot handle yet.
+    const sent = await flood(conn, paddedPing(60 * 1024), 800, 4000);
+    const peak = await rss.stop();
+    const growth = peak - before;
+    console.log(
+      `an authenticated socket flooding 60 KiB frames while its frames wait: RSS ` +
+        `${before.toFixed(0)} → peak ${peak.toFixed(0)} MiB, ${(sent / MIB).toFixed(1)} MiB sent`,
+    );
+    assert.ok(growth < 16, `RSS grew by ${growth.toFixed(1)} MiB`);
+    // What it could send is what the kernel buffers took, not 47 MiB.
+    assert.ok(sent < 16 * MIB, `${(sent / MIB).toFixed(1)} MiB sent`);
+    conn.close();
+    await a.client.close();
+  }, { msgRate: 10_000, msgBurst: 10_000 });
 });

@@ -76,6 +76,10 @@ class FakePair implements Conn {
   buffered(): number {
     return this.unread;
   }
+
+  // Frames cross in microtasks here: there is no reading to pause.
+  pause(): void {}
+  resume(): void {}
 }
 
 export interface FakeConnection {

@@ -26,6 +26,9 @@ export interface FrameOwner extends Caller {
   /** Sends a frame already encoded as JSON. */
   sendJson(json: string): void;
   closeWith(code: number, reason: string): void;
+  /** Stops reading the socket while frames wait to be handled (FrameQueue), and goes on. */
+  pauseReading(): void;
+  resumeReading(): void;
   /** Runs the login for an `auth` frame (or the token of the subprotocol, `id` null). */
   authenticate(token: string, id: RequestId): Promise<void>;
 }
@@ -47,7 +50,7 @@ export class FrameLoop {
     // The hot path: with no frame in progress, a msg.send whose checks the
     // caches can answer joins a write batch now, without the frame queue.
     if (this.#queue.idle && this.#owner.phase === "live" && this.#sendNow(text)) return;
-    this.#enqueue(() => this.#handleText(text));
+    this.#enqueue(() => this.#handleText(text), text.length);
   }
 
   binary(bytes: number): void {
@@ -71,8 +74,10 @@ export class FrameLoop {
     this.#owner.send({ type: "error", id, error });
   }
 
-  #enqueue(step: () => Promise<void>): void {
-    if (!this.#queue.enqueue(step)) this.#owner.closeWith(CLOSE.POLICY, "too many frames waiting");
+  #enqueue(step: () => Promise<void>, text = 0): void {
+    if (!this.#queue.enqueue(step, text)) {
+      this.#owner.closeWith(CLOSE.POLICY, "too many frames waiting");
+    }
   }
 
   /** True if `text` was a msg.send handled here; false to take the queue (nothing done). */

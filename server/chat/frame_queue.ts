@@ -7,10 +7,25 @@
  * keep the order of requests and a conversation's pushes the order of its
  * ids. An idle queue holds no promise of its own.
  */
+import { MAX_FRAME_BYTES } from "../../proto/protocol.ts";
 import type { Logger } from "../log.ts";
 
 /** Frames accepted but not yet handled, per socket; beyond this a client is flooding. */
 export const MAX_PENDING_FRAMES = 1000;
+
+/**
+ * Text of frames waiting to be handled beyond which the owner stops reading
+ * its socket (TCP makes the client wait), so a socket whose frames wait
+ * holds about one frame's worth of them, not 1,000 frames.
+ */
+export const MAX_PENDING_TEXT = MAX_FRAME_BYTES;
+
+/** Whose frames these are: the user (for the log), and reading the socket on and off. */
+export interface QueueOwner {
+  readonly userId: number;
+  pauseReading?(): void;
+  resumeReading?(): void;
+}
 
 const SETTLED = Promise.resolve();
 
@@ -18,9 +33,10 @@ export class FrameQueue {
   #chain: Promise<void> = SETTLED;
   #tail: Promise<void> = SETTLED;
   #pending = 0;
+  #pendingText = 0;
 
   /** `owner.userId` names the user in the log when a step throws. */
-  constructor(readonly log: Logger, readonly owner: { readonly userId: number }) {}
+  constructor(readonly log: Logger, readonly owner: QueueOwner) {}
 
   /** No frame is in progress and there is room: a frame may be handled at once. */
   get idle(): boolean {
@@ -32,13 +48,18 @@ export class FrameQueue {
     return this.#tail;
   }
 
-  /** Runs `step` after the frames before it; false (nothing queued) if too many are waiting. */
-  enqueue(step: () => Promise<void>): boolean {
+  /**
+   * Runs `step` (a frame of `text` characters) after the frames before it;
+   * false (nothing queued) if too many are waiting.
+   */
+  enqueue(step: () => Promise<void>, text = 0): boolean {
     if (this.#pending >= MAX_PENDING_FRAMES) return false;
     this.#pending++;
+    if ((this.#pendingText += text) > MAX_PENDING_TEXT) this.owner.pauseReading?.();
     const next: Promise<void> = this.#chain.then(step).catch((e) => this.#failed(e)).finally(
       () => {
         this.#pending--;
+        if ((this.#pendingText -= text) <= MAX_PENDING_TEXT) this.owner.resumeReading?.();
         if (this.#chain === next) this.#chain = SETTLED;
       },
     );

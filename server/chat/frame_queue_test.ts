@@ -1,7 +1,10 @@
-/** FrameQueue: frames one at a time in order, replies in request order, a cap on waiting frames. */
+/**
+ * FrameQueue: frames one at a time in order, replies in request order, a cap
+ * on waiting frames, and reading paused while too much text waits.
+ */
 import assert from "node:assert/strict";
 import { memoryLogger } from "../../testing/mod.ts";
-import { FrameQueue, MAX_PENDING_FRAMES } from "./frame_queue.ts";
+import { FrameQueue, MAX_PENDING_FRAMES, MAX_PENDING_TEXT } from "./frame_queue.ts";
 
 const tick = (ms = 0) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -62,4 +65,25 @@ Deno.test("enqueue() refuses beyond MAX_PENDING_FRAMES waiting frames", async ()
   gate.resolve();
   await tick(10);
   assert.equal(q.enqueue(() => Promise.resolve()), true);
+});
+
+Deno.test("past MAX_PENDING_TEXT of waiting text the owner stops reading, and goes on once handled", async () => {
+  const { log } = memoryLogger();
+  const calls: string[] = [];
+  const q = new FrameQueue(log, {
+    userId: 1,
+    pauseReading: () => calls.push("pause"),
+    resumeReading: () => calls.push("resume"),
+  });
+  const gate = Promise.withResolvers<void>();
+  q.enqueue(() => gate.promise, 10);
+  const half = Math.floor(MAX_PENDING_TEXT / 2);
+  q.enqueue(() => Promise.resolve(), half);
+  assert.deepEqual(calls, [], "under the limit: reading goes on");
+  q.enqueue(() => Promise.resolve(), half);
+  assert.deepEqual(calls, ["pause"], "over it: reading stops");
+  gate.resolve();
+  await tick();
+  assert.equal(calls.at(-1), "resume");
+  assert.equal(q.idle, true);
 });

@@ -246,6 +246,14 @@ export class Session implements LoginSession, FrameOwner, ConnEvents {
     this.closeWith(CLOSE.SERVICE_RESTART, "node draining");
   }
 
+  pauseReading(): void {
+    this.#conn.pause();
+  }
+
+  resumeReading(): void {
+    this.#conn.resume();
+  }
+
   closeWith(code: number, reason: string): void {
     if (this.#phase === "closed") return;
     this.#phase = "closed";

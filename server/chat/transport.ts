@@ -16,6 +16,9 @@ export interface Conn {
   close(code: number, reason: string): void;
   /** Bytes sent but not yet written to the network (a client that does not read). */
   buffered(): number;
+  /** Stop reading the client's frames until `resume()` (frames read are waiting to be handled). */
+  pause(): void;
+  resume(): void;
 }
 
 /** What the transport tells a session. */
@@ -63,6 +66,14 @@ class SocketConn implements Conn, SocketEvents {
 
   close(code: number, reason: string): void {
     this.socket.close(code, reason);
+  }
+
+  pause(): void {
+    this.socket.pause();
+  }
+
+  resume(): void {
+    this.socket.resume();
   }
 
   text(text: string): void {

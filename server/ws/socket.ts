@@ -3,6 +3,9 @@
  * already answered the upgrade with 101: the read loop (through the bounded
  * FrameReader: a client can make it hold about one message, never more), a
  * send queue whose size is `buffered`, and the closing handshake.
+ *
+ * `pause()` stops reading until `resume()`: an owner that has not handled
+ * what was read leaves the rest in the kernel, and TCP slows the sender down.
  */
 import {
   encodeClose,
@@ -63,6 +66,7 @@ export class ServerSocket {
   #closeTimer: ReturnType<typeof setTimeout> | undefined;
   #peerCode = 1006;
   #closeTimeoutMs: number;
+  #paused: PromiseWithResolvers<void> | null = null;
 
   /** `head`: bytes that arrived with the upgrade request, after its head. */
   constructor(conn: Deno.Conn, head: Uint8Array, options: SocketOptions) {
@@ -91,6 +95,16 @@ export class ServerSocket {
     this.#enqueue(encodeText(text));
   }
 
+  /** Stops reading from the connection until `resume()`. */
+  pause(): void {
+    this.#paused ??= Promise.withResolvers<void>();
+  }
+
+  resume(): void {
+    this.#paused?.resolve();
+    this.#paused = null;
+  }
+
   /**
    * Starts the closing handshake: the frames already queued, then a close
    * frame; the connection ends when the peer answers or after the close
@@ -98,6 +112,7 @@ export class ServerSocket {
    */
   close(code: number, reason: string, fail = false): void {
     if (this.#state === "closed") return;
+    this.resume();
     if (this.#state === "open") {
       this.#state = "closing";
       this.#enqueue(encodeClose(code, reason));
@@ -138,6 +153,8 @@ export class ServerSocket {
   async #readLoop(): Promise<void> {
     try {
       for (;;) {
+        // Closing, the peer's close frame is still read: a pause no longer holds.
+        if (this.#paused && this.#state === "open") await this.#paused.promise;
         if (this.#state === "closed") return;
         const message = this.#reader.next();
         if (message) {
@@ -235,6 +252,7 @@ export class ServerSocket {
     clearTimeout(this.#closeTimer);
     this.#queue = [];
     this.#buffered = 0;
+    this.resume();
     try {
       this.#conn.close();
     } catch { /* already closed */ }
