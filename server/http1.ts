@@ -1,16 +1,41 @@
 /**
  * A small HTTP/1.1 server over a raw TCP or TLS listener, for a port that
  * serves a few GET endpoints and WebSocket upgrades (the chat node's). It
- * bounds every connection until its request is read (server/http_limits.ts:
- * a deadline for the head, its size, how many may be pending), answers one
- * request per connection, and hands an upgraded connection over whole.
+ * bounds every connection until its request is read (HttpLimits: a deadline
+ * for the head, its size, how many may be pending), answers one request per
+ * connection, and hands an upgraded connection over whole. Once upgraded,
+ * none of these limits applies: the WebSocket's owner governs it.
  *
  * Deno.serve has no head timeout, and its WebSocket upgrade reads frames of
  * up to 64 MiB into memory before they can be refused; owning the raw
  * connection is what lets server/ws read frames within a limit. Requests
  * have no body here: a handler sees a `Request` with headers only.
  */
-import { HTTP_LIMITS, type HttpLimits } from "./http_limits.ts";
+export interface HttpLimits {
+  /**
+   * From accepting a connection to the end of its request head (the TLS
+   * handshake included). A client that has not sent a whole head by then
+   * is disconnected, however slowly it keeps sending.
+   */
+  headTimeoutMs: number;
+  /** The request line and headers together, in bytes; a larger head gets 431. */
+  maxHeadBytes: number;
+  /**
+   * Connections still sending their head. Past this, the oldest of them is
+   * dropped, so a flood of slow clients cannot keep a fresh one out.
+   */
+  maxPendingHeads: number;
+  /** Writing an answer to a client that does not read it. */
+  writeTimeoutMs: number;
+}
+
+/** The head deadline is the gate's too (its listener runs on node:http, whose headersTimeout it sets). */
+export const HTTP_LIMITS: Readonly<HttpLimits> = {
+  headTimeoutMs: 10_000,
+  maxHeadBytes: 16 * 1024,
+  maxPendingHeads: 1024,
+  writeTimeoutMs: 10_000,
+};
 
 export interface Http1Options {
   hostname: string;

@@ -1,6 +1,11 @@
 import assert from "node:assert/strict";
-import { type Http1Handler, type Http1Server, serveHttp1, Upgrade } from "./http1.ts";
-import type { HttpLimits } from "./http_limits.ts";
+import {
+  type Http1Handler,
+  type Http1Server,
+  type HttpLimits,
+  serveHttp1,
+  Upgrade,
+} from "./http1.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();

@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import WebSocket from "ws";
 import { type Account, login, type Parley, register, startSingle, withLogs } from "./cluster.ts";
 import { ChatClient, connect, sleep } from "../testing/mod.ts";
-import { HTTP_LIMITS } from "../server/http_limits.ts";
+import { HTTP_LIMITS } from "../server/http1.ts";
 
 interface RawAnswer {
   status: number;
