@@ -45,8 +45,11 @@ export interface Http1Options {
   key?: string;
   signal?: AbortSignal;
   limits?: Partial<HttpLimits>;
-  /** Told when accepting fails (e.g. out of file descriptors); the server keeps accepting. */
-  onAcceptError?: (error: unknown) => void;
+  /**
+   * Told when accepting fails (e.g. out of file descriptors: the server
+   * keeps accepting) and when the handler throws (the answer is a 500).
+   */
+  onError?: (error: unknown) => void;
 }
 
 export interface Http1Info {
@@ -136,7 +139,7 @@ export function serveHttp1(options: Http1Options, handler: Http1Handler): Http1S
     if (head === null || stopped) return closeQuietly(conn);
     const answer = typeof head === "number"
       ? new Response(null, { status: head })
-      : await answerFor(head, conn, handler);
+      : await answerFor(head, conn, handler, options.onError);
     await writeAnswer(conn, answer, typeof head === "number" ? null : head, limits.writeTimeoutMs);
   };
 
@@ -147,7 +150,7 @@ export function serveHttp1(options: Http1Options, handler: Http1Handler): Http1S
         conn = await listener.accept();
       } catch (e) {
         if (stopped || e instanceof Deno.errors.BadResource) break;
-        options.onAcceptError?.(e);
+        options.onError?.(e);
         await new Promise((r) => setTimeout(r, 100));
         continue;
       }
@@ -167,6 +170,7 @@ async function answerFor(
   head: Head,
   conn: Deno.Conn,
   handler: Http1Handler,
+  onError?: (error: unknown) => void,
 ): Promise<Response | Upgrade> {
   let req: Request;
   try {
@@ -180,7 +184,8 @@ async function answerFor(
   }
   try {
     return await handler(req, { remoteAddr: conn.remoteAddr as Deno.NetAddr });
-  } catch {
+  } catch (e) {
+    onError?.(e);
     return new Response(null, { status: 500 });
   }
 }

@@ -90,6 +90,27 @@ Deno.test("serveHttp1() refuses malformed and oversized request heads", async ()
   });
 });
 
+Deno.test("serveHttp1() answers 500 when the handler throws, and says so through onError", async () => {
+  const errors: unknown[] = [];
+  const ac = new AbortController();
+  const server = serveHttp1({
+    hostname: "127.0.0.1",
+    port: 0,
+    signal: ac.signal,
+    onError: (e) => errors.push(e),
+  }, () => {
+    throw new Error("handler bug");
+  });
+  try {
+    const text = await request(server, "GET / HTTP/1.1\r\n\r\n");
+    assert.match(text, /^HTTP\/1\.1 500 Internal Server Error\r\n/);
+    assert.deepEqual(errors.map((e) => (e as Error).message), ["handler bug"]);
+  } finally {
+    ac.abort();
+    await server.finished;
+  }
+});
+
 Deno.test("serveHttp1() closes slow-header connections at the head deadline, however they trickle", async () => {
   const headTimeoutMs = 600;
   await withServer({ headTimeoutMs }, hello, async (server) => {

@@ -148,7 +148,7 @@ export async function start(
       hostname: config.chat.host,
       port: config.chat.port,
       signal: ac.signal,
-      onAcceptError: (error) => log.warn("accepting a connection failed", { error }),
+      onError: (error) => log.error("chat HTTP listener", { error }),
       ...(config.tls ? { cert: config.tls.cert, key: config.tls.key } : {}),
     }, httpHandler(ctx, sockets));
   } catch (e) {

@@ -151,22 +151,26 @@ export class ServerSocket {
   }
 
   async #readLoop(): Promise<void> {
-    try {
-      for (;;) {
-        // Closing, the peer's close frame is still read: a pause no longer holds.
-        if (this.#paused && this.#state === "open") await this.#paused.promise;
-        if (this.#state === "closed") return;
-        const message = this.#reader.next();
-        if (message) {
-          if (!this.#handle(message)) return;
-          continue;
-        }
-        const n = await this.#conn.read(this.#reader.space());
-        if (n === null) break;
-        this.#reader.filled(n);
+    for (;;) {
+      // Closing, the peer's close frame is still read: a pause no longer holds.
+      if (this.#paused && this.#state === "open") await this.#paused.promise;
+      if (this.#state === "closed") return;
+      // The owner's handlers run outside the try: a handler that throws is a
+      // bug and surfaces as one (as in an event listener), not as a lost peer.
+      const message = this.#reader.next();
+      if (message) {
+        if (!this.#handle(message)) return;
+        continue;
       }
-    } catch { /* the connection failed or was closed */ }
-    this.#finish();
+      let n: number | null;
+      try {
+        n = await this.#conn.read(this.#reader.space());
+      } catch {
+        n = null; // the connection failed, or was closed here
+      }
+      if (n === null) return this.#finish();
+      this.#reader.filled(n);
+    }
   }
 
   /** Acts on one message; false when reading must stop. */
@@ -192,6 +196,8 @@ export class ServerSocket {
           this.#enqueue(
             m.code === 1005 ? encodeFrame(OPCODE.CLOSE, new Uint8Array()) : encodeClose(m.code, ""),
           );
+          // A peer that does not read our answer is not waited for.
+          this.#closeTimer = setTimeout(() => this.#finish(), this.#closeTimeoutMs);
         }
         this.#whenWritten("end");
         return false;
