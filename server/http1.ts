@@ -9,8 +9,12 @@
  * Deno.serve has no head timeout, and its WebSocket upgrade reads frames of
  * up to 64 MiB into memory before they can be refused; owning the raw
  * connection is what lets server/ws read frames within a limit. Requests
- * have no body here: a handler sees a `Request` with headers only.
+ * have no body here: a handler sees a `Request` with headers only. HTTP/2
+ * is not spoken: a client that opens with its preface gets a 505
+ * (server/http2_refusal.ts).
  */
+import { refuseHttp2 } from "./http2_refusal.ts";
+
 export interface HttpLimits {
   /**
    * From accepting a connection to the end of its request head (the TLS
@@ -83,6 +87,8 @@ interface Head {
   rest: Uint8Array;
 }
 
+/** The head an HTTP/2 connection preface reads as. */
+const HTTP2_PREFACE = { method: "PRI", target: "*" };
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const REQUEST_LINE = /^([^ ]+) ([^ ]+) HTTP\/1\.([01])$/;
 const HEADER_LINE = /^([^:]+):[ \t]*(.*?)[ \t]*$/;
@@ -137,6 +143,12 @@ export function serveHttp1(options: Http1Options, handler: Http1Handler): Http1S
       pending.delete(conn);
     }
     if (head === null || stopped) return closeQuietly(conn);
+    if (typeof head !== "number" && head.method === HTTP2_PREFACE.method) {
+      const t = setTimeout(() => closeQuietly(conn), limits.writeTimeoutMs);
+      await refuseHttp2(conn, head.rest).catch(() => {});
+      clearTimeout(t);
+      return closeQuietly(conn);
+    }
     const answer = typeof head === "number"
       ? new Response(null, { status: head })
       : await answerFor(head, conn, handler, options.onError);
@@ -236,6 +248,8 @@ function headEnd(buf: Uint8Array, from: number, end: number): number {
 
 function parseHead(text: string, rest: Uint8Array): Head | number {
   const lines = text.split("\r\n");
+  // HTTP/2's connection preface reads as a head "PRI * HTTP/2.0" and its end.
+  if (text === "PRI * HTTP/2.0") return { ...HTTP2_PREFACE, headers: [], rest };
   const line = REQUEST_LINE.exec(lines[0]);
   if (!line || !TOKEN.test(line[1])) return 400;
   const headers: [string, string][] = [];

@@ -1,4 +1,6 @@
 import assert from "node:assert/strict";
+import { AppError } from "../proto/errors.ts";
+import { statusClient } from "../proto/services.ts";
 import {
   type Http1Handler,
   type Http1Server,
@@ -193,6 +195,25 @@ Deno.test("serveHttp1() stops on abort: pending connections closed, finished res
   await server.finished;
   assert.equal((await readToEnd(c)).text, "");
   await assert.rejects(connect(server));
+});
+
+Deno.test("serveHttp1() answers an HTTP/2 client with 505, so a gRPC client knows it is not gRPC", async () => {
+  await withServer({}, hello, async (server) => {
+    const client = statusClient(`127.0.0.1:${server.addr.port}`);
+    try {
+      const e = await client.ListNodes({}, { deadlineMs: 5000 }).then(
+        () => null,
+        (e: unknown) => e,
+      );
+      assert.ok(e instanceof AppError);
+      assert.equal(e.code, "peer_not_parley", e.message);
+      assert.match(e.message, /505/);
+    } finally {
+      client.close();
+    }
+    // The listener still serves HTTP/1.1 afterwards.
+    assert.match(await request(server, "GET / HTTP/1.1\r\n\r\n"), /^HTTP\/1\.1 200/);
+  });
 });
 
 /** A self-signed certificate for 127.0.0.1, made with openssl for this test. */
