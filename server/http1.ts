@@ -160,6 +160,9 @@ export function serveHttp1(options: Http1Options, handler: Http1Handler): Http1S
       let conn: Deno.Conn;
       try {
         conn = await listener.accept();
+        // Small frames go out at once (Nagle would hold a reply until the last
+        // segment is acked); Deno.serve does the same for plain TCP.
+        if (!options.cert) (conn as Deno.TcpConn).setNoDelay(true);
       } catch (e) {
         if (stopped || e instanceof Deno.errors.BadResource) break;
         options.onError?.(e);
