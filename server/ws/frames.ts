@@ -256,15 +256,24 @@ export function encodeFrame(op: number, payload: Uint8Array): Uint8Array {
 
 /** A text frame, encoded straight into its frame (one copy of the text, not two). */
 export function encodeText(text: string): Uint8Array {
-  // UTF-8 takes at most 3 bytes per UTF-16 unit.
+  const out = new Uint8Array(maxTextFrame(text));
+  return out.subarray(0, encodeTextInto(text, out));
+}
+
+/** The most bytes `text` can take as a frame: UTF-8 is at most 3 bytes per UTF-16 unit. */
+export function maxTextFrame(text: string): number {
+  return 10 + text.length * 3;
+}
+
+/** Writes `text` as a text frame at the start of `out` (room: maxTextFrame); its length. */
+export function encodeTextInto(text: string, out: Uint8Array): number {
   const max = text.length * 3;
   const header = max < 126 ? 2 : max < 65536 ? 4 : 10;
-  const out = new Uint8Array(header + max);
   const { written } = encoder.encodeInto(text, out.subarray(header));
   const exact = written < 126 ? 2 : written < 65536 ? 4 : 10;
   if (exact !== header) out.copyWithin(exact, header, header + written);
   writeHeader(out, OPCODE.TEXT, written);
-  return out.subarray(0, exact + written);
+  return exact + written;
 }
 
 /** A close frame with `code` and a reason cut to fit the 125-byte limit. */

@@ -11,7 +11,9 @@ import {
   encodeClose,
   encodeFrame,
   encodeText,
+  encodeTextInto,
   FrameReader,
+  maxTextFrame,
   type Message,
   OPCODE,
 } from "./frames.ts";
@@ -50,6 +52,12 @@ const LINGER_BYTES = 1024 * 1024;
 const DISCARD = new Uint8Array(16 * 1024);
 /** Writes are batched up to this size (one syscall for the frames of one burst). */
 const WRITE_BATCH = 64 * 1024;
+/**
+ * Where queued texts are framed for a write, then copied out in one piece:
+ * one allocation per write, not one per frame. Shared by every socket, as
+ * it is filled and emptied in one synchronous step.
+ */
+const SCRATCH = new Uint8Array(WRITE_BATCH * 4);
 
 type State = "open" | "closing" | "closed";
 
@@ -58,7 +66,8 @@ export class ServerSocket {
   #reader: FrameReader;
   #events: SocketEvents | null = null;
   #state: State = "open";
-  #queue: Uint8Array[] = [];
+  /** Texts not yet framed, and frames (control frames). */
+  #queue: (string | Uint8Array)[] = [];
   #buffered = 0;
   #writing = false;
   /** Once the queue is written: end (the closing handshake is over) or linger (a failure). */
@@ -85,14 +94,17 @@ export class ServerSocket {
     return this.#state === "open";
   }
 
-  /** Bytes queued for the peer and not yet written to the connection. */
+  /**
+   * Bytes queued for the peer and not yet written to the connection (a text
+   * not yet framed counts by its length).
+   */
   get buffered(): number {
     return this.#buffered;
   }
 
   send(text: string): void {
     if (this.#state !== "open") return;
-    this.#enqueue(encodeText(text));
+    this.#enqueue(text);
   }
 
   /** Stops reading from the connection until `resume()`. */
@@ -208,9 +220,9 @@ export class ServerSocket {
     }
   }
 
-  #enqueue(frame: Uint8Array): void {
-    this.#queue.push(frame);
-    this.#buffered += frame.length;
+  #enqueue(item: string | Uint8Array): void {
+    this.#queue.push(item);
+    this.#buffered += item.length;
     if (!this.#writing) {
       this.#writing = true;
       // Frames sent in the same turn go out in one write.
@@ -237,19 +249,32 @@ export class ServerSocket {
   /** The next frames to write, joined up to WRITE_BATCH bytes. */
   #take(): Uint8Array {
     const first = this.#queue[0];
-    if (this.#queue.length === 1 || first.length >= WRITE_BATCH) return this.#queue.shift()!;
-    let count = 0;
-    let size = 0;
-    while (count < this.#queue.length && size + this.#queue[count].length <= WRITE_BATCH) {
-      size += this.#queue[count++].length;
+    const alone = typeof first === "string" ? maxTextFrame(first) : first.length;
+    if (alone > SCRATCH.length) {
+      // Too large for the scratch buffer: framed on its own.
+      this.#queue.shift();
+      const frame = typeof first === "string" ? encodeText(first) : first;
+      this.#buffered += frame.length - first.length;
+      return frame;
     }
-    const out = new Uint8Array(size);
     let at = 0;
-    for (const f of this.#queue.splice(0, count)) {
-      out.set(f, at);
-      at += f.length;
+    let taken = 0;
+    let counted = 0;
+    while (taken < this.#queue.length && at < WRITE_BATCH) {
+      const item = this.#queue[taken];
+      const room = typeof item === "string" ? maxTextFrame(item) : item.length;
+      if (at + room > SCRATCH.length) break;
+      if (typeof item === "string") at += encodeTextInto(item, SCRATCH.subarray(at));
+      else {
+        SCRATCH.set(item, at);
+        at += item.length;
+      }
+      counted += item.length;
+      taken++;
     }
-    return out;
+    this.#queue.splice(0, taken);
+    this.#buffered += at - counted;
+    return SCRATCH.slice(0, at);
   }
 
   #finish(): void {

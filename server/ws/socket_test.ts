@@ -143,3 +143,24 @@ Deno.test("ServerSocket counts what waits for a client that does not read as buf
     await s.close();
   }
 });
+
+Deno.test("ServerSocket sends a turn's frames in order, small ones joined and a huge one alone", async () => {
+  const s = serve(1024, {});
+  try {
+    const raw = await RawSocket.open(s.url);
+    const server = await s.next();
+    const huge = "h€".repeat(150_000); // 600,000 bytes: more than a joined write holds
+    const texts = ["a", "b€", huge, ...Array.from({ length: 500 }, (_, i) => `small ${i}`), "z"];
+    for (const t of texts) server.socket.send(t);
+    const got: string[] = [];
+    while (got.length < texts.length) {
+      const f = await raw.readFrame();
+      assert.equal(f?.opcode, OPCODE.TEXT);
+      got.push(new TextDecoder().decode(f!.payload));
+    }
+    assert.deepEqual(got, texts);
+    raw.close();
+  } finally {
+    await s.close();
+  }
+});
