@@ -8,13 +8,18 @@ import { AppError } from "../../proto/errors.ts";
 import type { EngineCase } from "./engine_contract.ts";
 import { acquireLock } from "./locks.ts";
 import {
+  addSession,
   clearNodePresence,
-  clearPresence,
   countOnline,
+  ensureSessions,
   getPresence,
-  getPresenceMany,
+  getSessions,
+  getSessionsMany,
+  hasNodeMarker,
   listOnline,
-  type PresenceRecord,
+  type PresenceSession,
+  removeSession,
+  setNodeMarker,
   setPresence,
 } from "./presence.ts";
 import {
@@ -91,38 +96,115 @@ function locks(test: EngineCase): void {
 }
 
 function presence(test: EngineCase): void {
-  const rec = (node: string, session: string): PresenceRecord => ({ node, session, since: 5 });
+  const rec = (node: string, session: string, since = 5): PresenceSession => ({
+    node,
+    session,
+    since,
+  });
+  const ids = (list: PresenceSession[]) => list.map((s) => s.session).sort();
 
   test("getPresence() reads what setPresence() wrote; unknown users are offline", async (e) => {
     assert.equal(await getPresence(e, 7), null);
+    assert.deepEqual(await getSessions(e, 7), []);
     await setPresence(e, 7, rec("n1", "s1"));
     assert.deepEqual(await getPresence(e, 7), rec("n1", "s1"));
     await setPresence(e, 7, rec("n2", "s2"));
-    assert.deepEqual(await getPresence(e, 7), rec("n2", "s2"));
+    assert.deepEqual(await getSessions(e, 7), [rec("n2", "s2")]);
   });
 
-  test("getPresenceMany() returns only the users who are online", async (e) => {
-    await setPresence(e, 1, rec("n1", "a"));
-    await setPresence(e, 3, rec("n2", "c"));
-    const got = await getPresenceMany(e, [1, 2, 3]);
-    assert.deepEqual([...got.entries()].sort(), [[1, rec("n1", "a")], [3, rec("n2", "c")]]);
-    assert.equal((await getPresenceMany(e, [])).size, 0);
+  test("addSession() keeps every session of a user, and says which were there before", async (e) => {
+    const full: PresenceSession = {
+      ...rec("n1", "a", 1),
+      addr: "10.0.0.1:5",
+      device: "laptop-1",
+      label: "laptop",
+      jti: "j1",
+    };
+    assert.deepEqual(await addSession(e, 7, full), { before: [], evicted: [] });
+    const second = await addSession(e, 7, rec("n2", "b", 2));
+    assert.deepEqual(second, { before: [full], evicted: [] });
+    // The same session again replaces its own entry.
+    const again = await addSession(e, 7, rec("n2", "b", 3));
+    assert.deepEqual(ids(again.before), ["a"]);
+    const list = await getSessions(e, 7);
+    assert.deepEqual(list, [full, rec("n2", "b", 3)]);
+    assert.deepEqual(await getPresence(e, 7), rec("n2", "b", 3), "the newest session");
   });
 
-  test("clearPresence() removes the record only while that session is current", async (e) => {
-    await setPresence(e, 7, rec("n1", "old"));
-    await setPresence(e, 7, rec("n2", "new"));
-    assert.equal(await clearPresence(e, 7, "old"), false);
-    assert.deepEqual(await getPresence(e, 7), rec("n2", "new"));
-    assert.equal(await clearPresence(e, 7, "new"), true);
-    assert.equal(await getPresence(e, 7), null);
-    assert.equal(await clearPresence(e, 7, "new"), false);
+  test("addSession() with replace leaves only the new session; with max evicts the oldest", async (e) => {
+    await addSession(e, 1, rec("n1", "old", 1));
+    await addSession(e, 1, rec("n2", "older", 0));
+    const r = await addSession(e, 1, rec("n1", "new", 9), { replace: true });
+    assert.deepEqual(ids(r.evicted), ["old", "older"]);
+    assert.deepEqual(await getSessions(e, 1), [rec("n1", "new", 9)]);
+
+    for (const [s, since] of [["c", 30], ["a", 10], ["b", 20]] as const) {
+      assert.deepEqual((await addSession(e, 2, rec("n1", s, since), { max: 3 })).evicted, []);
+    }
+    const capped = await addSession(e, 2, rec("n2", "d", 40), { max: 3 });
+    assert.deepEqual(capped.evicted, [rec("n1", "a", 10)]);
+    assert.deepEqual(ids(await getSessions(e, 2)), ["b", "c", "d"]);
+    const tighter = await addSession(e, 2, rec("n2", "e", 50), { max: 2 });
+    assert.deepEqual(ids(tighter.evicted), ["b", "c"]);
+    assert.deepEqual(ids(await getSessions(e, 2)), ["d", "e"]);
+  });
+
+  test("removeSession() takes out one session and says how many are left", async (e) => {
+    await addSession(e, 7, rec("n1", "a"));
+    await addSession(e, 7, rec("n2", "b"));
+    assert.deepEqual(await removeSession(e, 7, "zzz"), { removed: false, left: 2 });
+    assert.deepEqual(await removeSession(e, 7, "a"), { removed: true, left: 1 });
+    assert.deepEqual(await removeSession(e, 7, "a"), { removed: false, left: 1 });
+    assert.deepEqual(await removeSession(e, 7, "b"), { removed: true, left: 0 });
+    assert.deepEqual(await getSessions(e, 7), []);
+    assert.equal(await countOnline(e), 0, "an offline user has no field left");
+  });
+
+  test("sessions of one user opening and closing at once lose none of each other's entries", async (e) => {
+    await Promise.all(
+      Array.from({ length: 20 }, (_, i) => addSession(e, 9, rec(`n${i % 3}`, `s${i}`, i))),
+    );
+    assert.equal((await getSessions(e, 9)).length, 20);
+    const results = await Promise.all([
+      ...Array.from({ length: 10 }, (_, i) => removeSession(e, 9, `s${i}`)),
+      ...Array.from({ length: 5 }, (_, i) => addSession(e, 9, rec("n9", `t${i}`, 100 + i))),
+    ]);
+    assert.ok(results.slice(0, 10).every((r) => "removed" in r && r.removed));
+    assert.deepEqual(
+      ids(await getSessions(e, 9)),
+      [...Array.from({ length: 10 }, (_, i) => `s${i + 10}`), "t0", "t1", "t2", "t3", "t4"]
+        .sort(),
+    );
+  });
+
+  test("a record an older node wrote (one object) reads as a list of one; garbage reads as offline", async (e) => {
+    await e.hset("presence", "3", JSON.stringify({ node: "n1", session: "s", since: 4, jti: "j" }));
+    await e.hset("presence", "4", "{not json");
+    await e.hset("presence", "5", JSON.stringify([{ node: "n1" }, rec("n2", "ok")]));
+    assert.deepEqual(await getSessions(e, 3), [{ ...rec("n1", "s", 4), jti: "j" }]);
+    assert.deepEqual(await getSessions(e, 4), []);
+    assert.deepEqual(await getSessions(e, 5), [rec("n2", "ok")]);
+    assert.deepEqual((await addSession(e, 3, rec("n2", "t"))).before, [
+      { ...rec("n1", "s", 4), jti: "j" },
+    ]);
+    assert.equal((await getSessions(e, 3)).length, 2);
+  });
+
+  test("getSessionsMany() returns only the users who are online", async (e) => {
+    await addSession(e, 1, rec("n1", "a"));
+    await addSession(e, 1, rec("n2", "a2"));
+    await addSession(e, 3, rec("n2", "c"));
+    const got = await getSessionsMany(e, [1, 2, 3]);
+    assert.deepEqual([...got.keys()].sort(), [1, 3]);
+    assert.deepEqual(ids(got.get(1)!), ["a", "a2"]);
+    assert.equal((await getSessionsMany(e, [])).size, 0);
   });
 
   test("countOnline() and listOnline() page through every online user", async (e) => {
-    for (let id = 1; id <= 30; id++) await setPresence(e, id, rec(`n${id % 3}`, `s${id}`));
+    for (let id = 1; id <= 30; id++) await addSession(e, id, rec(`n${id % 3}`, `s${id}`));
+    await addSession(e, 12, rec("n9", "second"));
     assert.equal(await countOnline(e), 30);
-    const seen = new Map<number, PresenceRecord>();
+    const seen = new Map<number, PresenceSession[]>();
     let cursor = "0";
     do {
       const page = await listOnline(e, { cursor, limit: 7 });
@@ -130,7 +212,7 @@ function presence(test: EngineCase): void {
       cursor = page.cursor;
     } while (cursor !== "0");
     assert.equal(seen.size, 30);
-    assert.deepEqual(seen.get(12), rec("n0", "s12"));
+    assert.deepEqual(seen.get(12), [rec("n0", "s12"), rec("n9", "second")]);
   });
 
   test("listOnline() rejects a cursor or limit it did not hand out", async (e) => {
@@ -139,13 +221,34 @@ function presence(test: EngineCase): void {
     await assert.rejects(() => listOnline(e, { cursor: "0", limit: 0 }), bad("bad_limit"));
   });
 
-  test("clearNodePresence() removes exactly the records that point to that node", async (e) => {
-    for (let id = 1; id <= 10; id++) await setPresence(e, id, rec(id <= 4 ? "dead" : "alive", "s"));
+  test("clearNodePresence() takes out exactly the sessions on that node, and its marker", async (e) => {
+    for (let id = 1; id <= 10; id++) await addSession(e, id, rec(id <= 4 ? "dead" : "alive", "s"));
+    await addSession(e, 2, rec("alive", "s2"));
+    await setNodeMarker(e, "dead", 1);
+    await setNodeMarker(e, "alive", 1);
+    assert.equal(await hasNodeMarker(e, "dead"), true);
     assert.equal(await clearNodePresence(e, "dead"), 4);
-    assert.equal(await countOnline(e), 6);
-    assert.equal(await getPresence(e, 1), null);
-    assert.deepEqual(await getPresence(e, 5), rec("alive", "s"));
+    assert.equal(await hasNodeMarker(e, "dead"), false);
+    assert.equal(await hasNodeMarker(e, "alive"), true);
+    assert.equal(await countOnline(e), 7, "user 2 still has a session on a live node");
+    assert.deepEqual(await getSessions(e, 1), []);
+    assert.deepEqual(await getSessions(e, 2), [rec("alive", "s2")]);
+    assert.deepEqual(await getSessions(e, 5), [rec("alive", "s")]);
     assert.equal(await clearNodePresence(e, "dead"), 0);
+  });
+
+  test("ensureSessions() writes back only the sessions presence lost", async (e) => {
+    await addSession(e, 1, rec("n1", "kept"));
+    await addSession(e, 2, rec("n2", "theirs"));
+    const n = await ensureSessions(e, [
+      [1, rec("n1", "kept", 99)],
+      [2, rec("n1", "lost")],
+      [3, rec("n1", "gone")],
+    ]);
+    assert.equal(n, 2);
+    assert.deepEqual(await getSessions(e, 1), [rec("n1", "kept")], "a present entry is untouched");
+    assert.deepEqual(ids(await getSessions(e, 2)), ["lost", "theirs"]);
+    assert.deepEqual(await getSessions(e, 3), [rec("n1", "gone")]);
   });
 }
 

@@ -163,6 +163,39 @@ function hashContract(test: EngineCase): void {
     assert.equal(await e.hget("h", "g"), "other");
   });
 
+  test("hsetIfEquals() sets, replaces or deletes a field only when it holds what was expected", async (e) => {
+    assert.equal(await e.hsetIfEquals("h", "f", "x", "a"), false, "expected a value, found none");
+    assert.equal(await e.hget("h", "f"), null);
+    assert.equal(await e.hsetIfEquals("h", "f", null, "a"), true, "created");
+    assert.equal(await e.hsetIfEquals("h", "f", null, "b"), false, "the field exists now");
+    assert.equal(await e.hsetIfEquals("h", "f", "b", "c"), false, "another value");
+    assert.equal(await e.hget("h", "f"), "a");
+    assert.equal(await e.hsetIfEquals("h", "f", "a", "c"), true, "replaced");
+    await e.hset("h", "g", "other");
+    assert.equal(await e.hsetIfEquals("h", "f", "c", null), true, "deleted");
+    assert.equal(await e.hget("h", "f"), null);
+    assert.equal(await e.hget("h", "g"), "other", "other fields are left alone");
+    assert.equal(await e.hsetIfEquals("h", "g", "other", null), true);
+    assert.equal(await e.pttl("h"), -2, "a hash without fields does not exist");
+    assert.equal(await e.hsetIfEquals("h", "f", null, null), true, "deleting nothing, as expected");
+    assert.equal(await e.hsetIfEquals("h", "f", "", "empty?"), false, "an empty string is a value");
+    await e.set("s", "v");
+    await assert.rejects(() => e.hsetIfEquals("s", "f", null, "v"), /WRONGTYPE/);
+  });
+
+  test("hsetIfEquals() read-modify-write loops lose no update when they race", async (e) => {
+    const append = async (item: number) => {
+      for (;;) {
+        const raw = await e.hget("h", "list");
+        const next = JSON.stringify([...(raw ? JSON.parse(raw) : []), item]);
+        if (await e.hsetIfEquals("h", "list", raw, next)) return;
+      }
+    };
+    await Promise.all(Array.from({ length: 25 }, (_, i) => append(i)));
+    const list: number[] = JSON.parse((await e.hget("h", "list"))!);
+    assert.deepEqual([...list].sort((a, b) => a - b), Array.from({ length: 25 }, (_, i) => i));
+  });
+
   test("hscan() pages through more fields than one page holds", async (e) => {
     // More than Redis keeps in a compact listpack (which it returns whole).
     const n = 600;

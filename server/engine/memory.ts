@@ -148,16 +148,18 @@ export class MemoryEngine implements Engine {
   }
 
   hset(key: string, field: string, value: string): Promise<void> {
-    return settle(() => {
-      let h = this.#hash(key);
-      if (!h) {
-        h = { type: "hash", fields: new Map(), nextSeq: 1, expiresAt: null };
-        this.#data.set(key, h);
-      }
-      const old = h.fields.get(field);
-      if (old) old.value = value;
-      else h.fields.set(field, { value, seq: h.nextSeq++ });
-    });
+    return settle(() => this.#hsetNow(key, field, value));
+  }
+
+  #hsetNow(key: string, field: string, value: string): void {
+    let h = this.#hash(key);
+    if (!h) {
+      h = { type: "hash", fields: new Map(), nextSeq: 1, expiresAt: null };
+      this.#data.set(key, h);
+    }
+    const old = h.fields.get(field);
+    if (old) old.value = value;
+    else h.fields.set(field, { value, seq: h.nextSeq++ });
   }
 
   /** Deletes `field` if it holds `value` (any value if undefined); true if it did. */
@@ -177,6 +179,21 @@ export class MemoryEngine implements Engine {
 
   hdelIfEquals(key: string, field: string, value: string): Promise<boolean> {
     return settle(() => this.#hdel(key, field, value));
+  }
+
+  hsetIfEquals(
+    key: string,
+    field: string,
+    expected: string | null,
+    value: string | null,
+  ): Promise<boolean> {
+    return settle(() => {
+      const current = this.#hash(key)?.fields.get(field)?.value ?? null;
+      if (current !== expected) return false;
+      if (value === null) this.#hdel(key, field);
+      else this.#hsetNow(key, field, value);
+      return true;
+    });
   }
 
   hgetall(key: string): Promise<Record<string, string>> {

@@ -95,6 +95,17 @@ const SCRIPTS = {
   parleyHdelIfEquals: `
     if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then return redis.call('HDEL', KEYS[1], ARGV[1]) end
     return 0`,
+  // ARGV: field, expected is null ("1"/"0"), expected, value is null ("1"/"0"), value.
+  parleyHsetIfEquals: `
+    local cur = redis.call('HGET', KEYS[1], ARGV[1])
+    if ARGV[2] == '1' then
+      if cur then return 0 end
+    elseif cur ~= ARGV[3] then
+      return 0
+    end
+    if ARGV[4] == '1' then redis.call('HDEL', KEYS[1], ARGV[1])
+    else redis.call('HSET', KEYS[1], ARGV[1], ARGV[5]) end
+    return 1`,
   // The TTL is set when INCRBY created the key (or found one without a TTL)
   // and never extended, so a fixed window really is fixed.
   parleyIncr: `
@@ -110,6 +121,14 @@ const SCRIPTS = {
 type Client = (Redis | Cluster) & RedisCommander & {
   parleyDelIfEquals(key: string, value: string): Promise<number>;
   parleyHdelIfEquals(key: string, field: string, value: string): Promise<number>;
+  parleyHsetIfEquals(
+    key: string,
+    field: string,
+    expectedNull: string,
+    expected: string,
+    valueNull: string,
+    value: string,
+  ): Promise<number>;
   parleyIncr(key: string, by: number, ttlMs: number): Promise<[number, number]>;
 };
 
@@ -288,6 +307,23 @@ export class RedisEngine implements Engine {
 
   async hdelIfEquals(key: string, field: string, value: string): Promise<boolean> {
     return (await this.#run(this.#client.parleyHdelIfEquals(key, field, value))) === 1;
+  }
+
+  async hsetIfEquals(
+    key: string,
+    field: string,
+    expected: string | null,
+    value: string | null,
+  ): Promise<boolean> {
+    const r = this.#client.parleyHsetIfEquals(
+      key,
+      field,
+      expected === null ? "1" : "0",
+      expected ?? "",
+      value === null ? "1" : "0",
+      value ?? "",
+    );
+    return (await this.#run(r)) === 1;
   }
 
   async hgetall(key: string): Promise<Record<string, string>> {

@@ -48,6 +48,18 @@ export interface Engine {
   hdel(key: string, field: string): Promise<void>;
   /** Deletes the field only if it holds `value`; true if it did. Atomic. */
   hdelIfEquals(key: string, field: string, value: string): Promise<boolean>;
+  /**
+   * Compare-and-set of one field, atomically: if the field holds `expected`
+   * (null: the field is missing), sets it to `value` (null: deletes it) and
+   * returns true; otherwise changes nothing and returns false. The building
+   * block of read-modify-write loops on a field (presence lists).
+   */
+  hsetIfEquals(
+    key: string,
+    field: string,
+    expected: string | null,
+    value: string | null,
+  ): Promise<boolean>;
   hgetall(key: string): Promise<Record<string, string>>;
   hlen(key: string): Promise<number>;
   /** One page of fields; `cursor` "0" starts and a returned "0" ends. */
