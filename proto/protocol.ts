@@ -7,7 +7,7 @@
  */
 import { z } from "zod";
 
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 /** Subprotocol a client offers; a second one, `parley.auth.<token>`, may carry the token. */
 export const SUBPROTOCOL = "parley.v1";
 export const AUTH_SUBPROTOCOL_PREFIX = "parley.auth.";
@@ -20,6 +20,12 @@ export const DEFAULT_HISTORY_LIMIT = 50;
 export const DEFAULT_SEARCH_LIMIT = 20;
 /** Messages per `msg.sync` frame. */
 export const SYNC_BATCH = 100;
+/** Inbox entries per `msg.fetch` reply: the most, and the default. */
+export const MAX_FETCH_LIMIT = 500;
+export const DEFAULT_FETCH_LIMIT = 100;
+/** A client-chosen device id: 1–64 of these characters (e.g. a UUID). */
+export const DEVICE_ID = /^[A-Za-z0-9_.:-]{1,64}$/;
+export const MAX_DEVICE_LABEL_CHARS = 64;
 /** This many invalid frames within INVALID_FRAMES_WINDOW_MS close the socket with 1008. */
 export const MAX_INVALID_FRAMES = 10;
 export const INVALID_FRAMES_WINDOW_MS = 60_000;
@@ -81,10 +87,19 @@ const RequestId = z.union([z.string().min(1).max(64), z.number().int().nonnegati
 const UserId = z.number().int().positive();
 const MessageId = z.number().int().positive();
 
+const Seq = z.number().int().nonnegative();
+
 export const AuthFrame = z.strictObject({
   type: z.literal("auth"),
   id: RequestId.optional(),
   token: z.string().min(1).max(4096),
+  /** The client's device id, chosen once and kept (e.g. a UUID); by default one per token. */
+  device: z.string().regex(DEVICE_ID, { message: "must be 1-64 of A-Z a-z 0-9 _ . : -" })
+    .optional(),
+  /** A name for the device the user recognises ("laptop"). */
+  label: userText(MAX_DEVICE_LABEL_CHARS).optional(),
+  /** A short session that is not announced: no presence, device, sync or live events. */
+  quiet: z.boolean().optional(),
 });
 export const PingFrame = z.strictObject({ type: z.literal("ping"), id: RequestId.optional() });
 export const UserSearchFrame = z.strictObject({
@@ -136,12 +151,21 @@ export const MsgHistoryFrame = z.strictObject({
 export const MsgAckFrame = z.strictObject({
   type: z.literal("msg.ack"),
   id: RequestId.optional(),
-  /** The friend whose messages are acknowledged. */
-  peer: UserId,
+  /** This device holds every inbox entry up to this seq. */
+  seq: Seq.optional(),
+  /** The friend whose messages `delivered` and `read` are about (required with them). */
+  peer: UserId.optional(),
   /** Every message from `peer` up to this id has reached the client. */
   delivered: MessageId.optional(),
   /** Every message from `peer` up to this id has been read (implies delivered). */
   read: MessageId.optional(),
+});
+export const MsgFetchFrame = z.strictObject({
+  type: z.literal("msg.fetch"),
+  id: RequestId,
+  /** Inbox entries with a seq above this one. */
+  after: Seq,
+  limit: z.number().int().min(1).max(MAX_FETCH_LIMIT).optional(),
 });
 export const TypingFrame = z.strictObject({
   type: z.literal("typing"),
@@ -166,6 +190,7 @@ export const ClientFrame = z.discriminatedUnion("type", [
   MsgSendFrame,
   MsgHistoryFrame,
   MsgAckFrame,
+  MsgFetchFrame,
   TypingFrame,
 ]);
 export type ClientFrame = z.infer<typeof ClientFrame>;
@@ -203,6 +228,11 @@ export interface WireMessage {
   client_id: string;
   /** Server time the message was stored, Unix ms. */
   sent_at: number;
+  /**
+   * The message's place in the inbox of the user it is sent to (msg.sync,
+   * msg.new, msg.fetch, the msg.send result); absent in msg.history.
+   */
+  seq?: number;
 }
 
 export interface WireFriend {
@@ -270,7 +300,9 @@ export interface ResultData {
     peer_delivered_id: number;
     peer_read_id: number;
   };
-  "msg.ack": { delivered_id: number; read_id: number };
+  /** `seq` when the ack had one; `delivered_id` and `read_id` when it named a peer. */
+  "msg.ack": { seq?: number; delivered_id?: number; read_id?: number };
+  "msg.fetch": { messages: WireMessage[]; head: number };
 }
 
 export type ServerEvent =
@@ -285,10 +317,19 @@ export type ServerEvent =
     /** Pending incoming friend requests. */
     pending_requests: number;
     protocol: number;
+    /** This session's device; null for a quiet session. */
+    device: { id: string; label: string } | null;
+    /** The user's inbox head (the last seq assigned) now. */
+    head: number;
+    /** The device's cursor: the sync starts after it (null for a quiet session). */
+    cursor: number | null;
+    /** Present (true) for a quiet session. */
+    quiet?: boolean;
   }
   | { type: "msg.sync"; messages: WireMessage[]; done: boolean }
   | { type: "msg.new"; message: WireMessage }
   | { type: "msg.status"; peer: number; delivered_id: number; read_id: number }
+  | { type: "msg.read"; peer: number; read_id: number }
   | { type: "friend.request"; request: WireFriendRequest }
   | { type: "friend.accepted"; friend: WireFriend }
   | { type: "friend.declined"; user_id: number }
@@ -296,7 +337,7 @@ export type ServerEvent =
   | { type: "friend.removed"; user_id: number }
   | { type: "presence"; user_id: number; online: boolean; last_seen: number | null }
   | { type: "typing"; from: number; active: boolean }
-  | { type: "pong"; id?: string | number; time: number }
+  | { type: "pong"; id?: string | number; time: number; head?: number }
   | { type: "kicked"; reason: string }
   | {
     type: "reconnect";

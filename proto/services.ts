@@ -75,14 +75,25 @@ export interface UserRef {
   id: number;
   login: string;
 }
+/** One open session of a user. */
+export interface SessionInfo {
+  session_id: string;
+  node: string;
+  device: string;
+  label: string;
+  since_ms: number;
+}
 export interface PresenceInfo {
   user_id: number;
   name: string;
   online: boolean;
+  /** node, session_id and since_ms: the newest session. */
   node: string;
   session_id: string;
   since_ms: number;
   last_seen_ms: number;
+  /** Every open session, oldest first. */
+  sessions: SessionInfo[];
 }
 export interface ListOnlineRequest {
   cursor: string;
@@ -96,12 +107,17 @@ export interface OnlineList {
 export interface AdminKickRequest {
   user: UserRef;
   reason: string;
-  /** When set, only a session opened with this token (its JWT id) is ended. */
+  /** When set, only sessions opened with this token (its JWT id) are ended. */
   token_id?: string;
+  /** When set, only this session is ended; otherwise every session of the user. */
+  session_id?: string;
 }
 export interface AdminKickReply {
   kicked: boolean;
+  /** The node of the (first) session ended. */
   node: string;
+  /** How many sessions were ended. */
+  sessions: number;
 }
 export interface UserDetails {
   id: number;
@@ -163,7 +179,7 @@ export function adminMetadata(token: string): Record<string, string> {
 // --- chat.proto ---
 export interface NodeKickRequest {
   user_id: number;
-  /** Empty: whatever session the user has on that node. */
+  /** Empty: every session of the user on that node. */
   session_id: string;
   reason: string;
   /** A newer login replaces the session (the user stays online); unset for an admin's kick. */
@@ -172,6 +188,10 @@ export interface NodeKickRequest {
 export interface DeliverItem {
   user_id: number;
   frame: string;
+  /** A msg.new's seq in the user's inbox; 0 or unset for other events. */
+  seq?: number;
+  /** A session of the user to leave out; "" or unset for none. */
+  exclude_session?: string;
 }
 export type ChatNodeMethods = {
   Kick: Unary<NodeKickRequest, { kicked: boolean }>;

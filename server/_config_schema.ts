@@ -116,6 +116,12 @@ export const ConfigSchema = z.strictObject({
     maxUnauthenticated: z.number().int().positive().optional(),
     authTimeoutMs: z.number().int().min(100).optional(),
     drainTimeoutMs: z.number().int().min(0).optional(),
+    /** "multi": several sessions per user side by side; "single": a new login ends the previous one. */
+    sessions: z.enum(["multi", "single"]).optional(),
+    /** With "multi": past this many sessions of one user, the oldest is ended. */
+    maxSessionsPerUser: z.number().int().min(1).max(100).optional(),
+    /** How often the node compares its sessions with their users' inbox heads (and fills gaps). */
+    headCheckMs: z.number().int().min(100).max(60_000).optional(),
   }).optional(),
 });
 export type Config = z.infer<typeof ConfigSchema>;
@@ -179,5 +185,8 @@ export interface ResolvedConfig {
     maxUnauthenticated: number;
     authTimeoutMs: number;
     drainTimeoutMs: number;
+    sessions: "multi" | "single";
+    maxSessionsPerUser: number;
+    headCheckMs: number;
   };
 }

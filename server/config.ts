@@ -262,6 +262,9 @@ export function resolveConfig(flags: Flags = {}, options: ResolveOptions = {}): 
       maxUnauthenticated: c.chat?.maxUnauthenticated ?? 10_000,
       authTimeoutMs: c.chat?.authTimeoutMs ?? 10_000,
       drainTimeoutMs: c.chat?.drainTimeoutMs ?? 10_000,
+      sessions: c.chat?.sessions ?? "multi",
+      maxSessionsPerUser: c.chat?.maxSessionsPerUser ?? 8,
+      headCheckMs: c.chat?.headCheckMs ?? 2_000,
     },
   };
   checkSelfDial(resolved);

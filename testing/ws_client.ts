@@ -8,12 +8,16 @@
  * `welcome` arrived. Every frame the server sends is kept in `frames`;
  * `request()` matches replies by id, `next()` takes the oldest event of a
  * type that no earlier `next()` took, so an event that arrived before the
- * test asked for it is never missed.
+ * test asked for it is never missed. Its `inbox` (client_inbox.ts) follows
+ * the delivery rules of docs/protocol.md §9 (seq, acks, gap fills) and is
+ * the client's view a test checks.
  *
- * `RawSocket` speaks the WebSocket wire format by hand, for what the
- * WebSocket API refuses to send (a text frame that is not UTF-8).
+ * `RawSocket` (raw_socket.ts) speaks the WebSocket wire format by hand.
  */
 import type { ResultData, ServerEvent, ServerFrame, WireMessage } from "../proto/protocol.ts";
+import { ClientInbox, type InboxOptions } from "./client_inbox.ts";
+
+export type { InboxOptions } from "./client_inbox.ts";
 
 export type EventType = ServerEvent["type"] | "error";
 export type EventOf<T extends EventType> = T extends "error"
@@ -50,14 +54,26 @@ export interface OpenOptions {
   /** Subprotocols to offer; `[SUBPROTOCOL]` by default. */
   protocols?: string[];
   timeoutMs?: number;
+  /** How the client's inbox acks and fills gaps (client_inbox.ts). */
+  inbox?: InboxOptions;
 }
 
-export interface ConnectOptions {
+/** What `auth` may say besides the token. */
+export interface AuthFields {
+  /** The device id (kept by the client across sessions). */
+  device?: string;
+  label?: string;
+  /** A quiet session (docs/protocol.md §3). */
+  quiet?: boolean;
+}
+
+export interface ConnectOptions extends AuthFields {
   /** How the token travels: an `auth` frame (default) or the `parley.auth.<token>` subprotocol. */
   via?: "frame" | "subprotocol";
   /** Ping at the interval the welcome advertises (default true). */
   ping?: boolean;
   timeoutMs?: number;
+  inbox?: InboxOptions;
 }
 
 function delay(ms: number): { promise: Promise<void>; cancel(): void } {
@@ -89,25 +105,40 @@ export class ChatClient {
   /** Resolves when the socket is closed, with the server's close code. */
   readonly closed: Promise<CloseInfo>;
   closeInfo: CloseInfo | null = null;
+  /** The client's inbox: what it holds, acks and shows (docs/protocol.md §9). */
+  readonly inbox: ClientInbox;
 
   #ws: WebSocket;
   #taken = new Set<number>();
   #wake = new Set<() => void>();
   #pending = new Map<
     string | number,
-    { resolve(data: unknown): void; reject(e: Error): void; timer: ReturnType<typeof setTimeout> }
+    {
+      type: string;
+      resolve(data: unknown): void;
+      reject(e: Error): void;
+      timer: ReturnType<typeof setTimeout>;
+    }
   >();
   #nextId = 1;
   #pingTimer: ReturnType<typeof setInterval> | undefined;
 
-  private constructor(ws: WebSocket) {
+  private constructor(ws: WebSocket, inbox: InboxOptions = {}) {
     this.#ws = ws;
+    this.inbox = new ClientInbox({
+      get isOpen() {
+        return ws.readyState === WebSocket.OPEN;
+      },
+      send: (frame) => this.send(frame),
+      fetch: (after, limit) => this.request("msg.fetch", { after, limit }),
+    }, inbox);
     ws.binaryType = "arraybuffer";
     ws.onmessage = (ev) => this.#onMessage(ev.data);
     this.closed = new Promise((resolve) => {
       ws.addEventListener("close", (ev) => {
         this.closeInfo = { code: ev.code, reason: ev.reason, wasClean: ev.wasClean };
         clearInterval(this.#pingTimer);
+        this.inbox.close();
         for (const [id, p] of this.#pending) {
           clearTimeout(p.timer);
           p.reject(
@@ -124,7 +155,7 @@ export class ChatClient {
   /** Opens a socket and does not authenticate; resolves once it is open. */
   static open(url: string, options: OpenOptions = {}): Promise<ChatClient> {
     const ws = new WebSocket(url, options.protocols ?? [SUBPROTOCOL]);
-    const client = new ChatClient(ws);
+    const client = new ChatClient(ws, options.inbox);
     return new Promise((resolve, reject) => {
       const t = setTimeout(() => {
         ws.close();
@@ -145,8 +176,8 @@ export class ChatClient {
    * A client over a socket that is already open: anything with WebSocket's
    * API, e.g. the in-memory socket of the chat role's unit tests.
    */
-  static over(socket: WebSocket): ChatClient {
-    return new ChatClient(socket);
+  static over(socket: WebSocket, inbox?: InboxOptions): ChatClient {
+    return new ChatClient(socket, inbox);
   }
 
   get protocol(): string {
@@ -170,7 +201,6 @@ export class ChatClient {
       return;
     }
     this.frames.push(frame);
-    if (frame.type === "welcome") this.welcome = frame;
     if ((frame.type === "result" || frame.type === "error") && frame.id !== null) {
       const p = this.#pending.get(frame.id);
       if (p) {
@@ -178,11 +208,41 @@ export class ChatClient {
         clearTimeout(p.timer);
         // A reply is consumed by its request, not by next().
         this.#taken.add(this.frames.length - 1);
-        if (frame.type === "result") p.resolve(frame.data);
-        else p.reject(new RequestError(frame.error.code, frame.error.message, frame));
+        if (frame.type === "result") {
+          this.#feedResult(p.type, frame.data);
+          p.resolve(frame.data);
+        } else p.reject(new RequestError(frame.error.code, frame.error.message, frame));
       }
-    }
+    } else this.#feedEvent(frame);
     this.#notify();
+  }
+
+  /** What an event tells the inbox. */
+  #feedEvent(frame: ServerFrame): void {
+    const inbox = this.inbox;
+    switch (frame.type) {
+      case "welcome":
+        this.welcome = frame;
+        return inbox.start(frame.cursor, frame.head);
+      case "msg.sync":
+        for (const m of frame.messages) inbox.onEntry(m);
+        return;
+      case "msg.new":
+        return inbox.onEntry(frame.message);
+      case "pong":
+        if (frame.head !== undefined) inbox.onHead(frame.head);
+        return;
+    }
+  }
+
+  /** What a result tells the inbox: one's own message sent, entries fetched. */
+  #feedResult(type: string, data: unknown): void {
+    if (type === "msg.send") this.inbox.onEntry((data as ResultData["msg.send"]).message);
+    if (type === "msg.fetch") {
+      const { messages, head } = data as ResultData["msg.fetch"];
+      for (const m of messages) this.inbox.onEntry(m);
+      this.inbox.onHead(head);
+    }
   }
 
   #notify(): void {
@@ -211,7 +271,7 @@ export class ChatClient {
         this.#pending.delete(id);
         reject(new RequestError("timeout", `no reply to ${type} (${id}) within ${timeoutMs} ms`));
       }, timeoutMs);
-      this.#pending.set(id, { resolve: resolve as (d: unknown) => void, reject, timer });
+      this.#pending.set(id, { type, resolve: resolve as (d: unknown) => void, reject, timer });
       this.send({ ...fields, type, id });
     });
   }
@@ -271,9 +331,9 @@ export class ChatClient {
     }
   }
 
-  /** Authenticates with an `auth` frame; resolves with the welcome. */
-  async auth(token: string, timeoutMs = 5000): Promise<Welcome> {
-    this.send({ type: "auth", id: "auth", token });
+  /** Authenticates with an `auth` frame (and its optional fields); resolves with the welcome. */
+  async auth(token: string, timeoutMs = 5000, fields: AuthFields = {}): Promise<Welcome> {
+    this.send({ type: "auth", id: "auth", token, ...fields });
     return await this.awaitWelcome(timeoutMs);
   }
 
@@ -317,6 +377,7 @@ export class ChatClient {
   /** Closes the socket (if still open) and waits for the close to finish. */
   async close(code = 1000): Promise<CloseInfo> {
     clearInterval(this.#pingTimer);
+    this.inbox.close();
     if (this.#ws.readyState === WebSocket.CONNECTING || this.#ws.readyState === WebSocket.OPEN) {
       this.#ws.close(code);
     }
@@ -341,189 +402,20 @@ export async function connect(
   const client = await ChatClient.open(url, {
     protocols: bySubprotocol ? [SUBPROTOCOL, AUTH_PREFIX + token] : [SUBPROTOCOL],
     timeoutMs,
+    inbox: options.inbox,
   });
+  const fields: AuthFields = {};
+  if (options.device !== undefined) fields.device = options.device;
+  if (options.label !== undefined) fields.label = options.label;
+  if (options.quiet !== undefined) fields.quiet = options.quiet;
   try {
     const welcome = bySubprotocol
       ? await client.awaitWelcome(timeoutMs)
-      : await client.auth(token, timeoutMs);
+      : await client.auth(token, timeoutMs, fields);
     if (options.ping ?? true) client.startPinging(Math.max(200, welcome.heartbeat_ms / 2));
     return client;
   } catch (e) {
     await client.close();
     throw e;
   }
-}
-
-// --- the wire format by hand ---
-
-export interface RawFrame {
-  fin: boolean;
-  opcode: number;
-  payload: Uint8Array;
-}
-
-export const OPCODE = { TEXT: 1, BINARY: 2, CLOSE: 8, PING: 9, PONG: 10 } as const;
-
-/** One WebSocket over a plain TCP connection, frames written and read by hand. */
-export class RawSocket {
-  #conn: Deno.TcpConn;
-  #buf: Uint8Array;
-  #eof = false;
-
-  private constructor(conn: Deno.TcpConn, rest: Uint8Array) {
-    this.#conn = conn;
-    this.#buf = rest;
-  }
-
-  /** Connects and does the opening handshake; rejects unless the server answers 101. */
-  static async open(url: string, protocols: string[] = [SUBPROTOCOL]): Promise<RawSocket> {
-    const u = new URL(url);
-    const conn = await Deno.connect({ hostname: u.hostname, port: Number(u.port || 80) });
-    const key = btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(16))));
-    const head = [
-      `GET ${u.pathname}${u.search} HTTP/1.1`,
-      `Host: ${u.host}`,
-      "Upgrade: websocket",
-      "Connection: Upgrade",
-      `Sec-WebSocket-Key: ${key}`,
-      "Sec-WebSocket-Version: 13",
-      ...(protocols.length ? [`Sec-WebSocket-Protocol: ${protocols.join(", ")}`] : []),
-      "",
-      "",
-    ].join("\r\n");
-    await writeAll(conn, new TextEncoder().encode(head));
-    let buf: Uint8Array = new Uint8Array();
-    for (;;) {
-      const end = indexOf(buf, [13, 10, 13, 10]);
-      if (end >= 0) {
-        const status = new TextDecoder().decode(buf.subarray(0, end)).split("\r\n")[0];
-        if (!/^HTTP\/1\.1 101/.test(status)) {
-          conn.close();
-          throw new Error(`handshake refused: ${status}`);
-        }
-        return new RawSocket(conn, buf.slice(end + 4));
-      }
-      const chunk = new Uint8Array(4096);
-      const n = await conn.read(chunk);
-      if (n === null) {
-        conn.close();
-        throw new Error("connection closed during the handshake");
-      }
-      buf = concat(buf, chunk.subarray(0, n));
-    }
-  }
-
-  /** Writes one masked frame, as a client must. */
-  async sendFrame(opcode: number, payload: Uint8Array, fin = true): Promise<void> {
-    const len = payload.length;
-    const head: number[] = [(fin ? 0x80 : 0) | opcode];
-    if (len < 126) head.push(0x80 | len);
-    else if (len < 65536) head.push(0x80 | 126, len >> 8, len & 255);
-    else {
-      head.push(0x80 | 127, 0, 0, 0, 0);
-      head.push((len >>> 24) & 255, (len >>> 16) & 255, (len >>> 8) & 255, len & 255);
-    }
-    const mask = crypto.getRandomValues(new Uint8Array(4));
-    const body = payload.map((b, i) => b ^ mask[i % 4]);
-    await writeAll(this.#conn, concat(new Uint8Array([...head, ...mask]), body));
-  }
-
-  sendText(text: string): Promise<void> {
-    return this.sendFrame(OPCODE.TEXT, new TextEncoder().encode(text));
-  }
-
-  // One read in flight at a time: a read that outlives a timeout is reused by the next call.
-  #reading: Promise<Uint8Array | null> | null = null;
-
-  async #fill(n: number, deadline: number): Promise<boolean> {
-    while (this.#buf.length < n) {
-      if (this.#eof) return false;
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error("timed out reading a frame");
-      this.#reading ??= (async () => {
-        const chunk = new Uint8Array(65536);
-        const r = await this.#conn.read(chunk).catch(() => null);
-        return r === null ? null : chunk.slice(0, r);
-      })();
-      const d = delay(left);
-      const r = await Promise.race([this.#reading, d.promise.then(() => "timeout" as const)]);
-      d.cancel();
-      if (r === "timeout") throw new Error("timed out reading a frame");
-      this.#reading = null;
-      if (r === null) {
-        this.#eof = true;
-        return false;
-      }
-      this.#buf = concat(this.#buf, r);
-    }
-    return true;
-  }
-
-  /** The next frame from the server, or null once the connection ended. */
-  async readFrame(timeoutMs = 5000): Promise<RawFrame | null> {
-    const deadline = Date.now() + timeoutMs;
-    if (!await this.#fill(2, deadline)) return null;
-    let len = this.#buf[1] & 0x7f;
-    let off = 2;
-    if (len === 126) {
-      if (!await this.#fill(4, deadline)) return null;
-      len = (this.#buf[2] << 8) | this.#buf[3];
-      off = 4;
-    } else if (len === 127) {
-      if (!await this.#fill(10, deadline)) return null;
-      len = new DataView(this.#buf.buffer, this.#buf.byteOffset + 2, 8).getUint32(4);
-      off = 10;
-    }
-    if (!await this.#fill(off + len, deadline)) return null;
-    const frame = {
-      fin: (this.#buf[0] & 0x80) !== 0,
-      opcode: this.#buf[0] & 0x0f,
-      payload: this.#buf.slice(off, off + len),
-    };
-    this.#buf = this.#buf.slice(off + len);
-    return frame;
-  }
-
-  /** Reads until a close frame (its code) or the end of the connection (null); text frames go to `texts`. */
-  async readUntilClose(
-    texts: string[] = [],
-    timeoutMs = 5000,
-  ): Promise<CloseInfo | null> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const f = await this.readFrame(deadline - Date.now());
-      if (!f) return null;
-      if (f.opcode === OPCODE.TEXT) texts.push(new TextDecoder().decode(f.payload));
-      if (f.opcode === OPCODE.CLOSE) {
-        const code = f.payload.length >= 2 ? (f.payload[0] << 8) | f.payload[1] : 1005;
-        return { code, reason: new TextDecoder().decode(f.payload.subarray(2)), wasClean: true };
-      }
-    }
-  }
-
-  close(): void {
-    try {
-      this.#conn.close();
-    } catch { /* already closed */ }
-  }
-}
-
-async function writeAll(conn: Deno.Conn, data: Uint8Array): Promise<void> {
-  let off = 0;
-  while (off < data.length) off += await conn.write(data.subarray(off));
-}
-
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a);
-  out.set(b, a.length);
-  return out;
-}
-
-function indexOf(buf: Uint8Array, needle: number[]): number {
-  outer: for (let i = 0; i + needle.length <= buf.length; i++) {
-    for (let j = 0; j < needle.length; j++) if (buf[i + j] !== needle[j]) continue outer;
-    return i;
-  }
-  return -1;
 }

@@ -4,19 +4,23 @@
  */
 import type { DeliverItem, NodeKickRequest } from "../../proto/services.ts";
 import type { ServerEvent } from "../../proto/protocol.ts";
-import type { LocalSession } from "./local_sessions.ts";
+import type { LocalSession, SeqItem } from "./local_sessions.ts";
+import type { DeliverOutcome } from "./peers.ts";
 import type { NodeLink } from "./route_cluster.ts";
 
 /** A session that records what reached it. */
 export class RecordingSession implements LocalSession {
   readonly got: (ServerEvent | string)[] = [];
+  /** The inbox places of the messages among them. */
+  readonly items: SeqItem[] = [];
   kicked: { reason: string; replaced: boolean } | null = null;
 
   constructor(readonly userId: number, readonly id = `s-${userId}`) {}
 
-  deliver(frame: ServerEvent | string): boolean {
+  deliver(frame: ServerEvent | string, item?: SeqItem): boolean {
     if (this.kicked) return false;
     this.got.push(frame);
+    if (item) this.items.push(item);
     return true;
   }
 
@@ -25,18 +29,20 @@ export class RecordingSession implements LocalSession {
   }
 }
 
-/** A link to other nodes that records calls; `delivered` decides each Deliver's outcome. */
+/** A link to other nodes that records calls; `outcome` decides each Deliver's outcome. */
 export class RecordingLink implements NodeLink {
   readonly delivers: { addr: string; item: DeliverItem }[] = [];
   readonly kicks: { addr: string; req: NodeKickRequest }[] = [];
   retained: Set<string> | null = null;
   closed = false;
 
-  constructor(public delivered: (addr: string, item: DeliverItem) => boolean = () => true) {}
+  constructor(
+    public outcome: (addr: string, item: DeliverItem) => DeliverOutcome = () => "delivered",
+  ) {}
 
-  deliver(addr: string, item: DeliverItem): Promise<boolean> {
+  deliver(addr: string, item: DeliverItem): Promise<DeliverOutcome> {
     this.delivers.push({ addr, item });
-    return Promise.resolve(this.delivered(addr, item));
+    return Promise.resolve(this.outcome(addr, item));
   }
 
   room(): undefined {

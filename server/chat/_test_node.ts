@@ -15,11 +15,18 @@ import { Plane } from "../plane.ts";
 import { openStore } from "../store/mod.ts";
 import type { Store, User } from "../store/types.ts";
 import { signToken } from "../tokens.ts";
-import { ChatClient, type ConnectOptions, tempDir, testConfig } from "../../testing/mod.ts";
+import {
+  ChatClient,
+  type ConnectOptions,
+  type InboxOptions,
+  tempDir,
+  testConfig,
+} from "../../testing/mod.ts";
 import type { ChatContext } from "./chat_context.ts";
 import { allDone, closeAll } from "./drain.ts";
 import { chatContext, type StartOptions } from "./mod.ts";
 import { Session } from "./session.ts";
+import { type InboxSweep, startInboxSweep } from "./head_sweep.ts";
 import { startSweep } from "./sweep.ts";
 import { fakeConnection } from "./_fake_conn.ts";
 
@@ -37,17 +44,24 @@ export interface TestNode {
   engine: Engine;
   /** The node's open sessions (what start() keeps as `sockets`). */
   sockets: Set<Session>;
+  /** The node's inbox sweep (heads and presence upkeep, every chat.headCheckMs). */
+  inboxSweep: InboxSweep;
   /** A registered user named `name` (e-mail name@example.com). */
   user(name: string): Promise<User>;
   token(userId: number): Promise<string>;
   /** Makes two users friends (through the store). */
   befriend(a: User, b: User): Promise<void>;
   /** A new connection that has not authenticated; `token` as if offered as a subprotocol. */
-  open(options?: { token?: string }): Client;
+  open(options?: { token?: string; inbox?: InboxOptions }): Client;
   /** A user's authenticated client (it pings unless `ping: false`); closed by close(). */
-  connect(user: User, options?: Pick<ConnectOptions, "ping" | "via">): Promise<Client>;
+  connect(user: User, options?: TestConnectOptions): Promise<Client>;
   close(): Promise<void>;
 }
+
+export type TestConnectOptions = Pick<
+  ConnectOptions,
+  "ping" | "via" | "device" | "label" | "quiet" | "inbox"
+>;
 
 /** A client over a fake connection, and what the test may do to that connection. */
 export type Client = ChatClient & {
@@ -66,9 +80,10 @@ export async function startTestNode(options: TestNodeOptions = {}): Promise<Test
   const ctx = chatContext(config, { store, engine, log, plane: new Plane() }, options);
   const sockets = new Set<Session>();
   const sweep = startSweep(ctx, sockets);
+  const inboxSweep = startInboxSweep(ctx);
   const clients = new Set<ChatClient>();
 
-  const open = (opts: { token?: string } = {}): Client => {
+  const open = (opts: { token?: string; inbox?: InboxOptions } = {}): Client => {
     const fake = fakeConnection();
     const s: Session = new Session(ctx, fake.conn, { token: opts.token ?? null }, () => {
       sockets.delete(s);
@@ -76,7 +91,9 @@ export async function startTestNode(options: TestNodeOptions = {}): Promise<Test
     sockets.add(s);
     fake.attach(s);
     queueMicrotask(() => s.onOpen());
-    const client = Object.assign(ChatClient.over(fake.socket), { setUnread: fake.setUnread });
+    const client = Object.assign(ChatClient.over(fake.socket, opts.inbox), {
+      setUnread: fake.setUnread,
+    });
     clients.add(client);
     client.closed.then(() => clients.delete(client));
     return client;
@@ -89,6 +106,7 @@ export async function startTestNode(options: TestNodeOptions = {}): Promise<Test
     store,
     engine,
     sockets,
+    inboxSweep,
     user: (name) => store.createUser({ email: `${name}@example.com`, name, passwordHash: "x" }),
     token,
     async befriend(a, b) {
@@ -98,19 +116,25 @@ export async function startTestNode(options: TestNodeOptions = {}): Promise<Test
     open,
     async connect(user, opts = {}) {
       const t = await token(user.id);
-      const client = open(opts.via === "subprotocol" ? { token: t } : {});
+      const client = open({ token: opts.via === "subprotocol" ? t : undefined, inbox: opts.inbox });
+      const { device, label, quiet } = opts;
+      const fields = Object.fromEntries(
+        Object.entries({ device, label, quiet }).filter(([, v]) => v !== undefined),
+      );
       const welcome = opts.via === "subprotocol"
         ? await client.awaitWelcome()
-        : await client.auth(t);
+        : await client.auth(t, 5000, fields);
       if (opts.ping ?? true) client.startPinging(Math.max(50, welcome.heartbeat_ms / 2));
       return client;
     },
     async close() {
       for (const c of clients) c.stopPinging();
       sweep.stop();
+      await inboxSweep.stop();
       closeAll(sockets);
       await allDone(sockets, 3000);
       await ctx.writer.settle();
+      await ctx.cursors.close();
       ctx.router.close();
       await store.close();
       await engine.close();

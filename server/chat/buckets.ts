@@ -4,6 +4,11 @@
  * dropped once it has refilled and its user has no session here, since a
  * fresh one would be the same.
  *
+ * A user with sessions on n nodes at once pays n tokens per message on
+ * each (`takeShare()`, n from the router's presence cache): every node
+ * then lets through 1/n of the rate, so together the user gets the rate
+ * once, not n times, without a round trip to the engine per message.
+ *
  * Across nodes, the state travels through the engine at the session's
  * edges, never per message: a session's end (and a node answering a kick)
  * saves the bucket (`save()`, one write, skipped when full), and a login
@@ -14,6 +19,19 @@ import type { Engine } from "../engine/types.ts";
 import { TokenBucket } from "../engine/rate_limit.ts";
 
 const key = (userId: number) => `bucket:msg:${userId}`;
+
+/**
+ * Takes `share` tokens (the user's node count; at least 1) if the bucket
+ * has them. Returns 0 if it did, else the ms until it would.
+ */
+export function takeShare(bucket: TokenBucket, share: number, now = Date.now()): number {
+  if (share <= 1) return bucket.take(now) ? 0 : bucket.retryAfterMs(now);
+  const cost = Math.min(share, bucket.burst);
+  const tokens = bucket.tokens(now);
+  if (tokens < cost) return Math.ceil(((cost - tokens) * 1000) / bucket.ratePerS);
+  for (let i = 0; i < cost; i++) bucket.take(now);
+  return 0;
+}
 const STATE = /^(\d+(?:\.\d+)?)@(\d+)$/;
 
 export class UserBuckets {

@@ -10,6 +10,7 @@
 import { toAppError } from "../../proto/errors.ts";
 import { type ClientFrame, CLOSE, type ErrorFrame, MAX_FRAME_BYTES } from "../../proto/protocol.ts";
 import type { ChatContext } from "./chat_context.ts";
+import type { LoginOptions } from "./login.ts";
 import { FrameError, InvalidFrameWindow, parseFrame, tooBig } from "./frames.ts";
 import { FrameQueue } from "./frame_queue.ts";
 import { type Caller, dispatch } from "./handlers/mod.ts";
@@ -30,7 +31,7 @@ export interface FrameOwner extends Caller {
   pauseReading(): void;
   resumeReading(): void;
   /** Runs the login for an `auth` frame (or the token of the subprotocol, `id` null). */
-  authenticate(token: string, id: RequestId): Promise<void>;
+  authenticate(token: string, id: RequestId, options?: LoginOptions): Promise<void>;
 }
 
 export class FrameLoop {
@@ -127,7 +128,8 @@ export class FrameLoop {
       if (owner.phase !== "unauth") {
         return this.error(id, "already_authenticated", "this socket is already authenticated");
       }
-      return await owner.authenticate(frame.token, id);
+      const { device, label, quiet } = frame;
+      return await owner.authenticate(frame.token, id, { device, label, quiet });
     }
     if (owner.phase === "unauth") {
       return this.#invalidFrame(id, "not_authenticated", "send an auth frame first");
@@ -159,7 +161,7 @@ export class FrameLoop {
     this.#queue.afterEarlier(async () => {
       let acked = false;
       try {
-        await finishMessage(this.#ctx, frame, await stored, (dataJson) => {
+        await finishMessage(this.#ctx, this.#owner, frame, await stored, (dataJson) => {
           acked = true;
           if (id !== null) {
             this.#owner.sendJson(

@@ -1,38 +1,54 @@
 /**
- * Session start: check the token, take the user's login lock, end the
- * user's previous session wherever it is, record presence for this one,
- * send `welcome`, tell friends, and send the offline sync. See
- * docs/protocol.md §3 for what the client sees.
+ * Session start: check the token, take the user's login lock, apply the
+ * session policy (several sessions side by side up to the cap, the oldest
+ * ended past it; or one session, the previous one ended wherever it is),
+ * record the session in presence, open its device, send `welcome`, tell
+ * friends if it is the user's first session, and send the sync from the
+ * device's cursor. A quiet session skips all but the token and `welcome`.
+ * See docs/protocol.md §3 for what the client sees.
  */
 import { toAppError } from "../../proto/errors.ts";
-import { CLOSE, type ServerFrame, SYNC_BATCH } from "../../proto/protocol.ts";
+import { CLOSE, PROTOCOL_VERSION, type ServerFrame } from "../../proto/protocol.ts";
 import { acquireLock } from "../engine/locks.ts";
-import { setPresence } from "../engine/presence.ts";
+import { addSession, type PresenceSession } from "../engine/presence.ts";
 import { verifySession } from "./auth_watch.ts";
 import type { ChatContext } from "./chat_context.ts";
-import type { LocalSession } from "./local_sessions.ts";
+import type { NodeSession } from "./local_sessions.ts";
 import { notifyPresence } from "./presence_notify.ts";
-import { selfUser, wireMessage } from "./wire.ts";
+import { PRESENCE_CACHE_MS } from "./presence_cache.ts";
+import type { SessionInbox } from "./session_inbox.ts";
+import { selfUser } from "./wire.ts";
 
 const KICK_REASON = "logged in elsewhere";
-const SYNC_BUFFER_BYTES = 1024 * 1024;
+const CAP_REASON = "too many sessions: your oldest one was ended";
 
 type RequestId = string | number | null;
 
+/** What the client asked for in `auth`. */
+export interface LoginOptions {
+  device?: string;
+  label?: string;
+  quiet?: boolean;
+}
+
 /** What a login needs of the session it starts. */
-export interface LoginSession extends LocalSession {
-  readonly closed: boolean;
+export interface LoginSession extends NodeSession {
   send(frame: ServerFrame): void;
   /** Sends an error frame and closes with `closeCode`. */
   fail(id: RequestId, code: string, message: string, closeCode: number): void;
-  /** Waits until at most `bytes` are waiting for the client (closes one that does not read). */
-  drained(bytes: number): Promise<void>;
   /** The login succeeded: from now on live events are held until `finishSync()`. */
-  beginSession(userId: number, sessionId: string): void;
-  /** Presence now names this session (clean-up at its end is due). */
-  markRegistered(): void;
-  /** The offline sync is sent: push what was held back, minus messages the sync carried. */
-  finishSync(synced: Set<number>): void;
+  beginSession(userId: number, sessionId: string, quiet: boolean): void;
+  /** Presence now lists this session (clean-up at its end is due). */
+  markRegistered(entry: PresenceSession | null): void;
+  /** The device's inbox, starting after `cursor`. */
+  openInbox(device: { id: string; label: string }, cursor: number): SessionInbox;
+  /** The sync is sent: push what was held back, through the stream. */
+  finishSync(): void;
+}
+
+/** The device of a login that named none: one per token. */
+export function deviceOfToken(jti: string): string {
+  return `t:${jti.replace(/[^A-Za-z0-9_.:-]/g, "_").slice(0, 62)}`;
 }
 
 export async function login(
@@ -40,8 +56,9 @@ export async function login(
   s: LoginSession,
   token: string,
   requestId: RequestId,
+  options: LoginOptions = {},
 ): Promise<void> {
-  const { engine, store, config, node, log } = ctx;
+  const { engine, config, log } = ctx;
   if (ctx.state.draining) {
     return s.fail(
       requestId,
@@ -60,8 +77,11 @@ export async function login(
     if (!err.code.startsWith("token_")) throw e;
     return s.fail(requestId, err.code, err.message, CLOSE.AUTH_FAILED);
   }
+  if (options.quiet) return await quietLogin(ctx, s, userId, requestId);
 
-  // The lock keeps two logins of one user from kicking each other in a loop.
+  const device = { id: options.device ?? deviceOfToken(jti), label: options.label ?? "" };
+  // The lock keeps two logins of one user from kicking each other in a loop,
+  // and orders the user's presence changes with what friends are told.
   const lock = await acquireLock(engine, `login:${userId}`, { ttlMs: 5000, waitMs: 5000 });
   if (!lock) {
     return s.fail(
@@ -71,23 +91,77 @@ export async function login(
       CLOSE.TRY_AGAIN_LATER,
     );
   }
-  let wasOnline = false;
+  let first = false;
   try {
     if (s.closed) return;
-    wasOnline = await ctx.router.kick(userId, { reason: KICK_REASON, replaced: true });
-    s.beginSession(userId, crypto.randomUUID());
-    ctx.sessions.add(s);
-    try {
-      await setPresence(engine, userId, { node, session: s.id, since: Date.now(), jti });
-    } finally {
-      s.markRegistered();
-    }
+    const entry: PresenceSession = {
+      session: crypto.randomUUID(),
+      node: ctx.node,
+      addr: ctx.grpcAddr ?? undefined,
+      device: device.id,
+      label: device.label,
+      since: Date.now(),
+      jti,
+    };
+    first = await register(ctx, s, userId, entry);
   } finally {
     await lock.release().catch(() => false);
   }
   if (s.closed) return;
+  await welcomeAndSync(ctx, s, requestId, { userId, device, first });
+  log.debug("session started", { user: userId, session: s.id });
+}
 
-  const [user, unread, pending] = await Promise.all([
+/**
+ * Applies the session policy and records the session in presence; true if
+ * it is the user's first session (friends are told the user came online).
+ */
+async function register(
+  ctx: ChatContext,
+  s: LoginSession,
+  userId: number,
+  entry: PresenceSession,
+): Promise<boolean> {
+  const { engine, config, router } = ctx;
+  if (config.chat.sessions === "single") {
+    // Today's rule: the previous session ends first, wherever it is.
+    const wasOnline = await router.kick(userId, { reason: KICK_REASON, replaced: true });
+    s.beginSession(userId, entry.session, false);
+    ctx.sessions.add(s);
+    let recorded: PresenceSession | null = null;
+    try {
+      await addSession(engine, userId, entry, { replace: true });
+      recorded = entry;
+    } finally {
+      router.forget(userId);
+      s.markRegistered(recorded);
+    }
+    return !wasOnline;
+  }
+  s.beginSession(userId, entry.session, false);
+  ctx.sessions.add(s);
+  let added: Awaited<ReturnType<typeof addSession>> | undefined;
+  try {
+    added = await addSession(engine, userId, entry, { max: config.chat.maxSessionsPerUser });
+  } finally {
+    router.forget(userId);
+    s.markRegistered(added ? entry : null);
+  }
+  if (added.evicted.length > 0) {
+    await router.kickSessions(userId, added.evicted, { reason: CAP_REASON, replaced: true });
+  }
+  return added.before.length === 0;
+}
+
+async function welcomeAndSync(
+  ctx: ChatContext,
+  s: LoginSession,
+  requestId: RequestId,
+  login: { userId: number; device: { id: string; label: string }; first: boolean },
+): Promise<void> {
+  const { store, config, node, log } = ctx;
+  const { userId, device } = login;
+  const [user, unread, pending, , opened, head] = await Promise.all([
     store.userById(userId),
     store.unreadCounts(userId),
     store.pendingRequests(userId),
@@ -95,6 +169,57 @@ export async function login(
     ctx.buckets.restore(userId).catch((e) =>
       log.warn("could not restore the message bucket", { error: e, user: userId })
     ),
+    store.openDevice(userId, device.id, device.label, Date.now()),
+    store.inboxHead(userId),
+  ]);
+  if (!user) {
+    return s.fail(requestId, "token_invalid", "this account no longer exists", CLOSE.AUTH_FAILED);
+  }
+  const inbox = s.openInbox({ id: opened.deviceId, label: opened.label }, opened.ackedSeq);
+  s.send({
+    type: "welcome",
+    session_id: s.id,
+    node,
+    heartbeat_ms: config.chat.heartbeatMs,
+    user: selfUser(user),
+    unread: unread.map((u) => ({ user_id: u.peerId, count: u.count, last_id: u.lastId })),
+    pending_requests: pending.incoming.length,
+    protocol: PROTOCOL_VERSION,
+    device: { id: opened.deviceId, label: opened.label },
+    head: Math.max(head, opened.ackedSeq),
+    cursor: opened.ackedSeq,
+  });
+  // A second session of a user who was online changes nothing for friends.
+  if (login.first) {
+    await notifyPresence(ctx, userId, { online: true, lastSeen: null }).catch((e) =>
+      log.warn("presence notification failed", { error: e, user: userId })
+    );
+  }
+  await inbox.stream.sync();
+  s.finishSync();
+  // Another node may have routed with a presence list from before this
+  // session: once such lists have expired, check for what they missed.
+  inbox.checkHeadIn(PRESENCE_CACHE_MS + 100, () => ctx.heads.read(userId));
+}
+
+/** A quiet session: the token checked, `welcome`, and requests from then on; nothing announced. */
+async function quietLogin(
+  ctx: ChatContext,
+  s: LoginSession,
+  userId: number,
+  requestId: RequestId,
+): Promise<void> {
+  const { store, config, node, log } = ctx;
+  s.beginSession(userId, crypto.randomUUID(), true);
+  s.markRegistered(null);
+  const [user, unread, pending, , head] = await Promise.all([
+    store.userById(userId),
+    store.unreadCounts(userId),
+    store.pendingRequests(userId),
+    ctx.buckets.restore(userId).catch((e) =>
+      log.warn("could not restore the message bucket", { error: e, user: userId })
+    ),
+    store.inboxHead(userId),
   ]);
   if (!user) {
     return s.fail(requestId, "token_invalid", "this account no longer exists", CLOSE.AUTH_FAILED);
@@ -107,32 +232,10 @@ export async function login(
     user: selfUser(user),
     unread: unread.map((u) => ({ user_id: u.peerId, count: u.count, last_id: u.lastId })),
     pending_requests: pending.incoming.length,
-    protocol: 1,
+    protocol: PROTOCOL_VERSION,
+    device: null,
+    head,
+    cursor: null,
+    quiet: true,
   });
-  log.debug("session started", { user: userId, session: s.id });
-  // A user who only moved sessions never looked offline to friends.
-  if (!wasOnline) {
-    await notifyPresence(ctx, userId, { online: true, lastSeen: null }).catch((e) =>
-      log.warn("presence notification failed", { error: e, user: userId })
-    );
-  }
-  await sendSync(ctx, s);
-}
-
-/** Everything past the user's delivered cursors, oldest first, then the held-back events. */
-async function sendSync(ctx: ChatContext, s: LoginSession): Promise<void> {
-  const synced = new Set<number>();
-  let afterId = 0;
-  for (;;) {
-    // Send a long backlog no faster than the client reads it.
-    await s.drained(SYNC_BUFFER_BYTES);
-    const batch = await ctx.store.undelivered(s.userId, { afterId, limit: SYNC_BATCH });
-    if (s.closed) return;
-    for (const m of batch) synced.add(m.id);
-    const done = batch.length < SYNC_BATCH;
-    s.send({ type: "msg.sync", messages: batch.map(wireMessage), done });
-    if (done) break;
-    afterId = batch[batch.length - 1].id;
-  }
-  s.finishSync(synced);
 }

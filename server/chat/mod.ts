@@ -21,7 +21,9 @@ import type { ChatContext } from "./chat_context.ts";
 import { allDone, closeAll, moveAll } from "./drain.ts";
 import { httpHandler } from "./endpoints.ts";
 import { type Http1Server, serveHttp1 } from "../http1.ts";
-import { LocalSessions } from "./local_sessions.ts";
+import { CursorWriter } from "./cursor_writer.ts";
+import { HeadReader } from "./head_reader.ts";
+import { LocalSessions, type NodeSession } from "./local_sessions.ts";
 import { type ChatMetrics, chatMetrics } from "./metrics.ts";
 import { nodeServiceHandlers } from "./node_service.ts";
 import { Peers } from "./peers.ts";
@@ -30,6 +32,8 @@ import { ClusterRouter } from "./route_cluster.ts";
 import { InProcessRouter } from "./route_local.ts";
 import type { Router } from "./router.ts";
 import type { Session } from "./session.ts";
+import { startInboxSweep } from "./head_sweep.ts";
+import { resetPresence } from "./presence_keeper.ts";
 import { startSweep } from "./sweep.ts";
 import { MessageWriter } from "./writer.ts";
 
@@ -60,7 +64,7 @@ export function chatContext(
   const { engine, log, plane, ...shared } = parts;
   const node = config.chat.name;
   const metrics = chatMetrics(node);
-  const sessions = new LocalSessions(metrics);
+  const sessions = new LocalSessions<NodeSession>(metrics);
   const routing = options.routing ?? (engine.kind === "memory" ? "in-process" : "cluster");
   const router = routing === "in-process"
     ? new InProcessRouter(sessions, metrics)
@@ -68,10 +72,13 @@ export function chatContext(
   return {
     config,
     node,
+    grpcAddr: null,
     engine,
     log,
     ...shared,
     writer: new MessageWriter(parts.store),
+    cursors: new CursorWriter(parts.store, router, log),
+    heads: new HeadReader(parts.store),
     sessions,
     router,
     buckets: new UserBuckets(config.chat.msgRate, config.chat.msgBurst, engine),
@@ -125,6 +132,10 @@ export async function start(
   const ctx = chatContext(config, { store, engine, log, plane }, options);
   const { node, sessions } = ctx;
   const sockets = new Set<Session>();
+  // Before any login: what an earlier run of this node left in presence is stale.
+  await resetPresence(ctx).catch((e) =>
+    log.warn("could not reset this node's presence; the inbox sweep will", { error: e })
+  );
 
   const rpc = await plane.serve(
     config,
@@ -160,6 +171,7 @@ export async function start(
   const wsUrl = withPort(config.chat.publicUrl, config.chat.port, server.addr.port, "url");
   const grpcAddr = withPort(config.chat.grpcAddress, config.chat.grpcPort, rpc.port, "addr");
   rpc.advertise(grpcAddr);
+  ctx.grpcAddr = grpcAddr;
   const registration = new NodeRegistration({
     config,
     status: plane.client(config, STATUS, config.status.address, { deadlineMs: 2000 }),
@@ -170,6 +182,7 @@ export async function start(
   });
   await registration.start();
   const sweep = startSweep(ctx, sockets);
+  const inboxSweep = startInboxSweep(ctx);
   const routing = ctx.router instanceof InProcessRouter ? "in-process" : "cluster";
   log.info("chat node listening", { node, wsUrl, grpcAddr, routing });
 
@@ -185,15 +198,18 @@ export async function start(
       if (!(await allDone(sockets, config.chat.drainTimeoutMs))) {
         log.warn("drain timed out", { left: sockets.size });
       }
+      await ctx.cursors.flush();
     })();
 
   const close = () =>
     closing ??= (async () => {
       ctx.state.draining = true;
       sweep.stop();
+      await inboxSweep.stop();
       closeAll(sockets);
       await allDone(sockets, 3000);
       await ctx.writer.settle();
+      await ctx.cursors.close();
       await registration.stop();
       // Ends its connections without a GOAWAY (proto/grpc.ts), so the
       // nodes that still hold one are not exposed to denoland/deno#36788.

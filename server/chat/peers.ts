@@ -20,9 +20,16 @@ export const HIGH_WATER = 4 * MAX_BATCH;
 /** The longest a sender waits for room: a stuck peer must not hold senders up for long. */
 const ROOM_WAIT_MS = 2000;
 
+/**
+ * What became of one Deliver item: pushed to a session there, answered but
+ * no session of the user there (`absent`), or the call failed (`failed`:
+ * refused, deadline, the peer's channel backing off).
+ */
+export type DeliverOutcome = "delivered" | "absent" | "failed";
+
 interface Pending {
   item: DeliverItem;
-  resolve(delivered: boolean): void;
+  resolve(outcome: DeliverOutcome): void;
 }
 
 interface Outbox {
@@ -69,18 +76,15 @@ export class Peers {
     }
   }
 
-  /**
-   * Queues one event for a user on the node at `addr`. Resolves with whether
-   * that node pushed it to a live session; false if the node did not answer.
-   */
-  deliver(addr: string, item: DeliverItem): Promise<boolean> {
-    if (this.#closed) return Promise.resolve(false);
+  /** Queues one event for a user on the node at `addr`; resolves with what became of it. */
+  deliver(addr: string, item: DeliverItem): Promise<DeliverOutcome> {
+    if (this.#closed) return Promise.resolve("failed");
     let box = this.#outboxes.get(addr);
     if (!box) {
       box = { queue: [], busy: false, waiting: [] };
       this.#outboxes.set(addr, box);
     }
-    const { promise, resolve } = Promise.withResolvers<boolean>();
+    const { promise, resolve } = Promise.withResolvers<DeliverOutcome>();
     box.queue.push({ item, resolve });
     if (!box.busy) {
       box.busy = true;
@@ -125,7 +129,7 @@ export class Peers {
         this.#warn(addr, "Deliver failed", e);
       }
       this.options.onDeliver?.(addr, batch.length, ok);
-      batch.forEach((p, i) => p.resolve(delivered[i] === true));
+      batch.forEach((p, i) => p.resolve(!ok ? "failed" : delivered[i] ? "delivered" : "absent"));
     }
     box.busy = false;
     this.#wake(box);
@@ -157,7 +161,7 @@ export class Peers {
   closeAll(): void {
     this.#closed = true;
     for (const box of this.#outboxes.values()) {
-      for (const p of box.queue.splice(0)) p.resolve(false);
+      for (const p of box.queue.splice(0)) p.resolve("failed");
       this.#wake(box);
     }
     for (const c of this.#clients.values()) c.close();

@@ -57,3 +57,26 @@ Deno.test("InProcessRouter observes a message's delivery latency when it is push
     /parley_chat_delivery_latency_seconds_count\{[^}]*path="local"[^}]*\} 1/,
   );
 });
+
+Deno.test("InProcessRouter reaches every session of a user but the excluded one, and kicks one by id", async () => {
+  const { sessions, router } = setup();
+  const [a, b] = [new RecordingSession(2, "a"), new RecordingSession(2, "b")];
+  sessions.add(a);
+  sessions.add(b);
+  await router.deliver(2, { type: "typing", from: 1, active: true });
+  await router.deliver(2, '{"type":"msg.new","message":{"id":5,"from":2}}', {
+    exclude: "a",
+    item: { seq: 3, from: 2, id: 5 },
+  });
+  assert.deepEqual([a.got.length, b.got.length], [1, 2]);
+  assert.deepEqual(b.items, [{ seq: 3, from: 2, id: 5 }]);
+  assert.equal(
+    await router.kickSessions(2, [{ node: "solo", session: "b", since: 1 }], {
+      reason: "cap",
+      replaced: true,
+    }),
+    1,
+  );
+  assert.deepEqual([a.kicked, b.kicked], [null, { reason: "cap", replaced: true }]);
+  assert.equal(sessions.size, 2, "a kicked session leaves when it closes, not before");
+});

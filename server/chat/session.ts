@@ -1,9 +1,11 @@
 /**
  * One client connection, from the socket's open to its close: its phases
  * (unauthenticated, syncing, live, closed), the auth timeout and the cap on
- * unauthenticated sockets, the hold-back of live events during the offline
- * sync, kicks and drains, and the end (session_end.ts). Frames go through
- * its FrameLoop (frame_loop.ts). It talks to its socket only through `Conn`.
+ * unauthenticated sockets, the hold-back of live events during the sync,
+ * kicks and drains, and the end (session_end.ts). Frames go through its
+ * FrameLoop (frame_loop.ts); messages for the socket go through its inbox
+ * stream (session_inbox.ts), which keeps them in seq order. It talks to its
+ * socket only through `Conn`.
  */
 import {
   CLOSE,
@@ -11,23 +13,35 @@ import {
   type ServerEvent,
   type ServerFrame,
 } from "../../proto/protocol.ts";
+import type { PresenceSession } from "../engine/presence.ts";
 import { TokenBucket } from "../engine/rate_limit.ts";
 import type { ChatContext } from "./chat_context.ts";
 import { FrameLoop, type FrameOwner, type Phase, type RequestId } from "./frame_loop.ts";
 import { FriendCache } from "./friend_cache.ts";
-import { login, type LoginSession } from "./login.ts";
+import type { NodeSession, SeqItem } from "./local_sessions.ts";
+import { login, type LoginOptions, type LoginSession } from "./login.ts";
 import { endSession } from "./session_end.ts";
+import { SessionInbox } from "./session_inbox.ts";
 import type { Conn, ConnEvents, UpgradeInfo } from "./transport.ts";
 import { readEvent } from "./wire.ts";
 
-export class Session implements LoginSession, FrameOwner, ConnEvents {
+/** A gap in a session's stream waits this long for the missing entry before reading the store. */
+const GAP_MS = 200;
+
+export class Session implements LoginSession, FrameOwner, ConnEvents, NodeSession {
   /** Set when the login succeeds. */
   id = "";
   userId = 0;
+  /** A quiet session: no presence, device, sync or live events (docs/protocol.md §3). */
+  quiet = false;
   /** Last time any frame arrived, for the heartbeat timeout. */
   lastActivity = Date.now();
   /** Replaced by a newer login of the same user: friends are not told it went offline. */
   replaced = false;
+  /** The session's entry in presence, once recorded. */
+  presence: PresenceSession | null = null;
+  /** The device's inbox, once the login opened it (never for a quiet session). */
+  inbox: SessionInbox | undefined;
 
   #ctx: ChatContext;
   #conn: Conn;
@@ -40,8 +54,7 @@ export class Session implements LoginSession, FrameOwner, ConnEvents {
   #messageBucket: TokenBucket | undefined;
   #typingBucket: TokenBucket | undefined;
   #friends: FriendCache | undefined;
-  #held: { frame: ServerEvent; json?: string }[] | undefined;
-  #synced: Set<number> | undefined;
+  #held: { frame: ServerEvent; json?: string; item?: SeqItem }[] | undefined;
   #registered = false;
   #cleanup: Promise<void> | null = null;
   #ended = false;
@@ -76,6 +89,10 @@ export class Session implements LoginSession, FrameOwner, ConnEvents {
 
   get closed(): boolean {
     return this.#phase === "closed";
+  }
+
+  get stream(): SessionInbox["stream"] | undefined {
+    return this.inbox?.stream;
   }
 
   get authenticated(): boolean {
@@ -134,11 +151,11 @@ export class Session implements LoginSession, FrameOwner, ConnEvents {
 
   // --- what the frame loop calls ---
 
-  async authenticate(token: string, id: RequestId): Promise<void> {
+  async authenticate(token: string, id: RequestId, options: LoginOptions = {}): Promise<void> {
     clearTimeout(this.#authTimer);
     this.#authTimer = undefined;
     try {
-      await login(this.#ctx, this, token, id);
+      await login(this.#ctx, this, token, id, options);
     } catch (e) {
       this.#ctx.log.error("login failed", { error: e, user: this.userId });
       this.fail(id, "internal", "the session could not be started; try again", CLOSE.INTERNAL);
@@ -182,36 +199,46 @@ export class Session implements LoginSession, FrameOwner, ConnEvents {
 
   // --- what login.ts calls ---
 
-  beginSession(userId: number, sessionId: string): void {
+  beginSession(userId: number, sessionId: string, quiet: boolean): void {
     this.userId = userId;
     this.id = sessionId;
-    this.#phase = "sync";
+    this.quiet = quiet;
+    // A quiet session has no sync: it is live at once (and gets no live events).
+    this.#phase = quiet ? "live" : "sync";
     this.#leaveUnauth();
   }
 
   /**
-   * Presence now names this session. If the socket closed while the login
-   * ran, clean up at once (the close handler ran before there was anything
-   * to clean).
+   * Presence now lists this session (`entry`, or null if writing it
+   * failed). If the socket closed while the login ran, clean up at once
+   * (the close handler ran before there was anything to clean).
    */
-  markRegistered(): void {
+  markRegistered(entry: PresenceSession | null): void {
+    this.presence = entry;
     this.#registered = true;
     if (this.#phase === "closed") this.#runCleanup();
   }
 
-  finishSync(synced: Set<number>): void {
+  openInbox(device: { id: string; label: string }, cursor: number): SessionInbox {
+    const { store, cursors, log } = this.#ctx;
+    this.inbox = new SessionInbox(this, device, cursor, { store, cursors, log, gapMs: GAP_MS });
+    if (this.#phase === "closed") this.inbox.close();
+    return this.inbox;
+  }
+
+  /** The sync was sent: what was held back goes out now, through the stream. */
+  finishSync(): void {
     if (this.#phase !== "sync") return;
-    if (synced.size > 0) this.#synced = synced;
     this.#phase = "live";
     const held = this.#held ?? [];
     this.#held = undefined;
-    for (const { frame, json } of held) this.#push(frame, json);
+    for (const { frame, json, item } of held) this.#push(frame, json, item);
   }
 
   // --- LocalSession (routing's side) ---
 
-  deliver(frame: ServerEvent | string): boolean {
-    if (!this.authenticated) return false;
+  deliver(frame: ServerEvent | string, item?: SeqItem): boolean {
+    if (!this.authenticated || this.quiet) return false;
     let event: ServerEvent | null;
     let json: string | undefined;
     if (typeof frame === "string") {
@@ -221,15 +248,16 @@ export class Session implements LoginSession, FrameOwner, ConnEvents {
     } else event = frame;
     if (event.type === "friend.removed") this.#friends?.forget(event.user_id);
     if (event.type === "friend.accepted") this.friends.remember(event.friend.user.id);
-    if (this.#phase === "sync") (this.#held ??= []).push({ frame: event, json });
-    else this.#push(event, json);
+    if (this.#phase === "sync") (this.#held ??= []).push({ frame: event, json, item });
+    else this.#push(event, json, item);
     return true;
   }
 
-  #push(event: ServerEvent, json?: string): void {
-    // At-least-once is the guarantee, but not twice in one session.
-    if (event.type === "msg.new" && this.#synced?.has(event.message.id)) return;
-    this.sendJson(json ?? JSON.stringify(event));
+  #push(event: ServerEvent, json?: string, item?: SeqItem): void {
+    const text = json ?? JSON.stringify(event);
+    // A message goes through the stream: in seq order, each entry once per socket.
+    if (item && this.inbox) this.inbox.stream.push(item.seq, text, item.from, item.id);
+    else this.sendJson(text);
   }
 
   kick(reason: string, replaced: boolean): void {
@@ -277,6 +305,7 @@ export class Session implements LoginSession, FrameOwner, ConnEvents {
     this.#authTimer = undefined;
     this.#leaveUnauth();
     this.#held = undefined;
+    this.inbox?.close();
     if (this.userId) this.#ctx.sessions.remove(this);
     if (this.#registered) this.#runCleanup();
     else if (!this.userId) this.#end();

@@ -9,7 +9,7 @@ import { SignJWT } from "jose";
 import { startTestNode } from "./_test_node.ts";
 import { sleep } from "../../testing/mod.ts";
 import { signToken } from "../tokens.ts";
-import { getPresence } from "../engine/presence.ts";
+import { getPresence, getSessions } from "../engine/presence.ts";
 
 Deno.test("a client authenticates with an auth frame and gets a welcome and an empty sync", async () => {
   const c = await startTestNode();
@@ -20,18 +20,26 @@ Deno.test("a client authenticates with an auth frame and gets a welcome and an e
     assert.equal(w.user.id, alice.id);
     assert.equal(w.user.email, "alice@example.com");
     assert.equal(w.node, "chat-1");
-    assert.equal(w.protocol, 1);
+    assert.equal(w.protocol, 2);
     assert.equal(w.heartbeat_ms, 30_000);
     assert.deepEqual(w.unread, []);
     assert.equal(w.pending_requests, 0);
+    // No device named: one per token; a new user's inbox is empty.
+    assert.match(w.device!.id, /^t:[0-9a-f-]{36}$/);
+    assert.equal(w.device!.label, "");
+    assert.deepEqual([w.head, w.cursor], [0, 0]);
     assert.deepEqual(await client.syncMessages(), []);
     client.send({ type: "ping", id: 5 });
     const pong = await client.next("pong");
     assert.equal(pong.id, 5);
+    assert.equal(pong.head, 0);
     assert.ok(Math.abs(pong.time - Date.now()) < 5000);
-    const rec = await getPresence(c.engine, alice.id);
+    const [rec] = await getSessions(c.engine, alice.id);
     assert.equal(rec?.node, "chat-1");
     assert.equal(rec?.session, w.session_id);
+    assert.equal(rec?.device, w.device!.id);
+    const devices = await c.store.devices(alice.id);
+    assert.deepEqual(devices.map((d) => [d.deviceId, d.ackedSeq]), [[w.device!.id, 0]]);
   } finally {
     await c.close();
   }
@@ -179,8 +187,8 @@ Deno.test("a silent session is closed with 4004 and its presence removed", async
   }
 });
 
-Deno.test("a second login on the same node kicks the first session; friends see no offline", async () => {
-  const c = await startTestNode();
+Deno.test("single policy: a second login on the same node kicks the first session; friends see no offline", async () => {
+  const c = await startTestNode({ chat: { sessions: "single" } });
   try {
     const alice = await c.user("alice");
     const bob = await c.user("bob");

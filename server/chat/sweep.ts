@@ -24,7 +24,7 @@ export function startSweep(ctx: ChatContext, sockets: Set<Session>): { stop(): v
         s.closeWith(CLOSE.HEARTBEAT_TIMEOUT, "heartbeat timeout");
       }
     }
-    buckets.sweep((userId) => sessions.get(userId) !== undefined, now);
+    buckets.sweep((userId) => sessions.has(userId), now);
     recheckSessions(ctx, now); // tokens logged out, or passwords changed, since the login
     // After a login burst, on a quiet node: give the burst's garbage back.
     if (burst.sweep(sessions.logins, writer.writes)) {

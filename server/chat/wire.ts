@@ -27,8 +27,8 @@ export function selfUser(u: User): SelfUser {
   };
 }
 
-export function wireMessage(m: Message): WireMessage {
-  return {
+export function wireMessage(m: Message, seq?: number): WireMessage {
+  const w: WireMessage = {
     id: m.id,
     from: m.senderId,
     to: m.recipientId,
@@ -36,6 +36,17 @@ export function wireMessage(m: Message): WireMessage {
     client_id: m.clientId,
     sent_at: m.createdAt,
   };
+  if (seq !== undefined) w.seq = seq;
+  return w;
+}
+
+/**
+ * A message encoded with wireMessage() (no seq), with `seq` added: the
+ * copies of one message for the sender's and the recipient's inboxes
+ * differ only there, so the message is encoded once for both.
+ */
+export function withSeq(wireJson: string, seq: number): string {
+  return `${wireJson.slice(0, -1)},"seq":${seq}}`;
 }
 
 export function wireFriend(f: Friend, online: boolean, unread: number): WireFriend {
@@ -67,18 +78,24 @@ export function msgNewJson(wireJson: string): string {
 }
 
 const MSG_NEW_PREFIX = '{"type":"msg.new","message":{';
-const MSG_NEW_ID = /^\{"type":"msg\.new","message":\{"id":(\d+),/;
+const MSG_NEW_REF = /^\{"type":"msg\.new","message":\{"id":(\d+),"from":(\d+),/;
+
+/** The id and sender of the message a msg.new built by msgNewJson() carries, read without parsing it. */
+export function readMessageRef(json: string): { id: number; from: number } | null {
+  const m = MSG_NEW_REF.exec(json);
+  return m ? { id: Number(m[1]), from: Number(m[2]) } : null;
+}
 
 /**
- * The event a pre-encoded frame carries, for the checks a session makes
- * before it pushes one (type, and a message's id); a msg.new built by
- * msgNewJson() is read without parsing it. Null if it is not JSON.
+ * The type of a pre-encoded frame, for the checks a session makes before
+ * it pushes one; a msg.new built by msgNewJson() is read without parsing
+ * it. Null if it is not JSON.
  */
 export function readEvent(json: string): ServerEvent | null {
-  const m = MSG_NEW_ID.exec(json);
-  if (m) return { type: "msg.new", message: { id: Number(m[1]) } } as ServerEvent;
+  if (json.startsWith(MSG_NEW_PREFIX)) return { type: "msg.new" } as ServerEvent;
   try {
-    return JSON.parse(json);
+    const v = JSON.parse(json);
+    return typeof v?.type === "string" ? v : null;
   } catch {
     return null;
   }

@@ -199,7 +199,11 @@ export async function ensureSessions(
 }
 
 /** Marks that `node`'s sessions are recorded (see the module comment). */
-export async function setNodeMarker(engine: Engine, node: string, startedAt: number): Promise<void> {
+export async function setNodeMarker(
+  engine: Engine,
+  node: string,
+  startedAt: number,
+): Promise<void> {
   await engine.set(markerKey(node), String(startedAt));
 }
 
@@ -220,7 +224,11 @@ export async function getPresence(engine: Engine, userId: number): Promise<Prese
 }
 
 /** Makes `s` the user's only session, unconditionally (tests and tools; logins use addSession()). */
-export async function setPresence(engine: Engine, userId: number, s: PresenceSession): Promise<void> {
+export async function setPresence(
+  engine: Engine,
+  userId: number,
+  s: PresenceSession,
+): Promise<void> {
   await engine.hset(KEY, String(userId), encode([s]));
 }
 

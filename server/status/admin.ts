@@ -1,23 +1,27 @@
 /**
- * The status role's admin calls behind parley-admin: nodes, presence, the
- * online list, kicks, user details and totals. The admin token is checked
- * before any of these runs (STATUS.access in proto/services.ts, checked by
- * the plane); Kick also takes the cluster secret, for the gate.
+ * The status role's admin calls behind parley-admin: nodes, presence (every
+ * session of a user: node, device, since), the online list, kicks (every
+ * session of a user, one session, or those of one token), user details and
+ * totals. The admin token is checked before any of these runs (STATUS.access
+ * in proto/services.ts, checked by the plane); Kick also takes the cluster
+ * secret, for the gate (a logout ends the sessions of its token).
  */
 import { AppError } from "../../proto/errors.ts";
 import type { Engine } from "../engine/types.ts";
 import type { Logger } from "../log.ts";
 import type { Store, User } from "../store/types.ts";
 import { getNode, liveNodes, type NodeRecord, nodeStarts } from "../engine/nodes.ts";
-import { countOnline, getPresence, listOnline, type PresenceRecord } from "../engine/presence.ts";
+import { countOnline, getSessions, listOnline, type PresenceSession } from "../engine/presence.ts";
 import type {
   AdminKickReply,
   AdminKickRequest,
   Empty,
   ListOnlineRequest,
   NodeInfo,
+  NodeKickRequest,
   OnlineList,
   PresenceInfo,
+  SessionInfo,
   StatsReply,
   UserDetails,
   UserRef,
@@ -51,26 +55,48 @@ export function adminHandlers(parts: AdminParts) {
     return user;
   }
 
-  /** The user's presence record if the node holding it is live; stale ones count as offline. */
-  async function livePresence(userId: number): Promise<PresenceRecord | null> {
-    const rec = await getPresence(engine, userId);
-    if (!rec) return null;
-    const node = await getNode(engine, rec.node);
-    return node && isLive(node, Date.now()) ? rec : null;
-  }
-
   const isLive = (node: NodeRecord, now: number) => now - node.heartbeatAt <= nodeTtlMs;
 
-  function presenceInfo(user: User, rec: PresenceRecord | null): PresenceInfo {
+  /** Of `sessions`, those on live nodes (a dead node's sessions are gone), with the node records. */
+  async function liveOnly(
+    sessions: PresenceSession[],
+  ): Promise<{ s: PresenceSession; node: NodeRecord }[]> {
+    const now = Date.now();
+    const names = [...new Set(sessions.map((x) => x.node))];
+    const nodes = new Map<string, NodeRecord | null>(
+      await Promise.all(names.map(async (n) => [n, await getNode(engine, n)] as const)),
+    );
+    const out: { s: PresenceSession; node: NodeRecord }[] = [];
+    for (const x of sessions) {
+      const node = nodes.get(x.node);
+      if (node && isLive(node, now)) out.push({ s: x, node });
+    }
+    return out;
+  }
+
+  function presenceInfo(user: User, sessions: PresenceSession[]): PresenceInfo {
+    const list = [...sessions].sort((a, b) => a.since - b.since);
+    const newest = list[list.length - 1];
     return {
       user_id: user.id,
       name: user.name,
-      online: rec !== null,
-      node: rec?.node ?? "",
-      session_id: rec?.session ?? "",
-      since_ms: rec?.since ?? 0,
+      online: list.length > 0,
+      node: newest?.node ?? "",
+      session_id: newest?.session ?? "",
+      since_ms: newest?.since ?? 0,
       last_seen_ms: user.lastSeenAt ?? 0,
+      sessions: list.map((x): SessionInfo => ({
+        session_id: x.session,
+        node: x.node,
+        device: x.device ?? "",
+        label: x.label ?? "",
+        since_ms: x.since,
+      })),
     };
+  }
+
+  async function livePresence(userId: number): Promise<PresenceSession[]> {
+    return (await liveOnly(await getSessions(engine, userId))).map((x) => x.s);
   }
 
   return {
@@ -99,34 +125,58 @@ export function adminHandlers(parts: AdminParts) {
         liveNodes(engine, nodeTtlMs, now),
       ]);
       const live = new Set(nodes.map((n) => n.name));
-      const entries = page.entries.filter(([, rec]) => live.has(rec.node));
+      const entries = page.entries
+        .map(([id, list]) => [id, list.filter((x) => live.has(x.node))] as const)
+        .filter(([, list]) => list.length > 0);
       const users = new Map(
         (await store.usersByIds(entries.map(([id]) => Number(id)))).map((u) => [u.id, u]),
       );
       const out: PresenceInfo[] = [];
-      for (const [id, rec] of entries) {
+      for (const [id, list] of entries) {
         const user = users.get(Number(id));
-        if (user) out.push(presenceInfo(user, rec));
+        if (user) out.push(presenceInfo(user, list));
       }
       return { total, users: out, next_cursor: page.cursor === "0" ? "" : page.cursor };
     },
 
     async Kick(req: AdminKickRequest): Promise<AdminKickReply> {
       const user = await findUser(req.user);
-      const rec = await livePresence(user.id);
-      if (!rec || (req.token_id && rec.jti !== req.token_id)) return { kicked: false, node: "" };
-      const node = await getNode(engine, rec.node);
-      if (!node) return { kicked: false, node: "" };
+      const tokenId = typeof req.token_id === "string" ? req.token_id : "";
+      const sessionId = typeof req.session_id === "string" ? req.session_id : "";
+      const targets = (await liveOnly(await getSessions(engine, user.id))).filter(({ s }) =>
+        (!tokenId || s.jti === tokenId) && (!sessionId || s.session === sessionId)
+      );
       const reason = typeof req.reason === "string" && req.reason.trim()
         ? req.reason.trim().slice(0, 200)
         : "kicked by an administrator";
-      const reply = await chatClients.get(node.grpcAddr).Kick({
-        user_id: user.id,
-        session_id: rec.session,
-        reason,
-      });
-      log.info("admin kick", { userId: user.id, node: node.name, kicked: reply.kicked, reason });
-      return { kicked: reply.kicked, node: node.name };
+      // One call per node ends all of the user's sessions there, unless only some are meant.
+      const bySession = tokenId !== "" || sessionId !== "";
+      const calls = new Map<
+        string,
+        { addr: string; node: string; req: NodeKickRequest; n: number }
+      >();
+      for (const { s, node } of targets) {
+        const key = bySession ? `${node.name}\n${s.session}` : node.name;
+        const call = calls.get(key);
+        if (call) call.n++;
+        else {
+          calls.set(key, {
+            addr: node.grpcAddr,
+            node: node.name,
+            req: { user_id: user.id, session_id: bySession ? s.session : "", reason },
+            n: 1,
+          });
+        }
+      }
+      const done = await Promise.all([...calls.values()].map(async (c) => {
+        const reply = await chatClients.get(c.addr).Kick(c.req);
+        return reply.kicked ? c : null;
+      }));
+      const kicked = done.filter((c) => c !== null);
+      const sessions = kicked.reduce((sum, c) => sum + c.n, 0);
+      const node = kicked[0]?.node ?? "";
+      log.info("admin kick", { userId: user.id, node, sessions, reason });
+      return { kicked: sessions > 0, node, sessions };
     },
 
     async UserInfo(req: UserRef): Promise<UserDetails> {

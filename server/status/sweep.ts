@@ -35,7 +35,9 @@ async function orphanNodes(engine: Engine, live: Set<string>): Promise<Set<strin
   let cursor = "0";
   do {
     const page = await listOnline(engine, { cursor, limit: 500 });
-    for (const [, rec] of page.entries) if (!live.has(rec.node)) out.add(rec.node);
+    for (const [, list] of page.entries) {
+      for (const s of list) if (!live.has(s.node)) out.add(s.node);
+    }
     cursor = page.cursor;
   } while (cursor !== "0");
   return out;

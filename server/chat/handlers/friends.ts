@@ -1,8 +1,9 @@
 /**
  * Friend requests and friendships: `friend.request`, `.requests`,
  * `.accept`, `.decline`, `.cancel`, `.list`, `.remove`. The other user is
- * told in real time (a `friend.*` event) wherever they are connected; the
- * durable state is in the store, so an offline user sees it at next login.
+ * told in real time (a `friend.*` event) on all their sessions, and the
+ * user's own other sessions of a friendship made or ended; the durable
+ * state is in the store, so an offline user sees it at next login.
  * Requests and cancels to one user are limited per pair (FRIEND_CHURN), so
  * that nobody can flood another user with friend.* events.
  */
@@ -134,6 +135,8 @@ export const friendHandlers: Handlers<FriendFrames> = {
     ]);
     reply({ friend: forMe });
     await ctx.router.deliver(them.id, { type: "friend.accepted", friend: forThem });
+    // The user's other sessions learn of the new friend too.
+    await ctx.router.deliver(me.id, { type: "friend.accepted", friend: forMe }, { exclude: s.id });
   },
 
   async "friend.decline"(ctx, s, frame, reply) {
@@ -168,5 +171,8 @@ export const friendHandlers: Handlers<FriendFrames> = {
     }
     reply({});
     await ctx.router.deliver(frame.user_id, { type: "friend.removed", user_id: s.userId });
+    await ctx.router.deliver(s.userId, { type: "friend.removed", user_id: frame.user_id }, {
+      exclude: s.id,
+    });
   },
 };

@@ -1,12 +1,14 @@
 /**
- * Messages: `msg.send` (checks, durable store, ack, live push), `msg.history`
- * (paged, oldest → newest within a page), `msg.ack` (receipts, told to the
- * sender as `msg.status`) and `typing` (forwarded, never stored).
+ * Messages: `msg.send` (checks, durable store, ack, live push to the
+ * recipient's sessions and to the sender's other sessions), `msg.history`
+ * (paged, oldest → newest within a page) and `typing` (forwarded, never
+ * stored). Acks and fetches are in inbox.ts.
  */
 import { AppError } from "../../../proto/errors.ts";
 import { type ClientFrame, DEFAULT_HISTORY_LIMIT } from "../../../proto/protocol.ts";
+import { takeShare } from "../buckets.ts";
 import type { ChatContext } from "../chat_context.ts";
-import { msgNewJson, wireMessage } from "../wire.ts";
+import { msgNewJson, wireMessage, withSeq } from "../wire.ts";
 import type { Inserted } from "../writer.ts";
 import type { Caller, Handlers } from "./types.ts";
 
@@ -17,7 +19,7 @@ async function requireFriend(ctx: ChatContext, s: Caller, peer: number): Promise
   throw new AppError("not_friends", "you can only write to your friends", 403);
 }
 
-function notToSelf(s: Caller, peer: number, field: string): void {
+export function notToSelf(s: Caller, peer: number, field: string): void {
   if (peer === s.userId) {
     throw new AppError("invalid_request", `${field}: must be another user, not yourself`);
   }
@@ -55,8 +57,9 @@ export function acceptMessageNow(
 }
 
 function queueWrite(ctx: ChatContext, s: Caller, frame: SendFrame): Promise<Inserted> {
-  if (!s.messageBucket.take()) {
-    const ms = s.messageBucket.retryAfterMs();
+  // A user with sessions on n nodes pays n tokens on each: together, the rate holds.
+  const ms = takeShare(s.messageBucket, ctx.router.nodesOf(s.userId));
+  if (ms > 0) {
     throw new AppError("rate_limited", `too many messages; retry in ${ms} ms`, 429, ms / 1000);
   }
   return ctx.writer.write({
@@ -70,26 +73,40 @@ function queueWrite(ctx: ChatContext, s: Caller, frame: SendFrame): Promise<Inse
 
 /**
  * msg.send, second step, once the row is stored: the ack (`sendJson`, the
- * whole result frame, encoded with the message once) and the live push.
+ * whole result frame with the sender's seq), which counts as that entry
+ * sent on this socket, then the push to the recipient's sessions (with the
+ * recipient's seq) and to the sender's other sessions (with the sender's).
+ * The message is encoded once; the copies differ in their seq only. A
+ * retry (`duplicate`) is pushed again: where it arrived before, the
+ * session's stream drops it by seq.
  */
 export async function finishMessage(
   ctx: ChatContext,
+  s: Caller,
   frame: SendFrame,
-  { message, duplicate }: Inserted,
+  { message, duplicate, senderSeq, recipientSeq }: Inserted,
   ack: (dataJson: string) => void,
 ): Promise<void> {
-  const wireJson = JSON.stringify(wireMessage(message));
-  ack(`{"message":${wireJson},"duplicate":${duplicate}}`);
-  // A retry was pushed (or synced) the first time; pushing it again would be a duplicate.
-  if (duplicate) return;
-  ctx.metrics.messagesStored.inc();
-  await ctx.router.deliver(frame.to, msgNewJson(wireJson), { sentAt: message.createdAt });
+  const base = JSON.stringify(wireMessage(message));
+  const mine = withSeq(base, senderSeq);
+  ack(`{"message":${mine},"duplicate":${duplicate}}`);
+  s.inbox?.stream.markSent(senderSeq);
+  if (!duplicate) ctx.metrics.messagesStored.inc();
+  const { id, senderId: from, createdAt } = message;
+  await ctx.router.deliver(frame.to, msgNewJson(withSeq(base, recipientSeq)), {
+    sentAt: duplicate ? undefined : createdAt,
+    item: { seq: recipientSeq, from, id },
+  });
+  await ctx.router.deliver(s.userId, msgNewJson(mine), {
+    item: { seq: senderSeq, from, id },
+    exclude: s.id,
+  });
 }
 
-export const messageHandlers: Handlers<"msg.send" | "msg.history" | "msg.ack" | "typing"> = {
+export const messageHandlers: Handlers<"msg.send" | "msg.history" | "typing"> = {
   async "msg.send"(ctx, s, frame, reply) {
     const { stored } = await acceptMessage(ctx, s, frame);
-    await finishMessage(ctx, frame, await stored, (json) => reply(JSON.parse(json)));
+    await finishMessage(ctx, s, frame, await stored, (json) => reply(JSON.parse(json)));
   },
 
   async "msg.history"(ctx, s, frame, reply) {
@@ -119,36 +136,6 @@ export const messageHandlers: Handlers<"msg.send" | "msg.history" | "msg.ack" | 
       more: page.length > limit,
       peer_delivered_id: cursor.deliveredId,
       peer_read_id: cursor.readId,
-    });
-  },
-
-  async "msg.ack"(ctx, s, frame, reply) {
-    notToSelf(s, frame.peer, "peer");
-    if (frame.delivered === undefined && frame.read === undefined) {
-      throw new AppError("invalid_request", "msg.ack needs delivered or read");
-    }
-    const [last, before] = await Promise.all([
-      ctx.store.lastMessageId(frame.peer, s.userId),
-      ctx.store.cursor(s.userId, frame.peer),
-    ]);
-    const top = Math.max(frame.delivered ?? 0, frame.read ?? 0);
-    if (top > last) {
-      throw new AppError(
-        "invalid_ack",
-        `message ${top} is not one that user sent you (their newest to you is ${last})`,
-      );
-    }
-    const after = await ctx.store.advanceCursor(s.userId, frame.peer, {
-      deliveredId: frame.delivered,
-      readId: frame.read,
-    });
-    reply({ delivered_id: after.deliveredId, read_id: after.readId });
-    if (after.deliveredId === before.deliveredId && after.readId === before.readId) return;
-    await ctx.router.deliver(frame.peer, {
-      type: "msg.status",
-      peer: s.userId,
-      delivered_id: after.deliveredId,
-      read_id: after.readId,
     });
   },
 

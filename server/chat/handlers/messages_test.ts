@@ -48,7 +48,9 @@ Deno.test("a message is stored, acked to the sender and pushed live; a retry is 
       [alice.id, bob.id, "hello 世界 🧗", "c1"],
     );
     assert.ok(r.message.id > 0 && Math.abs(r.message.sent_at - Date.now()) < 5000);
-    assert.deepEqual((await b.next("msg.new")).message, r.message);
+    // The result carries the message's seq in the sender's inbox; the push, bob's.
+    assert.equal(r.message.seq, 1);
+    assert.deepEqual((await b.next("msg.new")).message, { ...r.message, seq: 1 });
     const again = await a.request("msg.send", {
       to: bob.id,
       text: "hello 世界 🧗",
@@ -56,10 +58,12 @@ Deno.test("a message is stored, acked to the sender and pushed live; a retry is 
     });
     assert.equal(again.duplicate, true);
     assert.deepEqual(again.message, r.message);
+    // The retry is routed again, and bob's stream drops it: he held seq 1 already.
     b.send({ type: "ping", id: "p" });
-    await b.next("pong");
+    assert.equal((await b.next("pong")).head, 1);
     assert.equal(b.events("msg.new").length, 1);
     assert.equal(await c.store.countMessages(alice.id), 1);
+    assert.deepEqual(b.inbox.view().map((m) => m.id), [r.message.id]);
   } finally {
     await c.close();
   }
@@ -220,7 +224,7 @@ Deno.test("typing is forwarded to a friend, never stored, and refused for strang
   }
 });
 
-Deno.test("an offline user gets every message at login, in order, once, in batches, with unread counts", async () => {
+Deno.test("an offline device gets every entry after its cursor at login, in seq order, once, in batches", async () => {
   const c = await startTestNode();
   try {
     const alice = await c.user("alice");
@@ -228,31 +232,39 @@ Deno.test("an offline user gets every message at login, in order, once, in batch
     const carol = await c.user("carol");
     await c.befriend(alice, bob);
     await c.befriend(carol, bob);
+    // bob's first device starts at his inbox as it is; what comes after is his to sync.
+    const first = await c.connect(bob, { device: "phone", inbox: { ack: false } });
+    assert.deepEqual(await first.syncMessages(), []);
+    await first.close();
     await backlog(c, alice, bob, 150, "a");
     await backlog(c, carol, bob, 100, "c");
-    const b = await c.connect(bob);
+    await backlog(c, bob, alice, 10, "b");
+    const b = await c.connect(bob, { device: "phone", inbox: { ack: false } });
     assert.deepEqual(
       b.welcome!.unread.map((u) => [u.user_id, u.count]),
       [[alice.id, 150], [carol.id, 100]],
     );
+    assert.deepEqual([b.welcome!.cursor, b.welcome!.head], [0, 260]);
     const batches = [];
     for (;;) {
       const f = await b.next("msg.sync");
       batches.push(f);
       if (f.done) break;
     }
-    assert.deepEqual(batches.map((f) => f.messages.length), [100, 100, 50]);
-    const ids = batches.flatMap((f) => f.messages.map((m) => m.id));
-    assert.equal(new Set(ids).size, 250);
-    assert.deepEqual(ids, [...ids].sort((x, y) => x - y));
-    // Ack the first 100 of alice's as delivered: only the rest comes again.
-    const fromAlice = batches.flatMap((f) => f.messages).filter((m) => m.from === alice.id);
-    await b.request("msg.ack", { peer: alice.id, delivered: fromAlice[99].id });
+    assert.deepEqual(batches.map((f) => f.messages.length), [100, 100, 60]);
+    const synced = batches.flatMap((f) => f.messages);
+    // Messages to and from bob: his own sent ones too, each at its seq in his inbox.
+    assert.deepEqual(synced.map((m) => m.seq), Array.from({ length: 260 }, (_, i) => i + 1));
+    assert.equal(new Set(synced.map((m) => m.id)).size, 260);
+    assert.equal(synced.filter((m) => m.from === bob.id).length, 10);
+    // The device holds up to seq 100: only the rest comes again, on this device.
+    assert.deepEqual(await b.request("msg.ack", { seq: 100 }), { seq: 100 });
     await b.close();
-    const b2 = await c.connect(bob);
-    const again = await b2.syncMessages();
-    assert.equal(again.length, 150);
-    assert.equal(again.filter((m) => m.from === alice.id)[0].id, fromAlice[100].id);
+    const again = await c.connect(bob, { device: "phone", inbox: { ack: false } });
+    assert.equal(again.welcome!.cursor, 100);
+    const rest = await again.syncMessages();
+    assert.deepEqual(rest.map((m) => m.seq), Array.from({ length: 160 }, (_, i) => i + 101));
+    assert.deepEqual(rest[0], synced[100]);
   } finally {
     await c.close();
   }

@@ -11,6 +11,7 @@
 import type { ClientFrame } from "../../../proto/protocol.ts";
 import type { ChatContext } from "../chat_context.ts";
 import { friendHandlers } from "./friends.ts";
+import { inboxHandlers } from "./inbox.ts";
 import { messageHandlers } from "./messages.ts";
 import type { Caller, Handled, Handler, Handlers } from "./types.ts";
 import { userHandlers } from "./users.ts";
@@ -21,6 +22,7 @@ const HANDLERS: Handlers<Handled> = {
   ...userHandlers,
   ...friendHandlers,
   ...messageHandlers,
+  ...inboxHandlers,
 };
 
 export function dispatch(

@@ -1,7 +1,8 @@
 /**
  * The shapes every handler shares: the `Caller` (what a handler may use of
- * the session whose frame it handles: the user, their friend cache and rate
- * buckets, and a way to send a frame), `Reply` and `Handler`.
+ * the session whose frame it handles: the user, the session and its inbox,
+ * their friend cache and rate buckets, and a way to send a frame), `Reply`
+ * and `Handler`.
  */
 import type {
   ClientFrame,
@@ -12,10 +13,15 @@ import type {
 import type { TokenBucket } from "../../engine/rate_limit.ts";
 import type { ChatContext } from "../chat_context.ts";
 import type { FriendCache } from "../friend_cache.ts";
+import type { SessionInbox } from "../session_inbox.ts";
 
 /** What a handler may use of the session whose frame it handles. */
 export interface Caller {
   readonly userId: number;
+  /** The session's id: events about its own actions go to the user's other sessions only. */
+  readonly id: string;
+  /** The device's inbox (stream, cursor, receipts); undefined for a quiet session. */
+  readonly inbox: SessionInbox | undefined;
   /** Who the user's friends are, as far as this session knows (see friend_cache.ts). */
   readonly friends: FriendCache;
   /** The user's message rate (shared by the user's sessions, see buckets.ts). */

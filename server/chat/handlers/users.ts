@@ -1,19 +1,10 @@
-/** `ping` and `user.search`. */
+/** `user.search`. */
 import { AppError } from "../../../proto/errors.ts";
 import { DEFAULT_SEARCH_LIMIT } from "../../../proto/protocol.ts";
 import { publicUser } from "../wire.ts";
 import type { Handlers } from "./types.ts";
 
-export const userHandlers: Handlers<"ping" | "user.search"> = {
-  ping(_ctx, s, frame) {
-    s.send(
-      frame.id === undefined
-        ? { type: "pong", time: Date.now() }
-        : { type: "pong", id: frame.id, time: Date.now() },
-    );
-    return Promise.resolve();
-  },
-
+export const userHandlers: Handlers<"user.search"> = {
   async "user.search"(ctx, s, frame, reply) {
     // The searcher is left out by the query itself, so `next` is null on the last page.
     const page = await ctx.store.searchUsers(frame.query.trim(), {

@@ -1,0 +1,69 @@
+/**
+ * The node's inbox sweep, every `chat.headCheckMs` (2 s by default): the
+ * inbox heads of the users with a session here are read in chunks
+ * (`inboxHeads()`), and each session whose stream is behind its user's
+ * head reads the rest from the store. This recovers, within one sweep and
+ * without the client, a message stored behind routing's back: a push lost
+ * to a node killed between the commit and the push, a Deliver given up, a
+ * presence list that did not list a new session yet. Each pass first makes
+ * sure presence still lists this node's sessions (presence_keeper.ts).
+ */
+import type { ChatContext } from "./chat_context.ts";
+import { keepPresence } from "./presence_keeper.ts";
+
+/** Users per inboxHeads() call (one query; passes go one chunk after the other). */
+const CHUNK = 1000;
+
+export interface InboxSweep {
+  /** One pass now (tests); resolves when it is done. */
+  run(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** Compares every live stream with its user's head once. */
+export async function checkHeads(ctx: ChatContext): Promise<void> {
+  const users: number[] = [];
+  for (const [userId, list] of ctx.sessions.entries()) {
+    if (list.some((s) => s.stream !== undefined)) users.push(userId);
+  }
+  for (let i = 0; i < users.length; i += CHUNK) {
+    const heads = await ctx.store.inboxHeads(users.slice(i, i + CHUNK));
+    for (const [userId, head] of heads) {
+      for (const s of ctx.sessions.of(userId)) s.stream?.behind(head);
+    }
+  }
+}
+
+export function startInboxSweep(ctx: ChatContext): InboxSweep {
+  const { log } = ctx;
+  let running: Promise<void> | null = null;
+  let warnedAt = 0;
+
+  const pass = async () => {
+    try {
+      await keepPresence(ctx);
+    } catch (e) {
+      warn("presence upkeep failed; will retry", e);
+    }
+    try {
+      await checkHeads(ctx);
+    } catch (e) {
+      warn("inbox head sweep failed; will retry", e);
+    }
+  };
+  const warn = (msg: string, error: unknown) => {
+    const now = Date.now();
+    if (now - warnedAt < 10_000) return;
+    warnedAt = now;
+    log.warn(msg, { error });
+  };
+  const run = () => running ??= pass().finally(() => (running = null));
+  const timer = setInterval(run, ctx.config.chat.headCheckMs);
+  return {
+    run,
+    async stop() {
+      clearInterval(timer);
+      await running;
+    },
+  };
+}

@@ -1,0 +1,85 @@
+/**
+ * What a session holds of its device's inbox: the stream of entries it
+ * sends (inbox_stream.ts), the device and its cursor, and the log of the
+ * messages it sent from other users (receipts.ts), so that a seq ack moves
+ * the device cursor and derives the delivered receipts. Both are written by
+ * the node's cursor writer in batches. A quiet session has none.
+ */
+import type { Logger } from "../log.ts";
+import type { InboxEntry, Store } from "../store/types.ts";
+import type { CursorWriter } from "./cursor_writer.ts";
+import { InboxStream, type StreamOwner } from "./inbox_stream.ts";
+import { ReceiptLog } from "./receipts.ts";
+
+export interface InboxDeps {
+  store: Pick<Store, "inbox">;
+  cursors: Pick<CursorWriter, "device" | "delivered">;
+  log: Logger;
+  gapMs: number;
+}
+
+export class SessionInbox {
+  readonly stream: InboxStream;
+  /** The device's cursor as far as this session moved it (written in batches). */
+  acked: number;
+  #receipts = new ReceiptLog();
+  #deps: InboxDeps;
+  #userId: number;
+  #check: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(
+    owner: StreamOwner,
+    readonly device: { id: string; label: string },
+    cursor: number,
+    deps: InboxDeps,
+  ) {
+    this.#deps = deps;
+    this.#userId = owner.userId;
+    this.acked = cursor;
+    this.stream = new InboxStream(owner, {
+      store: deps.store,
+      log: deps.log,
+      gapMs: deps.gapMs,
+      onSent: (seq, from, id) => this.#receipts.add(seq, from, id),
+    }, cursor);
+  }
+
+  /**
+   * The device holds every entry up to `seq`: the cursor moves (never back)
+   * and the messages sent here up to it count as delivered. Returns the cursor.
+   */
+  ack(seq: number): number {
+    const { cursors } = this.#deps;
+    if (seq > this.acked) {
+      this.acked = seq;
+      cursors.device(this.#userId, this.device.id, seq);
+    }
+    const receipts = this.#receipts.take(seq);
+    if (receipts) { for (const [peer, id] of receipts) cursors.delivered(this.#userId, peer, id); }
+    return this.acked;
+  }
+
+  /** Entries the client fetched (msg.fetch): acking them makes receipts too. */
+  fetched(entries: InboxEntry[]): void {
+    for (const e of entries) {
+      if (e.seq > this.acked && e.message.senderId !== this.#userId) {
+        this.#receipts.add(e.seq, e.message.senderId, e.message.id);
+      }
+    }
+  }
+
+  /** Once `ms` have passed, gives the stream the head `read()` resolves with. */
+  checkHeadIn(ms: number, read: () => Promise<number>): void {
+    clearTimeout(this.#check);
+    this.#check = setTimeout(() => {
+      this.#check = undefined;
+      read().then((head) => this.stream.behind(head), () => {/* the head sweep will */});
+    }, ms);
+  }
+
+  close(): void {
+    clearTimeout(this.#check);
+    this.#check = undefined;
+    this.stream.close();
+  }
+}
