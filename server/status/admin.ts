@@ -149,31 +149,25 @@ export function adminHandlers(parts: AdminParts) {
       const reason = typeof req.reason === "string" && req.reason.trim()
         ? req.reason.trim().slice(0, 200)
         : "kicked by an administrator";
-      // One call per node ends all of the user's sessions there, unless only some are meant.
-      const bySession = tokenId !== "" || sessionId !== "";
-      const calls = new Map<
-        string,
-        { addr: string; node: string; req: NodeKickRequest; n: number }
-      >();
-      for (const { s, node } of targets) {
-        const key = bySession ? `${node.name}\n${s.session}` : node.name;
-        const call = calls.get(key);
-        if (call) call.n++;
-        else {
-          calls.set(key, {
-            addr: node.grpcAddr,
-            node: node.name,
-            req: { user_id: user.id, session_id: bySession ? s.session : "", reason },
-            n: 1,
-          });
-        }
-      }
-      const done = await Promise.all([...calls.values()].map(async (c) => {
-        const reply = await chatClients.get(c.addr).Kick(c.req);
-        return reply.kicked ? c : null;
+      // One call per session, naming it: a kick never ends a session that opened since.
+      const calls = targets.map(({ s, node }) => ({
+        addr: node.grpcAddr,
+        node: node.name,
+        req: { user_id: user.id, session_id: s.session, reason } satisfies NodeKickRequest,
       }));
+      let failure: unknown = null;
+      const done = await Promise.all(calls.map(async (c) => {
+        try {
+          return (await chatClients.get(c.addr).Kick(c.req)).kicked ? c : null;
+        } catch (e) {
+          failure ??= e;
+          return null;
+        }
+      }));
+      // Only when no call got through is the kick itself a failure.
+      if (failure && done.every((c) => c === null)) throw failure;
       const kicked = done.filter((c) => c !== null);
-      const sessions = kicked.reduce((sum, c) => sum + c.n, 0);
+      const sessions = kicked.length;
       const node = kicked[0]?.node ?? "";
       log.info("admin kick", { userId: user.id, node, sessions, reason });
       return { kicked: sessions > 0, node, sessions };

@@ -239,11 +239,11 @@ Deno.test("admin calls are refused without the admin token (the cluster secret i
       passwordHash: "x",
     });
     const kick = { user: { id: ann.id, login: "" }, reason: "" };
-    assert.deepEqual(await r.client.Kick(kick), { kicked: false, node: "" });
+    assert.deepEqual(await r.client.Kick(kick), { kicked: false, node: "", sessions: 0 });
     // ...or the admin token alone (parley-admin), and nothing less.
     const adminOnly = statusClient(r.client.target);
     try {
-      assert.deepEqual(await adminOnly.Kick(kick, admin), { kicked: false, node: "" });
+      assert.deepEqual(await adminOnly.Kick(kick, admin), { kicked: false, node: "", sessions: 0 });
       for (const metadata of wrong) {
         await assert.rejects(
           adminOnly.Kick(kick, { metadata }),
@@ -371,7 +371,7 @@ Deno.test("Kick forwards to the chat node holding the user's session", async () 
     await setPresence(r.engine, bo.id, { node: "n1", session: "sess-bo", since: Date.now() });
 
     const reply = await r.client.Kick({ user: { id: 0, login: "bo" }, reason: "spam" }, admin);
-    assert.deepEqual(reply, { kicked: true, node: "n1" });
+    assert.deepEqual(reply, { kicked: true, node: "n1", sessions: 1 });
     // An admin kick is not a replacement: the user goes offline for their friends.
     assert.deepEqual(kicks, [{
       user_id: bo.id,
@@ -382,7 +382,7 @@ Deno.test("Kick forwards to the chat node holding the user's session", async () 
 
     assert.deepEqual(
       await r.client.Kick({ user: { id: cy.id, login: "" }, reason: "" }, admin),
-      { kicked: false, node: "" },
+      { kicked: false, node: "", sessions: 0 },
     );
     assert.equal(kicks.length, 1, "an offline user costs no call");
     await assert.rejects(
