@@ -374,9 +374,10 @@ export class ChatClient {
     clearInterval(this.#pingTimer);
   }
 
-  /** Closes the socket (if still open) and waits for the close to finish. */
+  /** Closes the socket (if still open; the pending ack goes first) and waits for the close. */
   async close(code = 1000): Promise<CloseInfo> {
     clearInterval(this.#pingTimer);
+    this.inbox.flushAck();
     this.inbox.close();
     if (this.#ws.readyState === WebSocket.CONNECTING || this.#ws.readyState === WebSocket.OPEN) {
       this.#ws.close(code);

@@ -47,6 +47,9 @@ export interface ChatTuning {
   maxUnauthenticated?: number;
   authTimeoutMs?: number;
   drainTimeoutMs?: number;
+  sessions?: "multi" | "single";
+  maxSessionsPerUser?: number;
+  headCheckMs?: number;
 }
 
 export interface ChatNode {

@@ -7,7 +7,10 @@
  * A user with sessions on n nodes at once pays n tokens per message on
  * each (`takeShare()`, n from the router's presence cache): every node
  * then lets through 1/n of the rate, so together the user gets the rate
- * once, not n times, without a round trip to the engine per message.
+ * once, not n times, without a round trip to the engine per message. And a
+ * session that joins the user's sessions on other nodes starts this node's
+ * bucket empty (`startEmpty()`), so opening sessions elsewhere does not
+ * buy a fresh burst either.
  *
  * Across nodes, the state travels through the engine at the session's
  * edges, never per message: a session's end (and a node answering a kick)
@@ -43,6 +46,11 @@ export class UserBuckets {
     let b = this.#buckets.get(userId);
     if (!b) this.#buckets.set(userId, b = new TokenBucket(this.ratePerS, this.burst));
     return b;
+  }
+
+  /** A new bucket for the user starts empty here (the user is online elsewhere); one there stays. */
+  startEmpty(userId: number, now = Date.now()): void {
+    if (!this.#buckets.has(userId)) this.get(userId).limitTo(0, now, now);
   }
 
   /** Takes the state the user's last session saved (on any node), if emptier than ours. */

@@ -16,7 +16,7 @@
 import { SYNC_BATCH } from "../../proto/protocol.ts";
 import type { Logger } from "../log.ts";
 import type { InboxEntry, Store } from "../store/types.ts";
-import { msgNewJson, wireMessage } from "./wire.ts";
+import { msgNewJson, wireEntry } from "./wire.ts";
 
 export interface StreamOwner {
   readonly userId: number;
@@ -94,7 +94,7 @@ export class InboxStream {
       const messages = [];
       for (const e of entries) {
         if (e.seq !== this.sent + 1) break;
-        messages.push(wireMessage(e.message, e.seq));
+        messages.push(wireEntry(e));
         this.#sentEntry(e.seq, e.message.senderId, e.message.id);
       }
       const done = entries.length < SYNC_BATCH;
@@ -220,7 +220,7 @@ export class InboxStream {
           this.#held?.delete(e.seq);
           if (this.#ahead?.delete(e.seq)) this.sent = e.seq;
           else {
-            this.#owner.sendJson(msgNewJson(JSON.stringify(wireMessage(e.message, e.seq))));
+            this.#owner.sendJson(msgNewJson(JSON.stringify(wireEntry(e))));
             this.#sentEntry(e.seq, e.message.senderId, e.message.id);
           }
           this.#advance();

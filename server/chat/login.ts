@@ -150,6 +150,8 @@ async function register(
   if (added.evicted.length > 0) {
     await router.kickSessions(userId, added.evicted, { reason: CAP_REASON, replaced: true });
   }
+  // Sessions elsewhere share the user's rate: no fresh burst for joining them from here.
+  if (added.before.some((o) => o.node !== ctx.node)) ctx.buckets.startEmpty(userId);
   return added.before.length === 0;
 }
 

@@ -11,7 +11,7 @@ import type {
   WireFriendRequest,
   WireMessage,
 } from "../../proto/protocol.ts";
-import type { Friend, FriendRequest, Message, User } from "../store/types.ts";
+import type { Friend, FriendRequest, InboxEntry, Message, User } from "../store/types.ts";
 
 export function publicUser(u: User): PublicUser {
   return { id: u.id, name: u.name, display_name: u.displayName };
@@ -27,8 +27,8 @@ export function selfUser(u: User): SelfUser {
   };
 }
 
-export function wireMessage(m: Message, seq?: number): WireMessage {
-  const w: WireMessage = {
+export function wireMessage(m: Message): WireMessage {
+  return {
     id: m.id,
     from: m.senderId,
     to: m.recipientId,
@@ -36,7 +36,12 @@ export function wireMessage(m: Message, seq?: number): WireMessage {
     client_id: m.clientId,
     sent_at: m.createdAt,
   };
-  if (seq !== undefined) w.seq = seq;
+}
+
+/** An inbox entry: its message, with the entry's seq. */
+export function wireEntry(e: InboxEntry): WireMessage {
+  const w = wireMessage(e.message);
+  w.seq = e.seq;
   return w;
 }
 

@@ -12,7 +12,7 @@ import {
   type ServerEvent,
 } from "../../../proto/protocol.ts";
 import type { ChatContext } from "../chat_context.ts";
-import { wireMessage } from "../wire.ts";
+import { wireEntry } from "../wire.ts";
 import { notToSelf } from "./messages.ts";
 import type { Caller, Handlers } from "./types.ts";
 
@@ -114,7 +114,7 @@ export const inboxHandlers: Handlers<"msg.ack" | "msg.fetch" | "ping"> = {
     s.inbox?.fetched(entries);
     const last = entries.length ? entries[entries.length - 1].seq : 0;
     reply({
-      messages: entries.map((e) => wireMessage(e.message, e.seq)),
+      messages: entries.map(wireEntry),
       head: Math.max(head, last),
     });
   },
