@@ -92,6 +92,11 @@ function delay(ms: number): { promise: Promise<void>; cancel(): void } {
   };
 }
 
+/** A message as msg.history shows it: without the inbox seq a push or a result carries. */
+export function withoutSeq({ seq: _, ...m }: WireMessage): WireMessage {
+  return m;
+}
+
 export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
@@ -226,6 +231,8 @@ export class ChatClient {
         return inbox.start(frame.cursor, frame.head);
       case "msg.sync":
         for (const m of frame.messages) inbox.onEntry(m);
+        // The sync is processed: ack it now rather than in a while.
+        if (frame.done) inbox.flushAck();
         return;
       case "msg.new":
         return inbox.onEntry(frame.message);

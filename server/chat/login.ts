@@ -163,6 +163,9 @@ async function welcomeAndSync(
 ): Promise<void> {
   const { store, config, node, log } = ctx;
   const { userId, device } = login;
+  // A new device starts past what the user's other devices acked: what they
+  // acked on this node, not yet written, goes first.
+  await ctx.cursors.flush();
   const [user, unread, pending, , opened, head] = await Promise.all([
     store.userById(userId),
     store.unreadCounts(userId),
