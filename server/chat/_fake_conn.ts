@@ -28,8 +28,8 @@ export class FakeSocket extends EventTarget {
   send(data: string | Uint8Array): void {
     if (this.readyState !== OPEN) return;
     const server = this.#pair.server;
+    // Sent before a close: it reaches the server before the close does, as on a socket.
     queueMicrotask(() => {
-      if (this.#pair.serverClosed) return;
       if (typeof data === "string") server?.onText(data);
       else server?.onBinary(data.byteLength);
     });

@@ -107,7 +107,7 @@ export class FrameLoop {
 
   async #handleText(text: string): Promise<void> {
     const owner = this.#owner;
-    if (owner.phase === "closed") return;
+    if (owner.phase === "closed") return this.#lateAck(text);
     const { metrics } = this.#ctx;
     let frame;
     try {
@@ -143,6 +143,25 @@ export class FrameLoop {
     } catch (e) {
       this.#requestFailed(id, frame.type, e, answered);
     }
+  }
+
+  /**
+   * A frame that arrived before the socket closed but is handled after: no
+   * reply can go out any more, but a seq ack still moves the device cursor
+   * (a client that acks and closes at once, e.g. an app going away, keeps
+   * its place). Only a seq this socket was sent counts: nothing is checked
+   * against the store now.
+   */
+  #lateAck(text: string): void {
+    let frame;
+    try {
+      frame = parseFrame(text);
+    } catch {
+      return;
+    }
+    const inbox = this.#owner.inbox;
+    if (frame.type !== "msg.ack" || frame.seq === undefined || !inbox) return;
+    if (frame.seq <= inbox.stream.sent) inbox.ack(frame.seq);
   }
 
   async #pipeline(frame: SendFrame, id: RequestId): Promise<void> {
