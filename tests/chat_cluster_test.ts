@@ -5,7 +5,7 @@
  * status role's admin gRPC to look at presence and nodes).
  */
 import assert from "node:assert/strict";
-import { type ChatClient, connect, eventually, sleep } from "../testing/mod.ts";
+import { type ChatClient, connect, eventually, sleep, withoutSeq } from "../testing/mod.ts";
 import {
   befriend,
   type Cluster,
@@ -51,7 +51,7 @@ Deno.test({
       assert.equal(aw.user.id, alice.id);
       assert.equal(aw.user.email, alice.email);
       assert.equal(aw.heartbeat_ms, 2000);
-      assert.equal(aw.protocol, 1);
+      assert.equal(aw.protocol, 2);
       assert.deepEqual(aw.unread, []);
       assert.equal(aw.pending_requests, 0);
       assert.deepEqual(await a.client.syncMessages(), []);
@@ -118,7 +118,8 @@ Deno.test({
       assert.equal(m1.to, bob.id);
       assert.equal(m1.text, "hello bob 🧗");
       const n1 = await b.client.next("msg.new");
-      assert.deepEqual(n1.message, m1);
+      assert.deepEqual(withoutSeq(n1.message), withoutSeq(m1));
+      assert.deepEqual([m1.seq, n1.message.seq], [1, 1], "each in its own inbox");
 
       const ackD = await b.client.request("msg.ack", { peer: alice.id, delivered: m1.id });
       assert.deepEqual(ackD, { delivered_id: m1.id, read_id: 0 });
@@ -126,7 +127,8 @@ Deno.test({
       assert.deepEqual(st1, { type: "msg.status", peer: bob.id, delivered_id: m1.id, read_id: 0 });
       const ackR = await b.client.request("msg.ack", { peer: alice.id, read: m1.id });
       assert.deepEqual(ackR, { delivered_id: m1.id, read_id: m1.id });
-      const st2 = await a.client.next("msg.status");
+      // (bob's client acks seq too: a delivered receipt derived from it may come first.)
+      const st2 = await a.client.next("msg.status", (e) => e.read_id > 0);
       assert.deepEqual(st2, {
         type: "msg.status",
         peer: bob.id,
@@ -141,9 +143,9 @@ Deno.test({
         client_id: "b-1",
       })).message;
       assert.ok(m2.id > m1.id, "ids increase in the order messages are stored");
-      assert.deepEqual((await a.client.next("msg.new")).message, m2);
+      assert.deepEqual(withoutSeq((await a.client.next("msg.new")).message), withoutSeq(m2));
       await a.client.request("msg.ack", { peer: bob.id, delivered: m2.id, read: m2.id });
-      assert.deepEqual(await b.client.next("msg.status"), {
+      assert.deepEqual(await b.client.next("msg.status", (e) => e.read_id > 0), {
         type: "msg.status",
         peer: alice.id,
         delivered_id: m2.id,
@@ -151,7 +153,7 @@ Deno.test({
       });
 
       const hist = await a.client.request("msg.history", { with: bob.id });
-      assert.deepEqual(hist.messages, [m1, m2]);
+      assert.deepEqual(hist.messages, [m1, m2].map(withoutSeq));
       assert.equal(hist.more, false);
       assert.equal(hist.peer_delivered_id, m1.id);
       assert.equal(hist.peer_read_id, m1.id);
@@ -183,13 +185,14 @@ Deno.test({
       clients.push(b2.client);
       const on = await a.client.next("presence", (p) => p.user_id === bob.id);
       assert.deepEqual(on, { type: "presence", user_id: bob.id, online: true, last_seen: null });
-      assert.deepEqual(await b2.client.syncMessages(), [], "everything was acked delivered");
+      // A new device of bob's starts where the first one acked (its client acks seq).
+      assert.deepEqual(await b2.client.syncMessages(), [], "everything was acked");
       const m3 = (await a.client.request("msg.send", {
         to: bob.id,
         text: "welcome back",
         client_id: "a-2",
       })).message;
-      assert.deepEqual((await b2.client.next("msg.new")).message, m3);
+      assert.deepEqual(withoutSeq((await b2.client.next("msg.new")).message), withoutSeq(m3));
       // The closed first session of bob got nothing after it closed.
       assert.equal(b.client.events("msg.new").length, 1);
     } catch (e) {
@@ -203,7 +206,7 @@ Deno.test({
 
 Deno.test({
   name:
-    "bob offline: alice's 30 messages are stored, synced to bob once each in order with unread counts, and not re-sent after his ack; carol's request waits for him",
+    "bob offline: alice's 30 messages are stored, synced to bob's device once each in order with unread counts, and not re-sent after it acks their seq; carol's request waits for him",
   async fn() {
     const cluster = await startCluster();
     const clients: ChatClient[] = [];
@@ -237,8 +240,10 @@ Deno.test({
       const asked = await c.client.request("friend.request", { user_id: bob.id, greeting: "hi!" });
       assert.equal(asked.status, "sent");
 
+      // bob's laptop: a device of its own, whose acks this test makes by hand.
+      const laptop = { device: "bob-laptop", inbox: { ack: false } };
       // First login: every message once, in order, after a welcome that counts them.
-      const b1 = await loginAndConnect(cluster, bob);
+      const b1 = await loginAndConnect(cluster, bob, laptop);
       clients.push(b1.client);
       assert.deepEqual(b1.client.welcome!.unread, [{
         user_id: alice.id,
@@ -253,27 +258,29 @@ Deno.test({
         type: "friend.declined",
         user_id: bob.id,
       });
-      assert.deepEqual(await b1.client.syncMessages(), sent);
+      const synced = await b1.client.syncMessages();
+      assert.deepEqual(synced.map(withoutSeq), sent.map(withoutSeq));
+      assert.deepEqual(synced.map((m) => m.seq), sent.map((_, i) => i + 1), "bob's seqs");
       await sleep(300);
       assert.deepEqual(b1.client.events("msg.new"), [], "synced messages are not pushed again");
       const list = await b1.client.request("friend.list");
       assert.equal(list.friends[0].unread, 30);
 
-      // Not acked delivered: the next login syncs the same messages again (at least once).
+      // Not acked: the device's next login syncs the same messages again (at least once).
       await b1.client.close();
-      const b2 = await loginAndConnect(cluster, bob);
+      const b2 = await loginAndConnect(cluster, bob, laptop);
       clients.push(b2.client);
-      assert.deepEqual(await b2.client.syncMessages(), sent);
-      const ack = await b2.client.request("msg.ack", { peer: alice.id, delivered: last });
-      assert.deepEqual(ack, { delivered_id: last, read_id: 0 });
+      assert.deepEqual(await b2.client.syncMessages(), synced);
+      // The device holds them all: its seq ack moves its cursor, and alice hears they arrived.
+      assert.deepEqual(await b2.client.request("msg.ack", { seq: 30 }), { seq: 30 });
       assert.deepEqual(
         await a.client.next("msg.status"),
         { type: "msg.status", peer: bob.id, delivered_id: last, read_id: 0 },
       );
 
-      // Acked delivered: nothing is re-sent; still unread.
+      // Acked: nothing is re-sent to that device; still unread.
       await b2.client.close();
-      const b3 = await loginAndConnect(cluster, bob);
+      const b3 = await loginAndConnect(cluster, bob, laptop);
       clients.push(b3.client);
       assert.deepEqual(await b3.client.syncMessages(), []);
       assert.deepEqual(b3.client.welcome!.unread, [{
@@ -290,7 +297,7 @@ Deno.test({
         { type: "msg.status", peer: bob.id, delivered_id: last, read_id: tenth },
       );
       await b3.client.close();
-      const b4 = await loginAndConnect(cluster, bob);
+      const b4 = await loginAndConnect(cluster, bob, laptop);
       clients.push(b4.client);
       assert.deepEqual(await b4.client.syncMessages(), []);
       assert.deepEqual(b4.client.welcome!.unread, [{
@@ -303,7 +310,8 @@ Deno.test({
       assert.equal(hist.peer_delivered_id, last);
       assert.equal(hist.peer_read_id, tenth);
 
-      // A retry of an old client_id stores nothing and notifies nobody.
+      // A retry of an old client_id stores nothing; routed again, bob's session drops it by
+      // seq (his device holds it), so he sees it no second time.
       const again = await a.client.request("msg.send", {
         to: bob.id,
         text: "offline message 5",
@@ -316,10 +324,12 @@ Deno.test({
         text: "now you are online",
         client_id: "on-1",
       })).message;
-      assert.deepEqual((await b4.client.next("msg.new")).message, fresh);
+      const got = (await b4.client.next("msg.new")).message;
+      assert.deepEqual(withoutSeq(got), withoutSeq(fresh));
+      assert.equal(got.seq, 31);
       assert.equal(b4.client.events("msg.new").length, 1, "the duplicate was not pushed");
       const all = await fullHistory(a.client, bob.id);
-      assert.deepEqual(all, [...sent, fresh]);
+      assert.deepEqual(all, [...sent, fresh].map(withoutSeq));
     } catch (e) {
       throw withLogs(e, cluster);
     } finally {
@@ -331,21 +341,23 @@ Deno.test({
 
 Deno.test({
   name:
-    "bob logging in again on the other node kicks his first session (4003); presence and messages follow the new session, also when logins race",
+    "single policy: bob logging in again on the other node kicks his first session (4003); presence and messages follow the new session, also when logins race",
   async fn() {
-    const cluster = await startCluster();
+    const cluster = await startCluster({ chat: { sessions: "single" } });
     const clients: ChatClient[] = [];
     try {
       const alice = await register(cluster, "alice");
       const bob = await register(cluster, "bob");
       const a = await connectTo(cluster, alice, "chat-1");
-      const b1 = await connectTo(cluster, bob, "chat-2");
+      // bob's clients ack no seq: each new device of his starts where none acked.
+      const noAck = { inbox: { ack: false } };
+      const b1 = await connectTo(cluster, bob, "chat-2", noAck);
       clients.push(a.client, b1.client);
       await befriend(a, b1);
       const presenceBefore = a.client.events("presence").length;
 
       // bob's second login, on chat-1 while the first session lives on chat-2.
-      const b2 = await connectTo(cluster, bob, "chat-1");
+      const b2 = await connectTo(cluster, bob, "chat-1", noAck);
       clients.push(b2.client);
       const kicked = await b1.client.next("kicked");
       assert.equal(typeof kicked.reason, "string");
@@ -376,11 +388,11 @@ Deno.test({
         text: "which one are you?",
         client_id: "k-1",
       })).message;
-      assert.deepEqual((await b2.client.next("msg.new")).message, m);
+      assert.deepEqual(withoutSeq((await b2.client.next("msg.new")).message), withoutSeq(m));
       assert.deepEqual(b1.client.events("msg.new"), []);
 
       // A third login on the same node as the second kicks it too.
-      const b3 = await connectTo(cluster, bob, "chat-1");
+      const b3 = await connectTo(cluster, bob, "chat-1", noAck);
       clients.push(b3.client);
       await b2.client.next("kicked");
       assert.equal((await b2.client.closed).code, KICKED);
@@ -388,14 +400,14 @@ Deno.test({
       await eventually(async () => (await presence()).session_id === session3, {
         what: "presence to point at bob's third session",
       });
-      // m was never acked delivered, so the third session syncs it; m2 comes live.
-      assert.deepEqual(await b3.client.syncMessages(), [m]);
+      // No device of bob's acked m, so the third session syncs it; m2 comes live.
+      assert.deepEqual((await b3.client.syncMessages()).map(withoutSeq), [withoutSeq(m)]);
       const m2 = (await a.client.request("msg.send", {
         to: bob.id,
         text: "and now?",
         client_id: "k-2",
       })).message;
-      assert.deepEqual((await b3.client.next("msg.new")).message, m2);
+      assert.deepEqual(withoutSeq((await b3.client.next("msg.new")).message), withoutSeq(m2));
       assert.equal(b2.client.events("msg.new").length, 1);
 
       // Logins racing on both nodes at once: one session survives, and presence names it.

@@ -389,9 +389,10 @@ export async function connectTo(
   p: Parley,
   account: Account,
   node: string,
+  options: ConnectOptions = {},
 ): Promise<{ client: ChatClient; account: Account }> {
   const reply = await login(p, account);
-  const client = await connect(p.nodes.get(node)!.wsUrl, reply.token);
+  const client = await connect(p.nodes.get(node)!.wsUrl, reply.token, options);
   return { client, account };
 }
 
