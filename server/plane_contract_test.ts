@@ -211,6 +211,7 @@ contract("replies carry every field, with int64 as numbers", async (r) => {
       session_id: "",
       since_ms: 0,
       last_seen_ms: 0,
+      sessions: [],
     },
   });
   await assert.rejects(
