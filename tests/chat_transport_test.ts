@@ -75,7 +75,7 @@ Deno.test("drain() sends reconnect with another node's URL, closes with 1012 and
     const alice = await c.user("alice");
     const a = await c.connect(alice, { node: 0 });
     const unauth = c.track(await ChatClient.open(c.url));
-    await c.nodes[0].handle.drain!();
+    await c.nodes[0].handle!.drain!();
     const r = await a.next("reconnect");
     assert.equal(r.reason, "draining");
     assert.equal(r.chat_url, other.url);

@@ -9,8 +9,8 @@
  * then lets through 1/n of the rate, so together the user gets the rate
  * once, not n times, without a round trip to the engine per message. And a
  * session that joins the user's sessions on other nodes starts this node's
- * bucket empty (`startEmpty()`), so opening sessions elsewhere does not
- * buy a fresh burst either.
+ * bucket at its share of the burst (`startShare()`), so opening sessions
+ * elsewhere does not buy a fresh burst either.
  *
  * Across nodes, the state travels through the engine at the session's
  * edges, never per message: a session's end (and a node answering a kick)
@@ -48,9 +48,13 @@ export class UserBuckets {
     return b;
   }
 
-  /** A new bucket for the user starts empty here (the user is online elsewhere); one there stays. */
-  startEmpty(userId: number, now = Date.now()): void {
-    if (!this.#buckets.has(userId)) this.get(userId).limitTo(0, now, now);
+  /**
+   * A new bucket for a user with sessions on `nodes` nodes (this one
+   * included) starts at this node's share of the burst; one already here stays.
+   */
+  startShare(userId: number, nodes: number, now = Date.now()): void {
+    if (this.#buckets.has(userId)) return;
+    this.get(userId).limitTo(this.burst / Math.max(1, nodes), now, now);
   }
 
   /** Takes the state the user's last session saved (on any node), if emptier than ours. */

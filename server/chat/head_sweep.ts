@@ -5,14 +5,17 @@
  * head reads the rest from the store. This recovers, within one sweep and
  * without the client, a message stored behind routing's back: a push lost
  * to a node killed between the commit and the push, a Deliver given up, a
- * presence list that did not list a new session yet. Each pass first makes
- * sure presence still lists this node's sessions (presence_keeper.ts).
+ * presence list that did not list a new session yet. Every second (and
+ * before each pass) the node also makes sure presence still lists its
+ * sessions (presence_keeper.ts): one read of its marker key.
  */
 import type { ChatContext } from "./chat_context.ts";
 import { keepPresence } from "./presence_keeper.ts";
 
 /** Users per inboxHeads() call (one query; passes go one chunk after the other). */
 const CHUNK = 1000;
+/** How often the node checks its presence marker. */
+const PRESENCE_CHECK_MS = 1000;
 
 export interface InboxSweep {
   /** One pass now (tests); resolves when it is done. */
@@ -37,14 +40,16 @@ export async function checkHeads(ctx: ChatContext): Promise<void> {
 export function startInboxSweep(ctx: ChatContext): InboxSweep {
   const { log } = ctx;
   let running: Promise<void> | null = null;
+  let keeping: Promise<void> | null = null;
   let warnedAt = 0;
 
+  const keep = () =>
+    keeping ??= keepPresence(ctx).then(
+      () => {},
+      (e) => warn("presence upkeep failed; will retry", e),
+    ).finally(() => (keeping = null));
   const pass = async () => {
-    try {
-      await keepPresence(ctx);
-    } catch (e) {
-      warn("presence upkeep failed; will retry", e);
-    }
+    await keep();
     try {
       await checkHeads(ctx);
     } catch (e) {
@@ -59,11 +64,14 @@ export function startInboxSweep(ctx: ChatContext): InboxSweep {
   };
   const run = () => running ??= pass().finally(() => (running = null));
   const timer = setInterval(run, ctx.config.chat.headCheckMs);
+  const keeper = setInterval(keep, PRESENCE_CHECK_MS);
   return {
     run,
     async stop() {
       clearInterval(timer);
+      clearInterval(keeper);
       await running;
+      await keeping;
     },
   };
 }

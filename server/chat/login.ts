@@ -151,7 +151,8 @@ async function register(
     await router.kickSessions(userId, added.evicted, { reason: CAP_REASON, replaced: true });
   }
   // Sessions elsewhere share the user's rate: no fresh burst for joining them from here.
-  if (added.before.some((o) => o.node !== ctx.node)) ctx.buckets.startEmpty(userId);
+  const nodes = new Set([ctx.node, ...added.before.map((o) => o.node)]).size;
+  if (nodes > 1) ctx.buckets.startShare(userId, nodes);
   return added.before.length === 0;
 }
 
