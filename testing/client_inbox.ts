@@ -24,6 +24,12 @@ export interface InboxOptions {
   fetch?: boolean;
   /** How long a gap may stay open before it is fetched (default 500 ms; the docs say ≤ 1 s). */
   gapMs?: number;
+  /**
+   * The inbox of an earlier session of the same device: what it held and
+   * showed carries over, as a client that keeps its store across
+   * reconnects does (docs/protocol.md §9).
+   */
+  resume?: ClientInbox;
 }
 
 /** What the inbox needs of its client. */
@@ -59,17 +65,34 @@ export class ClientInbox {
   #ackTimer: ReturnType<typeof setTimeout> | undefined;
   #filling: Promise<void> | null = null;
   #closed = false;
-  #options: Required<InboxOptions>;
+  #options: Required<Omit<InboxOptions, "resume">>;
+
+  #resumed = false;
 
   constructor(readonly link: InboxLink, options: InboxOptions = {}) {
-    this.#options = { ack: true, ackMs: 200, fetch: true, gapMs: 500, ...options };
+    const { resume, ...rest } = options;
+    this.#options = { ack: true, ackMs: 200, fetch: true, gapMs: 500, ...rest };
+    if (resume) {
+      this.#resumed = true;
+      this.held = resume.held;
+      this.acked = resume.acked;
+      this.shown.push(...resume.shown);
+      for (const m of resume.shown) this.#ids.add(m.id);
+      for (const seq of resume.#ahead) this.#ahead.add(seq);
+      this.duplicates = resume.duplicates;
+      this.fetches = resume.fetches;
+    }
   }
 
-  /** The welcome: H starts at the device's cursor. */
+  /**
+   * The welcome: H starts at the device's cursor, or stays where the
+   * client's own store says if it holds more (its last acks were not
+   * written); the sync then resends entries it drops by seq.
+   */
   start(cursor: number | null | undefined, head: number | undefined): void {
     if (cursor === null || cursor === undefined) return;
     this.active = true;
-    this.held = this.acked = cursor;
+    if (!this.#resumed) this.held = this.acked = cursor;
     this.onHead(head ?? 0);
   }
 
