@@ -12,6 +12,7 @@
  * the delivery rules of docs/protocol.md §9 (seq, acks, gap fills) and is
  * the client's view a test checks.
  *
+ * `connect()` (ws_connect.ts) opens and authenticates one in a call;
  * `RawSocket` (raw_socket.ts) speaks the WebSocket wire format by hand.
  */
 import type { ResultData, ServerEvent, ServerFrame, WireMessage } from "../proto/protocol.ts";
@@ -67,15 +68,6 @@ export interface AuthFields {
   quiet?: boolean;
 }
 
-export interface ConnectOptions extends AuthFields {
-  /** How the token travels: an `auth` frame (default) or the `parley.auth.<token>` subprotocol. */
-  via?: "frame" | "subprotocol";
-  /** Ping at the interval the welcome advertises (default true). */
-  ping?: boolean;
-  timeoutMs?: number;
-  inbox?: InboxOptions;
-}
-
 function delay(ms: number): { promise: Promise<void>; cancel(): void } {
   let timer: ReturnType<typeof setTimeout> | undefined;
   let done!: () => void;
@@ -90,15 +82,6 @@ function delay(ms: number): { promise: Promise<void>; cancel(): void } {
       done();
     },
   };
-}
-
-/** A message as msg.history shows it: without the inbox seq a push or a result carries. */
-export function withoutSeq({ seq: _, ...m }: WireMessage): WireMessage {
-  return m;
-}
-
-export function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
 }
 
 export class ChatClient {
@@ -393,37 +376,5 @@ export class ChatClient {
     const info = await Promise.race([this.closed, d.promise.then(() => null)]);
     d.cancel();
     return info ?? { code: 1006, reason: "close did not finish", wasClean: false };
-  }
-}
-
-/**
- * Opens a socket at `url`, authenticates with `token` and resolves with the
- * client once the welcome arrived; pings at the advertised interval.
- */
-export async function connect(
-  url: string,
-  token: string,
-  options: ConnectOptions = {},
-): Promise<ChatClient> {
-  const timeoutMs = options.timeoutMs ?? 5000;
-  const bySubprotocol = options.via === "subprotocol";
-  const client = await ChatClient.open(url, {
-    protocols: bySubprotocol ? [SUBPROTOCOL, AUTH_PREFIX + token] : [SUBPROTOCOL],
-    timeoutMs,
-    inbox: options.inbox,
-  });
-  const fields: AuthFields = {};
-  if (options.device !== undefined) fields.device = options.device;
-  if (options.label !== undefined) fields.label = options.label;
-  if (options.quiet !== undefined) fields.quiet = options.quiet;
-  try {
-    const welcome = bySubprotocol
-      ? await client.awaitWelcome(timeoutMs)
-      : await client.auth(token, timeoutMs, fields);
-    if (options.ping ?? true) client.startPinging(Math.max(200, welcome.heartbeat_ms / 2));
-    return client;
-  } catch (e) {
-    await client.close();
-    throw e;
   }
 }

@@ -7,7 +7,9 @@
  * to a node killed between the commit and the push, a Deliver given up, a
  * presence list that did not list a new session yet. Every second (and
  * before each pass) the node also makes sure presence still lists its
- * sessions (presence_keeper.ts): one read of its marker key.
+ * sessions (presence_keeper.ts): one read of its marker key. And every few
+ * hours it forgets devices unseen for DEVICE_TTL_MS (any node may; it is
+ * one DELETE).
  */
 import type { ChatContext } from "./chat_context.ts";
 import { keepPresence } from "./presence_keeper.ts";
@@ -16,6 +18,9 @@ import { keepPresence } from "./presence_keeper.ts";
 const CHUNK = 1000;
 /** How often the node checks its presence marker. */
 const PRESENCE_CHECK_MS = 1000;
+/** A device unseen this long is forgotten (it starts anew if it comes back). */
+export const DEVICE_TTL_MS = 90 * 24 * 3600 * 1000;
+const DEVICE_PRUNE_MS = 6 * 3600 * 1000;
 
 export interface InboxSweep {
   /** One pass now (tests); resolves when it is done. */
@@ -65,11 +70,18 @@ export function startInboxSweep(ctx: ChatContext): InboxSweep {
   const run = () => running ??= pass().finally(() => (running = null));
   const timer = setInterval(run, ctx.config.chat.headCheckMs);
   const keeper = setInterval(keep, PRESENCE_CHECK_MS);
+  const pruner = setInterval(() => {
+    ctx.store.pruneDevices(Date.now() - DEVICE_TTL_MS).then(
+      (n) => n > 0 && log.info("forgot devices unseen for 90 days", { devices: n }),
+      (e) => warn("could not prune old devices", e),
+    );
+  }, DEVICE_PRUNE_MS);
   return {
     run,
     async stop() {
       clearInterval(timer);
       clearInterval(keeper);
+      clearInterval(pruner);
       await running;
       await keeping;
     },
