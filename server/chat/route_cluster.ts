@@ -49,6 +49,8 @@ export interface ClusterRouterOptions {
   retryForMs?: number;
 }
 
+const DONE = Promise.resolve();
+
 /** How long a node's address and the registry's liveness are trusted without asking again. */
 const NODE_CACHE_MS = 2000;
 /** How often connections to nodes that left the registry are closed. */
@@ -86,22 +88,27 @@ export class ClusterRouter implements Router {
     this.#sweep = setInterval(() => this.#retainLive(), PEER_SWEEP_MS);
   }
 
-  async deliver(
-    userId: number,
-    frame: ServerEvent | string,
-    options?: DeliverOptions,
-  ): Promise<void> {
+  deliver(userId: number, frame: ServerEvent | string, options?: DeliverOptions): Promise<void> {
     const { sessions, metrics, node } = this.options;
     pushLocal(sessions, metrics, userId, frame, options);
-    let list = this.#cache.peek(userId);
+    // The hot path: the user's list is cached and every session is here: nothing to wait for.
+    const list = this.#cache.peek(userId);
+    if (list && !list.some((s) => s.node !== node)) return DONE;
+    return this.#deliverRemote(userId, frame, list, options);
+  }
+
+  async #deliverRemote(
+    userId: number,
+    frame: ServerEvent | string,
+    cachedList: PresenceSession[] | undefined,
+    options?: DeliverOptions,
+  ): Promise<void> {
     try {
-      const cached = list !== undefined;
-      list ??= await this.#cache.get(userId);
-      // The hot path: every session of the user is here (or the user is offline).
-      if (!list.some((s) => s.node !== node)) return;
+      const list = cachedList ?? await this.#cache.get(userId);
+      if (!list.some((s) => s.node !== this.options.node)) return;
       const json = typeof frame === "string" ? frame : JSON.stringify(frame);
       await this.#sendRemote(userId, list, this.#item(userId, json, options), {
-        cached,
+        cached: cachedList !== undefined,
         sentAt: options?.sentAt,
       });
     } catch (e) {

@@ -83,6 +83,8 @@ export function msgNewJson(wireJson: string): string {
 }
 
 const MSG_NEW_PREFIX = '{"type":"msg.new","message":{';
+/** What readEvent() says of any msg.new (only its type is read). */
+const MSG_NEW = { type: "msg.new" } as ServerEvent;
 const MSG_NEW_REF = /^\{"type":"msg\.new","message":\{"id":(\d+),"from":(\d+),/;
 
 /** The id and sender of the message a msg.new built by msgNewJson() carries, read without parsing it. */
@@ -97,7 +99,7 @@ export function readMessageRef(json: string): { id: number; from: number } | nul
  * it. Null if it is not JSON.
  */
 export function readEvent(json: string): ServerEvent | null {
-  if (json.startsWith(MSG_NEW_PREFIX)) return { type: "msg.new" } as ServerEvent;
+  if (json.startsWith(MSG_NEW_PREFIX)) return MSG_NEW;
   try {
     const v = JSON.parse(json);
     return typeof v?.type === "string" ? v : null;
