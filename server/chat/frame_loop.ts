@@ -190,6 +190,8 @@ export class FrameLoop {
         });
       } catch (e) {
         this.#requestFailed(id, frame.type, e, acked);
+      } finally {
+        this.#owner.inbox?.sendEnded(frame.client_id);
       }
     });
   }

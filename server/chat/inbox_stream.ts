@@ -8,7 +8,8 @@
  * order. The sender's own ack counts as an entry sent (`markSent()`: a
  * reply is never held back), so `sent` passes it. The head sweep and pings
  * tell the stream the inbox head (`behind()`): an entry whose push was lost
- * (a node crashed between the commit and the push) is read then.
+ * (a node crashed between the commit and the push) is read after the gap
+ * time, like any other gap.
  *
  * The same reader sends the sync at login (`sync()`): every entry after the
  * device's cursor, in msg.sync frames.
@@ -33,6 +34,12 @@ export interface StreamOptions {
   gapMs: number;
   /** Told of each message from another user sent on the socket (for delivered receipts). */
   onSent(seq: number, from: number, id: number): void;
+  /**
+   * Whether one of the user's messages, by client_id, was sent from this
+   * socket and its ack is still to go out: a store read does not send such
+   * an entry (the ack will carry it), it only counts it as sent.
+   */
+  ownInFlight?(clientId: string): boolean;
 }
 
 interface Held {
@@ -130,11 +137,15 @@ export class InboxStream {
     this.#gap();
   }
 
-  /** The inbox head is `head`: if the socket is behind, read the rest from the store now. */
+  /**
+   * The inbox head is `head` (a head sweep, a ping): if the socket is
+   * behind, what is missing is read from the store once the gap time has
+   * passed, unless it arrived meanwhile (it usually is a push on its way).
+   */
   behind(head: number): void {
     if (this.#closed || head <= this.sent) return;
     if (head > this.#known) this.#known = head;
-    this.#fill();
+    this.#gap();
   }
 
   close(): void {
@@ -164,18 +175,23 @@ export class InboxStream {
       this.#owner.sendJson(h.json);
       this.#sentEntry(next, h.from, h.id);
     }
-    if (!this.holding && this.#timer !== undefined) {
+    // Nothing is missing any more (a head said more existed: wait until that arrived too).
+    if (!this.holding && this.sent >= this.#known && this.#timer !== undefined) {
       clearTimeout(this.#timer);
       this.#timer = undefined;
     }
   }
 
-  /** An entry waits past a gap: give the gap gapMs to arrive, then read it. */
+  /** Entries are missing: give them gapMs to arrive, then read what is still missing. */
   #gap(): void {
-    if (this.#timer !== undefined || this.#reading) return;
+    if (this.#reading) {
+      this.#readAgain = true;
+      return;
+    }
+    if (this.#timer !== undefined) return;
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
-      this.#fill();
+      if (this.#wanted() > this.sent) this.#fill();
     }, this.#options.gapMs);
   }
 
@@ -218,7 +234,7 @@ export class InboxStream {
           if (e.seq <= this.sent) continue;
           if (e.seq !== this.sent + 1) break;
           this.#held?.delete(e.seq);
-          if (this.#ahead?.delete(e.seq)) this.sent = e.seq;
+          if (this.#ahead?.delete(e.seq) || this.#ownAckComing(e)) this.sent = e.seq;
           else {
             this.#owner.sendJson(msgNewJson(JSON.stringify(wireEntry(e))));
             this.#sentEntry(e.seq, e.message.senderId, e.message.id);
@@ -229,6 +245,11 @@ export class InboxStream {
         if (this.sent === before) return;
       }
     } while (this.#readAgain && !this.#closed);
+  }
+
+  #ownAckComing(e: InboxEntry): boolean {
+    const m = e.message;
+    return m.senderId === this.#owner.userId && (this.#options.ownInFlight?.(m.clientId) ?? false);
   }
 
   #read(limit: number): Promise<InboxEntry[]> {

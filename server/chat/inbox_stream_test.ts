@@ -28,7 +28,9 @@ const entry = (seq: number, from = 2): InboxEntry => ({ seq, message: message(se
 const json = (seq: number, from = 2) =>
   msgNewJson(JSON.stringify(wireEntry({ seq, message: message(seq, from) })));
 
-function setup(options: { start?: number; gapMs?: number; entries?: number } = {}) {
+function setup(
+  options: { start?: number; gapMs?: number; entries?: number; inFlight?: string[] } = {},
+) {
   const out: { type: string; seqs: number[] }[] = [];
   const receipts: [number, number, number][] = [];
   const store = {
@@ -58,6 +60,7 @@ function setup(options: { start?: number; gapMs?: number; entries?: number } = {
     log: silentLogger,
     gapMs: options.gapMs ?? 50,
     onSent: (seq, from, id) => receipts.push([seq, from, id]),
+    ownInFlight: (clientId) => options.inFlight?.includes(clientId) ?? false,
   }, options.start ?? 0);
   const pushed = () => out.filter((f) => f.type === "msg.new").flatMap((f) => f.seqs);
   return { stream, store, out, receipts, pushed };
@@ -120,13 +123,21 @@ Deno.test("InboxStream counts the sender's own ack as sent, so its entry is neve
   t.stream.close();
 });
 
-Deno.test("InboxStream.behind() reads what the head says exists, without waiting", async () => {
-  const t = setup({ start: 2, entries: 4 });
+Deno.test("InboxStream.behind() reads what the head says exists once the gap time has passed, unless it came", async () => {
+  const t = setup({ start: 2, entries: 6, gapMs: 50 });
   t.stream.behind(2);
   assert.deepEqual(t.store.reads, [], "not behind");
+  // 3 and 4 are pushes on their way: they come within the gap time, no read.
   t.stream.behind(4);
-  await eventually(() => t.stream.sent === 4, { what: "the fill" });
-  assert.deepEqual(t.pushed(), [3, 4]);
+  push(t.stream, 3);
+  push(t.stream, 4);
+  await sleep(100);
+  assert.deepEqual(t.store.reads, []);
+  // 5 and 6 were lost: read after the gap time.
+  t.stream.behind(6);
+  await eventually(() => t.stream.sent === 6, { what: "the fill" });
+  assert.deepEqual(t.pushed(), [3, 4, 5, 6]);
+  assert.deepEqual(t.store.reads, [4]);
   t.stream.close();
 });
 
@@ -158,4 +169,16 @@ Deno.test("InboxStream retries a read the store failed, and stops everything onc
   await sleep(60);
   assert.equal(t.stream.holding, 0);
   assert.equal(t.store.reads.length, 2, "a closed stream reads nothing");
+});
+
+Deno.test("InboxStream reading the store leaves out the user's own message whose ack is on its way", async () => {
+  const t = setup({ entries: 4, inFlight: ["c3"] });
+  t.store.entries[2] = entry(3, ME);
+  // The head says 4 while the ack of seq 3 (sent from this socket) waits its turn.
+  t.stream.behind(4);
+  await eventually(() => t.stream.sent === 4, { what: "the fill" });
+  assert.deepEqual(t.pushed(), [1, 2, 4], "seq 3 goes out as its ack, not as msg.new");
+  t.stream.markSent(3);
+  assert.equal(t.stream.sent, 4);
+  t.stream.close();
 });

@@ -26,6 +26,8 @@ export class SessionInbox {
   #deps: InboxDeps;
   #userId: number;
   #check: ReturnType<typeof setTimeout> | undefined;
+  /** client_ids of this session's msg.send whose ack is not out yet (how many of each). */
+  #sending: Map<string, number> | undefined;
 
   constructor(
     owner: StreamOwner,
@@ -41,6 +43,7 @@ export class SessionInbox {
       log: deps.log,
       gapMs: deps.gapMs,
       onSent: (seq, from, id) => this.#receipts.add(seq, from, id),
+      ownInFlight: (clientId) => this.#sending?.has(clientId) ?? false,
     }, cursor);
   }
 
@@ -57,6 +60,20 @@ export class SessionInbox {
     const receipts = this.#receipts.take(seq);
     if (receipts) { for (const [peer, id] of receipts) cursors.delivered(this.#userId, peer, id); }
     return this.acked;
+  }
+
+  /** A msg.send of this session was queued: its entry will reach the socket as its ack. */
+  sendStarted(clientId: string): void {
+    const sending = this.#sending ??= new Map();
+    sending.set(clientId, (sending.get(clientId) ?? 0) + 1);
+  }
+
+  /** Its ack went out (or the send failed). */
+  sendEnded(clientId: string): void {
+    const n = this.#sending?.get(clientId);
+    if (n === undefined) return;
+    if (n > 1) this.#sending!.set(clientId, n - 1);
+    else this.#sending!.delete(clientId);
   }
 
   /** Entries the client fetched (msg.fetch): acking them makes receipts too. */

@@ -62,6 +62,8 @@ function queueWrite(ctx: ChatContext, s: Caller, frame: SendFrame): Promise<Inse
   if (ms > 0) {
     throw new AppError("rate_limited", `too many messages; retry in ${ms} ms`, 429, ms / 1000);
   }
+  // Until its ack is out, the message is not the stream's to send (session_inbox.ts).
+  s.inbox?.sendStarted(frame.client_id);
   return ctx.writer.write({
     senderId: s.userId,
     recipientId: frame.to,
@@ -106,7 +108,11 @@ export async function finishMessage(
 export const messageHandlers: Handlers<"msg.send" | "msg.history" | "typing"> = {
   async "msg.send"(ctx, s, frame, reply) {
     const { stored } = await acceptMessage(ctx, s, frame);
-    await finishMessage(ctx, s, frame, await stored, (json) => reply(JSON.parse(json)));
+    try {
+      await finishMessage(ctx, s, frame, await stored, (json) => reply(JSON.parse(json)));
+    } finally {
+      s.inbox?.sendEnded(frame.client_id);
+    }
   },
 
   async "msg.history"(ctx, s, frame, reply) {
