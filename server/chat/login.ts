@@ -58,7 +58,7 @@ export async function login(
   requestId: RequestId,
   options: LoginOptions = {},
 ): Promise<void> {
-  const { engine, config, log } = ctx;
+  const { engine, log } = ctx;
   if (ctx.state.draining) {
     return s.fail(
       requestId,
