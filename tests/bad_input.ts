@@ -93,7 +93,8 @@ export async function people(
 /**
  * A new session of `account`; its sync consumed. The token is signed here
  * as the gate signs it (the login itself is not what these tests are about,
- * and each login would cost a password hash's time).
+ * and each login would cost a password hash's time). Its client acks no
+ * seq: receipts move only by the explicit acks the cases make.
  */
 export async function session(
   parley: Parley,
@@ -101,7 +102,9 @@ export async function session(
   account: Account,
 ): Promise<Person> {
   const token = await signedToken(account.id, { expS: 3600 });
-  const client = open(await connect(parley.nodes.get("solo")!.wsUrl, token));
+  const client = open(
+    await connect(parley.nodes.get("solo")!.wsUrl, token, { inbox: { ack: false } }),
+  );
   await client.syncMessages();
   return { account, client };
 }

@@ -16,6 +16,8 @@ Deno.test("bad input at authentication gets its documented code and close", asyn
   await withParley({
     authTimeoutMs: AUTH_TIMEOUT_MS,
     maxUnauthenticated: MAX_UNAUTHENTICATED,
+    // A valid login replaces the live session (the single-session policy's kick, checked below).
+    sessions: "single",
   }, async (parley, open) => {
     const wsUrl = parley.nodes.get("solo")!.wsUrl;
     const metricsUrl = new URL("/metrics", wsUrl.replace(/^ws/, "http"));
