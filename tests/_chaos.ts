@@ -11,7 +11,7 @@ import { InboxClient } from "../testing/inbox_client.ts";
 import { eventually, sleep } from "../testing/mod.ts";
 import { type Account, type Cluster, register, startCluster, withLogs } from "./cluster.ts";
 import { MysqlProxy, PrivateRedis } from "./_faults.ts";
-import { judge } from "./_verdict.ts";
+import { deadline, judge, SHOWN_WITHIN_MS } from "./_verdict.ts";
 
 export interface User {
   name: string;
@@ -204,21 +204,37 @@ function visits(rig: Rig): string {
   ).join("\n");
 }
 
-/** What the round did, in numbers: sends, acks, and how the recipients got their messages. */
+/** What the round did, in numbers: sends, acks, and how each client got its messages. */
 function stats(rig: Rig): string {
   const sum = (f: (u: User) => number) => rig.users.reduce((n, u) => n + f(u), 0);
   const acked = sum((u) => u.client.acked.size);
   const dup = sum((u) => [...u.client.acked.values()].filter((a) => a.duplicate).length);
-  const via = (v: string) =>
-    sum((u) => [...u.client.view.shown.values()].filter((s) => s.via === v).length);
-  const dropped = (v: "new" | "sync" | "fetch" | "sent") => sum((u) => u.client.view.dropped[v]);
+  const firstBy = (own: boolean) => {
+    const by: Record<string, number> = {};
+    for (const u of rig.users) {
+      for (const s of u.client.view.shown.values()) {
+        if ((s.message.from === u.account.id) === own) by[s.via] = (by[s.via] ?? 0) + 1;
+      }
+    }
+    return JSON.stringify(by);
+  };
+  const dropped: Record<string, number> = {};
   const retried: Record<string, number> = {};
   for (const u of rig.users) {
+    for (const [k, n] of Object.entries(u.client.view.dropped)) dropped[k] = (dropped[k] ?? 0) + n;
     for (const [k, n] of u.client.retried) retried[k] = (retried[k] ?? 0) + n;
   }
+  // How long recipients waited, from the ack (or from the end of the fault it was caught in).
+  let slowest = 0;
+  for (const u of rig.users) {
+    for (const a of u.client.acked.values()) {
+      const shown = u.peer.client.view.shown.get(a.message.id);
+      if (shown) slowest = Math.max(slowest, shown.at - (deadline(rig, a.at) - SHOWN_WITHIN_MS));
+    }
+  }
   return `${sum((u) => u.sends.size)} sends, ${acked} acked (${dup} as duplicate); ` +
-    `shown by msg.new ${via("new")}, msg.sync ${via("sync")}, msg.fetch ${via("fetch")}, ` +
-    `own results ${via("sent")}; dropped as already held: msg.new ${dropped("new")}, ` +
-    `msg.sync ${dropped("sync")}, msg.fetch ${dropped("fetch")}, results ${dropped("sent")}; ` +
-    `sockets ${sum((u) => u.client.visits.length)}; retried: ${JSON.stringify(retried)}`;
+    `the friend's messages first shown by ${firstBy(false)}, one's own by ${firstBy(true)}; ` +
+    `dropped as already held ${JSON.stringify(dropped)}; retried ${JSON.stringify(retried)}; ` +
+    `sockets ${sum((u) => u.client.visits.length)}; slowest shown ${slowest} ms after its ack ` +
+    `or its fault's end`;
 }

@@ -42,7 +42,7 @@ function shownTo(u: User, id: number): boolean {
  * fault that ended after it (it may have been lost by that fault), else 5 s
  * after its ack.
  */
-function deadline(rig: Rig, at: number): number {
+export function deadline(rig: Rig, at: number): number {
   return Math.max(at, rig.ends.find((end) => end >= at) ?? at) + SHOWN_WITHIN_MS;
 }
 
