@@ -212,6 +212,7 @@ export class InboxClient {
     let wait = 0;
     while (!this.#stopped) {
       const ended = await this.#conn!.ended;
+      if (this.#stopped) return;
       const visit = this.visits[this.visits.length - 1];
       visit.ended = `${ended.code}${ended.hint !== undefined ? ` reconnect→${ended.hint}` : ""}`;
       if (ended.kicked) {
