@@ -67,32 +67,34 @@ export async function judge(rig: Rig): Promise<string[]> {
   );
   rig.note("verdict");
 
-  const missing: string[] = [];
-  const late: string[] = [];
+  const missing: [string, string][] = [];
+  const late: [string, string][] = [];
   const ownMissing: string[] = [];
   for (const a of acked) {
     const m = a.message;
-    const where = `${a.u.name} → ${a.u.peer.name} (${a.u.home} → ${a.u.peer.home})`;
-    const what = `${where}: id ${m.id} ${m.client_id}${
+    const where = `${a.u.name} → ${a.u.peer.name}`;
+    const what = `${where} (${a.u.home} → ${a.u.peer.home}): id ${m.id} ${m.client_id}${
       m.seq ? ` sender seq ${m.seq}` : ""
     }, acked ${rel(a.at)}${a.duplicate ? " (duplicate)" : ""}`;
     const shown = a.u.peer.client.view.shown.get(m.id);
-    if (!shown) missing.push(what);
+    if (!shown) missing.push([where, what]);
     else if (shown.at > deadline(rig, a.at)) {
-      late.push(`${what}, shown ${rel(shown.at)} by ${shown.via} at seq ${shown.seq}`);
+      late.push([where, `${what}, shown ${rel(shown.at)} by ${shown.via} at seq ${shown.seq}`]);
     }
     if (!shownTo(a.u, m.id)) ownMissing.push(what);
   }
   out.push(...list(
     `acked messages never shown by the recipient's client (of ${acked.length} acked; faults ended ${
       rig.ends.map(rel).join(", ")
-    })`,
-    missing,
+    }) ${perPair(missing)}`,
+    spread(missing),
   ));
   out.push(
     ...list(
-      `acked messages shown more than ${SHOWN_WITHIN_MS} ms after the fault (or their ack)`,
-      late,
+      `acked messages shown more than ${SHOWN_WITHIN_MS} ms after the fault (or their ack) ${
+        perPair(late)
+      }`,
+      spread(late),
     ),
   );
   out.push(...list("acked messages missing from the sender's own view", ownMissing));
@@ -123,6 +125,23 @@ export async function judge(rig: Rig): Promise<string[]> {
         users[0].client.protocol
       } to ${old.join(", ")}; their clients ran the protocol 1 rules (dedupe by id, ack delivered)`,
     );
+  }
+  return out;
+}
+
+/** How many items each pair has, e.g. "{p0a → p0b: 12, p2b → p2a: 3}". */
+function perPair(items: [string, string][]): string {
+  const n = new Map<string, number>();
+  for (const [k] of items) n.set(k, (n.get(k) ?? 0) + 1);
+  return `{${[...n].map(([k, c]) => `${k}: ${c}`).join(", ")}}`;
+}
+
+/** The items, taking one of each pair in turn, so the examples show every pair. */
+function spread(items: [string, string][]): string[] {
+  const queues = [...Map.groupBy(items, ([k]) => k).values()];
+  const out: string[] = [];
+  for (let i = 0; out.length < items.length; i++) {
+    for (const q of queues) if (i < q.length) out.push(q[i][1]);
   }
   return out;
 }
