@@ -27,10 +27,11 @@ async function waitFor(fn: () => boolean, timeoutMs: number): Promise<boolean> {
 /** Most examples listed per kind of problem. */
 const EXAMPLES = 8;
 
-function list(title: string, items: string[]): string[] {
+function list(title: string, items: string[], detail = ""): string[] {
   if (!items.length) return [];
   const more = items.length > EXAMPLES ? `\n  ... and ${items.length - EXAMPLES} more` : "";
-  return [`${title}: ${items.length}\n  ${items.slice(0, EXAMPLES).join("\n  ")}${more}`];
+  const head = `${title}: ${items.length}${detail ? ` ${detail}` : ""}`;
+  return [`${head}\n  ${items.slice(0, EXAMPLES).join("\n  ")}${more}`];
 }
 
 function shownTo(u: User, id: number): boolean {
@@ -86,15 +87,15 @@ export async function judge(rig: Rig): Promise<string[]> {
   out.push(...list(
     `acked messages never shown by the recipient's client (of ${acked.length} acked; faults ended ${
       rig.ends.map(rel).join(", ")
-    }) ${perPair(missing)}`,
+    })`,
     spread(missing),
+    perPair(missing),
   ));
   out.push(
     ...list(
-      `acked messages shown more than ${SHOWN_WITHIN_MS} ms after the fault (or their ack) ${
-        perPair(late)
-      }`,
+      `acked messages shown more than ${SHOWN_WITHIN_MS} ms after the fault (or their ack)`,
       spread(late),
+      perPair(late),
     ),
   );
   out.push(...list("acked messages missing from the sender's own view", ownMissing));
