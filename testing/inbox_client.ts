@@ -191,6 +191,8 @@ export class InboxClient {
       const cursor = Number(w.cursor);
       if (first) this.view.startAt(cursor);
       else if (cursor > this.view.held) {
+        // §9 rule 5 allows it when another session of this device acked more; this client runs
+        // one session per device, so the server recorded an ack it never sent.
         this.view.anomalies.push(
           `welcome.cursor ${cursor} is beyond the held seq ${this.view.held}`,
         );
