@@ -186,6 +186,10 @@ export async function chaosRound(
     if (problems.length) throw new Error(`${problems.join("\n")}\n${summary}`);
     console.log(summary);
   } catch (e) {
+    // Every process's whole log, kept for a failed round (the error shows warnings only).
+    const path = await Deno.makeTempFile({ prefix: "parley_chaos_", suffix: ".log" });
+    await Deno.writeTextFile(path, rig.cluster.logs());
+    if (e instanceof Error) e.message += `\n(all server logs: ${path})`;
     throw withLogs(e, rig.cluster);
   } finally {
     await Promise.all(rig.users.map((u) => u.client.close()));
