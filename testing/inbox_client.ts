@@ -15,6 +15,7 @@
  * `delivered` per peer.
  */
 import { ConnectError, type Frame, InboxConn, ReplyError } from "./inbox_conn.ts";
+import { gate, GateError } from "./inbox_gate.ts";
 import { type InboxMessage, InboxView, type Via } from "./inbox_view.ts";
 
 export { ReplyError } from "./inbox_conn.ts";
@@ -383,33 +384,4 @@ export class InboxClient {
       else this.errors.push(`msg.ack: ${e}`);
     }).finally(() => this.#acking = false);
   }
-}
-
-// --- the gate ---
-
-class GateError extends Error {
-  constructor(readonly status: number, readonly retryAfterMs: number, message: string) {
-    super(`gate ${status}: ${message}`);
-  }
-}
-
-async function gate(
-  base: string,
-  path: string,
-  o: { body?: unknown; token?: string },
-): Promise<Frame> {
-  const headers: Record<string, string> = { "content-type": "application/json" };
-  if (o.token) headers.authorization = `Bearer ${o.token}`;
-  const res = await fetch(`${base}${path}`, {
-    method: "POST",
-    headers,
-    body: JSON.stringify(o.body ?? {}),
-  }).catch((e) => {
-    throw new GateError(0, 0, String(e));
-  });
-  const text = await res.text();
-  if (!res.ok) {
-    throw new GateError(res.status, Number(res.headers.get("retry-after") ?? 0) * 1000, text);
-  }
-  return JSON.parse(text);
 }

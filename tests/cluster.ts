@@ -98,7 +98,7 @@ export interface ClusterOptions {
   gate?: Record<string, unknown>;
   /** How to spawn some of the processes (own process group, through deno task). */
   spawn?: Record<string, SpawnOptions>;
-  /** The engine for every process instead of a fresh prefix on the shared Redis (a private redis-server). */
+  /** The engine of every process instead of a fresh prefix on the shared Redis (a private one). */
   engineUrl?: string;
   /** Rewrites the fresh database's URL the processes get (e.g. through a proxy the test can cut). */
   storeUrl?: (url: string) => string;
