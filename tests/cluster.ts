@@ -101,6 +101,10 @@ export interface ClusterOptions {
   gate?: Record<string, unknown>;
   /** How to spawn some of the processes (own process group, through deno task). */
   spawn?: Record<string, SpawnOptions>;
+  /** The engine of every process instead of a fresh prefix on the shared Redis (a private one). */
+  engineUrl?: string;
+  /** Rewrites the fresh database's URL the processes get (e.g. through a proxy the test can cut). */
+  storeUrl?: (url: string) => string;
 }
 
 async function writeConfig(dir: string, name: string, config: unknown): Promise<string> {
@@ -150,8 +154,8 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
     const config: Record<string, unknown> = {
       logLevel: "info",
       dataDir,
-      storeUrl: db.url,
-      engineUrl: redis.url,
+      storeUrl: options.storeUrl?.(db.url) ?? db.url,
+      engineUrl: options.engineUrl ?? redis.url,
       smtpUrl: smtp.url,
       verify: { address: addr("verify") },
       status: { address: addr("status"), nodeTtlMs: options.nodeTtlMs ?? 15_000 },
