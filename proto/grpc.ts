@@ -5,6 +5,7 @@
  * Errors cross the wire as a gRPC status plus `parley-code` metadata and come
  * out on the other side as the same AppError.
  */
+import "./h2_guard.ts";
 import * as grpc from "@grpc/grpc-js";
 import * as loader from "@grpc/proto-loader";
 import { Buffer } from "node:buffer";

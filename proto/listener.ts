@@ -50,7 +50,10 @@ const SHUTDOWN_GRACE_MS = 2000;
  * nghttp2 is still processing the frame, which grpc-js clients do. Measured
  * with grpc-js clients against a restarting server, 30 restarts x 6 clients:
  * tryShutdown 7 crashes, forceShutdown 10, the injector's drain 11; the same
- * connections ended by closing the TCP sockets: 0. So a server here stops
+ * connections ended by closing the TCP sockets: 0. proto/h2_guard.ts now
+ * removes the cause in every process (teardown never runs inside nghttp2's
+ * frame callback); this stays as a second line, since a Parley client may
+ * run a Deno without the guard (an older build). So a server here stops
  * listening, lets running calls finish (at most SHUTDOWN_GRACE_MS), then
  * closes every connection's socket. Callers see a dropped connection
  * (UNAVAILABLE, peer_unavailable), exactly as if the process had died, and

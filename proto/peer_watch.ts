@@ -3,6 +3,7 @@
  * calls) whose connection state the status role follows to find a chat node
  * whose process died (server/status/liveness.ts).
  */
+import "./h2_guard.ts";
 import * as grpc from "@grpc/grpc-js";
 import { Buffer } from "node:buffer";
 import { channelOptions, type TlsOptions } from "./grpc.ts";
