@@ -3,8 +3,10 @@
  * cluster runs as five processes with users chatting across two chat nodes,
  * logging in (gate → status PickNode) and asking for codes (gate → verify);
  * status and verify are each stopped with SIGTERM and started again 20
- * times. Each role's gRPC server ends its connections without a GOAWAY
- * (proto/grpc.ts, denoland/deno#36788), so no peer may exit.
+ * times. No session is torn down inside nghttp2's frame callback
+ * (proto/h2_guard.ts) and each role's gRPC server ends its connections
+ * without a GOAWAY (proto/listener.ts), both against denoland/deno#36788,
+ * so no peer may exit.
  */
 import assert from "node:assert/strict";
 import { eventually, sleep } from "../testing/mod.ts";
