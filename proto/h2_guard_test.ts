@@ -16,7 +16,7 @@ function echoServer() {
     s.on("error", () => {});
     s.on("close", () => sessions.delete(s));
   });
-  server.on("stream", (stream) => {
+  server.on("stream", (stream: http2.ServerHttp2Stream) => {
     stream.on("error", () => {});
     stream.resume();
     stream.on("end", () => {
