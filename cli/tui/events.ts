@@ -5,7 +5,7 @@
  */
 import type { ServerEvent } from "../../proto/protocol.ts";
 import { sanitizeLine } from "../lib/sanitize.ts";
-import { addMessage } from "./messages.ts";
+import { addMessage, readElsewhere } from "./messages.ts";
 import {
   byName,
   type ChatState,
@@ -32,6 +32,9 @@ export function applyEvent(s: ChatState, e: ServerEvent): boolean {
     }
     case "msg.sync":
       for (const m of e.messages) addMessage(s, m);
+      return true;
+    case "msg.read":
+      readElsewhere(s, e.peer, e.read_id);
       return true;
     case "msg.status": {
       const c = conversation(s, e.peer);
