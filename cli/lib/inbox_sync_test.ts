@@ -59,7 +59,7 @@ async function until(ok: () => boolean, what: string): Promise<void> {
   assert.ok(ok(), what);
 }
 
-Deno.test("InboxSync starts at the device's cursor, drops what comes twice, acks what it holds", async () => {
+Deno.test("InboxSync starts at the device's cursor, drops what comes twice, acks what it holds", () => {
   const box = inbox();
   const { link, acks } = fakeLink(5);
   box.welcome(link, { head: 5, cursor: 3 });
