@@ -30,31 +30,43 @@ async function until(pane: TmuxChat, what: string, ok: (screen: string) => boole
   );
 }
 
+/**
+ * alice with her friends (connected over the WebSocket from the test, each
+ * having seen her go offline), and alice logged in with `parley`.
+ */
+async function aliceAndFriends(p: Parley, dir: string, names: string[]) {
+  const aliceAcc = await register(p, "alice");
+  const a = await loginAndConnect(p, aliceAcc);
+  const friends: ChatClient[] = [];
+  for (const name of names) {
+    const account = await register(p, name);
+    const client = (await loginAndConnect(p, account)).client;
+    friends.push(client);
+    await befriend({ client: a.client, account: aliceAcc }, { client, account });
+  }
+  await a.client.close();
+  for (const f of friends) {
+    await f.next("presence", (e) => e.user_id === aliceAcc.id && !e.online, 10_000);
+  }
+  const alice = parleyUser(p.gateUrl, `${dir}/alice`);
+  const login = await alice.run(["login", "alice", "--password-stdin"], {
+    stdin: aliceAcc.password + "\n",
+  });
+  assert.equal(login.code, 0, show(login));
+  return { aliceAcc, alice, friends };
+}
+
 Deno.test("one-shot commands beside an open chat screen: no kick, no presence flicker, synced", async () => {
   const p: Parley = await startSingle();
   const dir = await tempDir();
   const socket = `${dir.path}/tmux.sock`;
   const clients: ChatClient[] = [];
   try {
-    const [aliceAcc, bobAcc, carolAcc] = [
-      await register(p, "alice"),
-      await register(p, "bob"),
-      await register(p, "carol"),
-    ];
-    const a = await loginAndConnect(p, aliceAcc);
-    const bob = (await loginAndConnect(p, bobAcc)).client;
-    const carol = (await loginAndConnect(p, carolAcc)).client;
+    const { aliceAcc, alice, friends: [bob, carol] } = await aliceAndFriends(p, dir.path, [
+      "bob",
+      "carol",
+    ]);
     clients.push(bob, carol);
-    await befriend({ client: a.client, account: aliceAcc }, { client: bob, account: bobAcc });
-    await befriend({ client: a.client, account: aliceAcc }, { client: carol, account: carolAcc });
-    await a.client.close();
-    await bob.next("presence", (e) => e.user_id === aliceAcc.id && !e.online, 10_000);
-
-    const alice = parleyUser(p.gateUrl, `${dir.path}/alice`);
-    const login = await alice.run(["login", "alice", "--password-stdin"], {
-      stdin: aliceAcc.password + "\n",
-    });
-    assert.equal(login.code, 0, show(login));
 
     // No screen open: the commands' sessions do not make alice appear online.
     const offline = bob.events("presence", (e) => e.user_id === aliceAcc.id).length;
@@ -101,9 +113,9 @@ Deno.test("one-shot commands beside an open chat screen: no kick, no presence fl
     assert.match(history.stdout, /bob +are you there\?/, show(history));
     await until(pane, "read elsewhere", (s) => !s.split("\n")[22].includes("unread: bob"));
 
-    const friends = await alice.run(["friends"]);
-    assert.equal(friends.code, 0, show(friends));
-    assert.match(friends.stdout, /bob/, show(friends));
+    const list = await alice.run(["friends"]);
+    assert.equal(list.code, 0, show(list));
+    assert.match(list.stdout, /bob/, show(list));
 
     await pane.keys("Up");
     await until(
@@ -149,16 +161,8 @@ Deno.test("under the single-session policy too, a one-shot command never kicks t
   const socket = `${dir.path}/tmux.sock`;
   let bob: ChatClient | null = null;
   try {
-    const [aliceAcc, bobAcc] = [await register(p, "alice"), await register(p, "bob")];
-    const a = await loginAndConnect(p, aliceAcc);
-    bob = (await loginAndConnect(p, bobAcc)).client;
-    await befriend({ client: a.client, account: aliceAcc }, { client: bob, account: bobAcc });
-    await a.client.close();
-    const alice = parleyUser(p.gateUrl, `${dir.path}/alice`);
-    const login = await alice.run(["login", "alice", "--password-stdin"], {
-      stdin: aliceAcc.password + "\n",
-    });
-    assert.equal(login.code, 0, show(login));
+    const { alice, friends } = await aliceAndFriends(p, dir.path, ["bob"]);
+    bob = friends[0];
     const pane = await TmuxChat.start({ socket, server: p.gateUrl, configDir: alice.configDir });
     await until(pane, "the chat screen", (s) => s.includes("● connected") && /›● bob/.test(s));
     for (const args of [["friends"], ["history", "bob"], ["send", "bob", "one-shot"]]) {
