@@ -1,7 +1,9 @@
 /**
  * What each server event does to the chat screen's state: new and synced
- * messages, receipts, presence, typing, friend requests and friendships,
- * and a draining node. Every name or text from another user is sanitized.
+ * messages (mine sent from my other devices too, filed under the friend
+ * they went to), receipts, reads done on my other devices, presence,
+ * typing, friend requests and friendships, and a draining node. Every name
+ * or text from another user is sanitized.
  */
 import type { ServerEvent } from "../../proto/protocol.ts";
 import { sanitizeLine } from "../lib/sanitize.ts";
