@@ -1,28 +1,17 @@
 /**
  * Test-only (used by tests/cli_test.ts, cli_tty_test.ts, admin_test.ts):
  * runs the terminal programs as a user would, as child processes (`deno
- * run` with the permissions of their deno.json tasks), each user with its
- * own config directory, answering prompts through stdin.
+ * run` with the permissions of their deno.json tasks, as compile.ts lists
+ * them), each user with its own config directory, answering prompts
+ * through stdin.
  */
 import { fileURLToPath } from "node:url";
+import { ADMIN_PERMISSIONS, PARLEY_PERMISSIONS } from "./compile.ts";
 
 export const REPO_DIR = fileURLToPath(new URL("../", import.meta.url));
 
-export const PARLEY_ARGS = [
-  "run",
-  "--allow-net",
-  "--allow-read",
-  "--allow-write",
-  "--allow-env=PARLEY_SERVER,PARLEY_CONFIG_DIR,PARLEY_PASSWORD,XDG_CONFIG_HOME,HOME,APPDATA,NO_COLOR",
-  `${REPO_DIR}cli/parley.ts`,
-];
-export const ADMIN_ARGS = [
-  "run",
-  "--allow-net",
-  "--allow-read",
-  "--allow-env",
-  `${REPO_DIR}cli/parley_admin.ts`,
-];
+export const PARLEY_ARGS = ["run", ...PARLEY_PERMISSIONS, `${REPO_DIR}cli/parley.ts`];
+export const ADMIN_ARGS = ["run", ...ADMIN_PERMISSIONS, `${REPO_DIR}cli/parley_admin.ts`];
 
 export interface Run {
   code: number;

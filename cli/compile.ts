@@ -9,12 +9,16 @@
  */
 import { parseArgs } from "node:util";
 
-/** Permissions of the chat client: its config dir is the user's choice, so read/write are not scoped. */
+/**
+ * Permissions of the chat client: its config dir is the user's choice, so
+ * read/write are not scoped; the host name labels its device.
+ */
 export const PARLEY_PERMISSIONS = [
   "--allow-net",
   "--allow-read",
   "--allow-write",
   "--allow-env=PARLEY_SERVER,PARLEY_CONFIG_DIR,PARLEY_PASSWORD,XDG_CONFIG_HOME,HOME,APPDATA,NO_COLOR",
+  "--allow-sys=hostname",
 ];
 /** @grpc/grpc-js reads GRPC_* and proxy variables as it loads: env cannot be scoped. */
 export const ADMIN_PERMISSIONS = ["--allow-net", "--allow-read", "--allow-env"];

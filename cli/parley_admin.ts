@@ -1,7 +1,7 @@
 /**
  * `parley-admin`: the operator's tool. Talks to the status role over gRPC
  * with the admin token (proto/services.ts statusClient) and prints nodes,
- * who is online, presence, users and totals, or kicks a session. A refused
+ * who is online, presence and sessions, users and totals, or ends sessions. A refused
  * token or an unreachable status role is one line on stderr and exit 1;
  * bad flags exit 2.
  */
@@ -43,9 +43,10 @@ Commands:
   nodes [--watch]            live chat nodes: state, sessions, heartbeat, addresses
   online [--limit N] [--cursor C]
                              how many users are online, and a page of them
-  presence USER              is USER online, where, since when
-  kick USER [--reason TEXT]  end USER's live session
-  user USER                  profile, friends and messages counts, session
+  presence USER              is USER online; each session: id, node, device, since
+  kick USER [--session ID] [--reason TEXT]
+                             end USER's live sessions, or only session ID
+  user USER                  profile, friends and messages counts, sessions
   stats [--watch]            users, messages, sessions per node
 
 USER is a user name, an e-mail address, or #ID.

@@ -10,7 +10,8 @@
  * endpoint; a drain's hint only if the gate handed out that URL before.
  *
  * It shares no code with the server or with testing/ws_client.ts, so a test
- * through it checks the protocol, not an implementation against itself. A
+ * through it checks the protocol, not an implementation against itself (its
+ * seq rules, proto/inbox_seq.ts, are the terminal client's, not the server's). A
  * protocol 1 server (no seq) gets the old rules: dedupe by id, ack
  * `delivered` per peer.
  */

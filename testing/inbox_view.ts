@@ -8,7 +8,10 @@
  *
  * It also notes what a client must never see from a correct server (one seq
  * naming two messages, one message at two seqs): those are `anomalies`.
+ * The seq rules themselves (H, the gap, the head) are proto/inbox_seq.ts,
+ * which the terminal client follows too.
  */
+import { InboxSeq } from "../proto/inbox_seq.ts";
 
 /** A message as the protocol carries it; `seq` is its place in this user's inbox (protocol 2). */
 export interface InboxMessage {
@@ -33,13 +36,7 @@ export interface Shown {
   via: Via;
 }
 
-export class InboxView {
-  /** The highest seq such that the client holds every entry up to it. */
-  held = 0;
-  /** The highest seq the client has heard of: from an entry, `welcome.head`, `pong.head`, a fetch. */
-  known = 0;
-  /** Seqs above `held` already received (waiting for the gap below them). */
-  readonly ahead = new Set<number>();
+export class InboxView extends InboxSeq {
   /** What the client shows, by message id: each message at most once. */
   readonly shown = new Map<number, Shown>();
   /** Entries that arrived again and were dropped as duplicates, by how they came. */
@@ -47,22 +44,6 @@ export class InboxView {
   readonly anomalies: string[] = [];
   #idAt = new Map<number, number>();
   #atSeq = new Map<number, number>();
-
-  /** Starts a fresh device at the cursor the server gave it (what it holds already). */
-  startAt(cursor: number): void {
-    this.held = cursor;
-    this.known = Math.max(this.known, cursor);
-  }
-
-  /** A `head` from the server: entries up to it exist. */
-  head(head: number): void {
-    if (head > this.known) this.known = head;
-  }
-
-  /** True while the client knows of entries it does not hold. */
-  get gap(): boolean {
-    return this.known > this.held;
-  }
 
   /**
    * Takes one arriving message. With a seq: dropped if that seq is held
@@ -74,13 +55,10 @@ export class InboxView {
     const seq = message.seq ?? null;
     if (seq !== null) {
       this.#check(message.id, seq);
-      if (seq <= this.held || this.ahead.has(seq)) {
+      if (!this.hold(seq)) {
         this.dropped[via]++;
         return false;
       }
-      this.ahead.add(seq);
-      this.head(seq);
-      while (this.ahead.delete(this.held + 1)) this.held++;
     }
     if (this.shown.has(message.id)) {
       this.dropped[via]++;

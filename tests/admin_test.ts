@@ -2,7 +2,8 @@
  * `parley-admin` against a cluster of separate processes (verify, status,
  * gate and two chat nodes on MySQL + Redis): nodes lists both chat nodes
  * with their session counts, online/presence/user/stats report the live
- * sessions, kick ends one, --watch streams, and a wrong or missing token,
+ * sessions (each device of a user), kick ends every session or one,
+ * --watch streams, and a wrong or missing token,
  * an unreachable status role or a port that is not one is one clear line and
  * a non-zero exit. --json follows the convention both programs share: times
  * in Unix ms named *_at, absent values null.
@@ -148,7 +149,11 @@ Deno.test("parley-admin: nodes, online, presence, user, stats, kick, watch, and 
       const again = await admin(["kick", "bob"]);
       assert.match(again.stdout, /bob has no live session/, show(again));
       const json = await admin(["kick", "bob", "--json"]);
-      assert.deepEqual(JSON.parse(json.stdout), { kicked: false, node: null }, show(json));
+      assert.deepEqual(
+        JSON.parse(json.stdout),
+        { kicked: false, node: null, sessions: 0 },
+        show(json),
+      );
       assert.ok(alice.isOpen, "alice's session is untouched");
       const offline = await eventually(async () => {
         const p = JSON.parse((await admin(["presence", "bob", "--json"])).stdout);
@@ -158,6 +163,79 @@ Deno.test("parley-admin: nodes, online, presence, user, stats, kick, watch, and 
       assert.equal(offline.session_id, null);
       assert.equal(offline.since_at, null);
       assert.ok(offline.last_seen_at > Date.now() - 600_000);
+    });
+
+    await t.step("presence and user list each session; kick --session ends that one", async () => {
+      // alice's second device, on the other node, with a label.
+      const phone = await connect(chat2.wsUrl, (await login(cluster, aliceAcc)).token, {
+        device: "phone-1",
+        label: "alice's phone",
+      });
+      clients.push(phone);
+      const phoneSession = phone.welcome!.session_id;
+      const lapSession = alice.welcome!.session_id;
+      const both = await eventually(async () => {
+        const r = await admin(["presence", "alice", "--json"]);
+        const p = JSON.parse(r.stdout);
+        return p.sessions.length === 2 ? p : null;
+      }, { what: "alice's two sessions" });
+      assert.deepEqual(
+        both.sessions.map((x: Record<string, unknown>) => [x.session_id, x.node]),
+        [[lapSession, "chat-1"], [phoneSession, "chat-2"]],
+        "oldest first",
+      );
+      assert.equal(both.sessions[1].device, "phone-1");
+      assert.equal(both.sessions[1].label, "alice's phone");
+      assert.equal(both.sessions[0].label, null, 'no label given: null, not ""');
+      for (const x of both.sessions) assert.ok(x.since_at > Date.now() - 600_000);
+
+      const text = await admin(["presence", "alice"]);
+      const lines = text.stdout.trimEnd().split("\n");
+      assert.match(lines[0], /^alice \(#\d+\): online on chat-2 since /, show(text));
+      assert.match(lines[1], /^ {2}SESSION\s+NODE\s+DEVICE\s+SINCE$/, show(text));
+      assert.match(lines[2], new RegExp(`^  ${lapSession}\\s+chat-1\\s`), show(text));
+      assert.match(lines[3], new RegExp(`^  ${phoneSession}\\s+chat-2\\s+alice's phone\\s`));
+      const user = await admin(["user", "alice"]);
+      assert.match(user.stdout, new RegExp(`^  ${phoneSession}\\s+chat-2\\s+alice's phone`, "m"));
+
+      const empty = await admin(["kick", "alice", "--session", ""]);
+      assert.equal(empty.code, 2, "an empty id never widens to every session");
+      assert.ok(alice.isOpen && phone.isOpen);
+      const none = await admin(["kick", "alice", "--session", "no-such-session"]);
+      assert.equal(none.code, 0, show(none));
+      assert.equal(
+        none.stdout.trim(),
+        "alice has no live session no-such-session; nothing to kick",
+      );
+
+      const r = await admin(["kick", "alice", "--session", phoneSession, "--json"]);
+      assert.deepEqual(
+        JSON.parse(r.stdout),
+        { kicked: true, node: "chat-2", sessions: 1 },
+        show(r),
+      );
+      assert.equal((await phone.next("kicked")).reason, "kicked by an operator");
+      assert.equal((await phone.closed).code, 4003);
+      assert.ok(alice.isOpen, "the other session stays");
+      const one = await eventually(async () => {
+        const p = JSON.parse((await admin(["presence", "alice", "--json"])).stdout);
+        return p.sessions.length === 1 ? p : null;
+      }, { what: "one session left" });
+      assert.equal(one.sessions[0].session_id, lapSession);
+
+      // Without --session: every session, wherever it is.
+      const tablet = await connect(chat2.wsUrl, (await login(cluster, aliceAcc)).token, {
+        device: "tablet-1",
+      });
+      clients.push(tablet);
+      await eventually(async () => {
+        const p = JSON.parse((await admin(["presence", "alice", "--json"])).stdout);
+        return p.sessions.length === 2;
+      }, { what: "two sessions again" });
+      const all = await admin(["kick", "alice"]);
+      assert.equal(all.stdout.trim(), "kicked alice: 2 sessions ended", show(all));
+      assert.equal((await alice.closed).code, 4003);
+      assert.equal((await tablet.closed).code, 4003);
     });
 
     await t.step("a wrong token is refused with one line and exit 1", async () => {

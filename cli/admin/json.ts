@@ -10,6 +10,7 @@ import type {
   NodeInfo,
   OnlineList,
   PresenceInfo,
+  SessionInfo,
   StatsReply,
   UserDetails,
 } from "../../proto/services.ts";
@@ -38,6 +39,17 @@ export function presenceJson(p: PresenceInfo) {
     session_id: p.online ? text(p.session_id) : null,
     since_at: p.online ? time(p.since_ms) : null,
     last_seen_at: p.online ? null : time(p.last_seen_ms),
+    sessions: (p.sessions ?? []).map(sessionJson),
+  };
+}
+
+export function sessionJson(s: SessionInfo) {
+  return {
+    session_id: s.session_id,
+    node: s.node,
+    device: text(s.device),
+    label: text(s.label),
+    since_at: time(s.since_ms),
   };
 }
 
@@ -69,5 +81,5 @@ export function statsJson(s: StatsReply) {
 }
 
 export function kickJson(k: AdminKickReply) {
-  return { kicked: k.kicked, node: k.kicked ? text(k.node) : null };
+  return { kicked: k.kicked, node: k.kicked ? text(k.node) : null, sessions: k.sessions ?? 0 };
 }

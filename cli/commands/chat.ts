@@ -27,11 +27,12 @@ for); --listen keeps printing incoming messages instead.`,
   args: { min: 0, max: 0 },
   async run(ctx, { values }) {
     const session = await ctx.session();
+    const device = await ctx.device(session);
     if (!values.plain && ctx.io.stdinIsTerminal && ctx.io.stdoutIsTerminal) {
       const { runChatScreen } = await import("../tui/app.ts");
-      return await runChatScreen(ctx, session);
+      return await runChatScreen(ctx, session, device);
     }
     const { runLineMode } = await import("../tui/line_mode.ts");
-    return await runLineMode(ctx, session, { listen: values.listen === true });
+    return await runLineMode(ctx, session, device, { listen: values.listen === true });
   },
 };

@@ -10,6 +10,12 @@
  * chat URLs the gate handed out: a `reconnect` frame's chat_url is used
  * only if the gate named that URL before (a forged frame cannot send the
  * client, and its token, anywhere else).
+ *
+ * It is a device (docs/protocol.md §3, §9): `auth` names the device id and
+ * label given, and the inbox (inbox_sync.ts) keeps its seqs: an entry that
+ * comes again is dropped before anyone sees it (`onEvent` gets msg.sync with
+ * the new entries only, and msg.new only once), the seq held is acked, and a
+ * gap is filled with msg.fetch, whose entries are handed on as msg.new.
  */
 import { AppError } from "../../proto/errors.ts";
 import { CLOSE, type ServerEvent, type WireMessage } from "../../proto/protocol.ts";
@@ -21,7 +27,8 @@ import {
   TOKEN_ERRORS,
   type Welcome,
 } from "./ws.ts";
-import type { ResultData } from "../../proto/protocol.ts";
+import { MAX_FETCH_LIMIT, type ResultData } from "../../proto/protocol.ts";
+import { InboxSync } from "./inbox_sync.ts";
 
 export type ConnState =
   | { kind: "connecting"; attempt: number }
@@ -39,6 +46,8 @@ export interface OutboxItem {
 export interface ChatClientOptions {
   url: string;
   token: string;
+  /** This device (device_file.ts); without it the server derives one from the token. */
+  device?: { id: string; label: string };
   onWelcome?(welcome: Welcome): void;
   onEvent?(event: ServerEvent): void;
   onState?(state: ConnState): void;
@@ -83,10 +92,16 @@ export class ChatClient {
   private readonly gateUrls = new Set<string>();
   private readonly wantAcks = new Map<number, { delivered: number; read: number }>();
   private readonly sentAcks = new Map<number, { delivered: number; read: number }>();
+  /** The inbox's seqs and message ids, across reconnects. */
+  readonly inbox: InboxSync;
 
   constructor(private readonly options: ChatClientOptions) {
     this.url = options.url;
     this.gateUrls.add(options.url);
+    this.inbox = new InboxSync({
+      onFetched: (message) => this.options.onEvent?.({ type: "msg.new", message }),
+      onFetchError: () => {/* fetched again at the next pong or entry */},
+    });
   }
 
   get state(): ConnState {
@@ -108,6 +123,8 @@ export class ChatClient {
     clearTimeout(this.retryTimer);
     clearTimeout(this.flushTimer);
     clearTimeout(this.ackTimer);
+    this.inbox.flushAck();
+    this.inbox.detach();
     const c = this.conn;
     this.conn = null;
     c?.close(1000, reason);
@@ -177,6 +194,9 @@ export class ChatClient {
       conn = await Connection.open(this.url, this.options.token, {
         heartbeat: true,
         timeoutMs: this.options.openTimeoutMs,
+        auth: this.options.device
+          ? { device: this.options.device.id, label: this.options.device.label }
+          : undefined,
         onEvent: (e) => this.onEvent(e),
         onStrayError: () => {/* a refused ack or typing changes nothing for the user */},
         onClose: (code, reason) => this.onClosed(conn, code, reason),
@@ -200,6 +220,10 @@ export class ChatClient {
     this.attempt = 0;
     this.askGate = false;
     this.sentAcks.clear();
+    this.inbox.welcome({
+      ack: (seq) => conn.send({ type: "msg.ack", seq }),
+      fetch: (after) => conn.request("msg.fetch", { after, limit: MAX_FETCH_LIMIT }),
+    }, conn.welcome);
     this.setState({ kind: "connected", node: conn.welcome.node });
     this.options.onWelcome?.(conn.welcome);
     this.flushAcks();
@@ -207,6 +231,12 @@ export class ChatClient {
   }
 
   private onEvent(e: ServerEvent): void {
+    if (e.type === "msg.new" && !this.inbox.take(e.message)) return;
+    if (e.type === "msg.sync") {
+      e = { ...e, messages: e.messages.filter((m) => this.inbox.take(m)) };
+      if (e.done) this.inbox.flushAck();
+    }
+    if (e.type === "pong" && typeof e.head === "number") this.inbox.head(e.head);
     if (e.type === "kicked") this.kickReason = e.reason;
     if (e.type === "reconnect") {
       // The frame's URL is a hint, taken only if the gate named it before;
@@ -253,6 +283,7 @@ export class ChatClient {
   private onClosed(conn: Connection, code: number, reason: string): void {
     if (this.conn !== conn) return;
     this.conn = null;
+    this.inbox.detach();
     if (this.stopped) return;
     if (code === CLOSE.KICKED) {
       this.stopped = true;
@@ -320,6 +351,7 @@ export class ChatClient {
             client_id: item.client_id,
           });
           this.queue.shift();
+          this.inbox.take(res.message);
           this.options.onSent?.(stripTries(item), res.message);
         } catch (e) {
           const err = e instanceof AppError ? e : new AppError("internal", String(e), 500);

@@ -6,67 +6,9 @@
  * role is covered by tests/cli_tty_test.ts.
  */
 import assert from "node:assert/strict";
-import { createServer } from "node:net";
 import { AppError } from "../../proto/errors.ts";
 import { ChatClient, type ConnState } from "./chat_client.ts";
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const srv = createServer();
-    srv.listen(0, "127.0.0.1", () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-const welcome = {
-  type: "welcome",
-  session_id: "s",
-  node: "n1",
-  heartbeat_ms: 30_000,
-  user: { id: 1, name: "me", display_name: "", email: "me@x", bio: "", created_at: 0 },
-  unread: [],
-  pending_requests: 0,
-  protocol: 1,
-};
-
-/** A chat node stand-in: answers auth with a welcome and hands every other frame to `onFrame`. */
-function scriptedNode(
-  port: number,
-  onFrame: (frame: Record<string, unknown>, ws: WebSocket) => void,
-  node = "n1",
-): Deno.HttpServer {
-  return Deno.serve({ port, hostname: "127.0.0.1", onListen() {} }, (req) => {
-    const { socket, response } = Deno.upgradeWebSocket(req, { protocol: "parley.v1" });
-    socket.onmessage = (e) => {
-      const frame = JSON.parse(e.data);
-      if (frame.type === "auth") {
-        if (frame.token === "bad") {
-          socket.send(JSON.stringify({
-            type: "error",
-            id: null,
-            error: { code: "token_revoked", message: "revoked" },
-          }));
-          socket.close(4001, "auth failed");
-        } else socket.send(JSON.stringify({ ...welcome, node }));
-      } else onFrame(frame, socket);
-    };
-    return response;
-  });
-}
-
-function until(pred: () => boolean, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  return new Promise((resolve, reject) => {
-    const tick = () => {
-      if (pred()) return resolve();
-      if (Date.now() > end) return reject(new Error("condition not met in time"));
-      setTimeout(tick, 10);
-    };
-    tick();
-  });
-}
+import { freePort, scriptedNode, until } from "./_scripted_node.ts";
 
 Deno.test("ChatClient sends what was queued before the server was up, once it is", async () => {
   const port = await freePort();

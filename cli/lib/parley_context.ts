@@ -5,6 +5,7 @@
  * Also the client's errors: CliError (exit 1) and UsageError (exit 2).
  */
 import { AppError } from "../../proto/errors.ts";
+import { type Device, device } from "./device_file.ts";
 import { GateClient } from "./gate_client.ts";
 import { type Prompter, stdinPrompter } from "./prompt.ts";
 import { configDir, loadServer, loadSession, saveSession, type Session } from "./session_file.ts";
@@ -132,22 +133,30 @@ export class Context {
 
   /**
    * An authenticated chat connection for a one-shot command; close it when
-   * done. If the saved node is gone, the gate names another for the same
+   * done. It is a quiet session (docs/protocol.md §3): not announced to
+   * friends, not a device, never ending or disturbing the user's open
+   * screens. If the saved node is gone, the gate names another for the same
    * token (no password needed) and the session file is updated.
    */
   async connect(): Promise<Connection> {
     const s = await this.session();
+    const options = { auth: { quiet: true } };
     try {
-      return await Connection.open(s.chat_url, s.token);
+      return await Connection.open(s.chat_url, s.token, options);
     } catch (e) {
       if (!(e instanceof AppError) || !NODE_GONE.has(e.code)) throw connectError(e, s.chat_url);
     }
     const url = await this.findChatNode(s);
     try {
-      return await Connection.open(url, s.token);
+      return await Connection.open(url, s.token, options);
     } catch (e) {
       throw connectError(e, url);
     }
+  }
+
+  /** This terminal's device for the session's user and server (device_file.ts). */
+  device(s: Session): Promise<Device> {
+    return device(this.configDir, s.server, s.user.id);
   }
 
   /** Asks the gate for a live chat node with the session's token and saves it in the session. */

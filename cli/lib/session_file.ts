@@ -4,7 +4,8 @@
  * `~/.config/parley`, file `session.json`, mode 0600 (it holds a bearer
  * token). Written to a temporary file first and renamed, so a crash never
  * leaves half a file. The server is also kept on its own (`server.json`),
- * so that logging out forgets the session but not where it was.
+ * so that logging out forgets the session but not where it was. The
+ * device ids beside them are device_file.ts.
  */
 import type { SelfUser } from "../../proto/protocol.ts";
 
@@ -62,7 +63,7 @@ export async function loadSession(dir: string): Promise<Session | null> {
 }
 
 /** Writes `text` to `dir/name` (mode 0600) through a temporary file and a rename. */
-async function writeAtomic(dir: string, name: string, text: string): Promise<void> {
+export async function writeAtomic(dir: string, name: string, text: string): Promise<void> {
   await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
   const tmp = `${dir}/.${name}.${crypto.randomUUID()}`;
   try {

@@ -24,7 +24,19 @@ export type RequestBody<K extends RequestType> = Omit<
   "type" | "id"
 >;
 
+/** What `auth` says of the session besides the token (docs/protocol.md §3). */
+export interface AuthFields {
+  /** This device's id, chosen once and kept (device_file.ts). */
+  device?: string;
+  /** A name for the device the user recognises. */
+  label?: string;
+  /** A short session that is not announced: no presence, no device, no live events. */
+  quiet?: boolean;
+}
+
 export interface OpenOptions {
+  /** The device, or a quiet session, for `auth`. */
+  auth?: AuthFields;
   /** ms to wait for the socket and the welcome; 10 s by default. */
   timeoutMs?: number;
   /** Every event after the welcome (msg.sync, msg.new, presence...). */
@@ -110,7 +122,7 @@ export class Connection {
 
     ws.onopen = () => {
       opened = true;
-      ws.send(JSON.stringify({ type: "auth", token }));
+      ws.send(JSON.stringify({ type: "auth", token, ...options.auth }));
     };
     ws.onmessage = (e) => {
       let frame: ServerFrame;

@@ -5,6 +5,7 @@
  * everything back on the way out, listing messages that could not be sent.
  * The keys are listed in help.ts (F1 or ? on the screen).
  */
+import type { Device } from "../lib/device_file.ts";
 import type { Context } from "../lib/parley_context.ts";
 import type { Session } from "../lib/session_file.ts";
 import { ChatScreen } from "./controller.ts";
@@ -19,10 +20,14 @@ function writeAll(text: string): void {
   while (buf.length > 0) buf = buf.subarray(Deno.stdout.writeSync(buf));
 }
 
-export async function runChatScreen(ctx: Context, session: Session): Promise<number> {
+export async function runChatScreen(
+  ctx: Context,
+  session: Session,
+  device: Device,
+): Promise<number> {
   const { promise: quit, resolve: stop } = Promise.withResolvers<number>();
   const screen = new Screen(writeAll);
-  const app = new ChatScreen(ctx, session, screen, Deno.consoleSize(), stop);
+  const app = new ChatScreen(ctx, session, device, screen, Deno.consoleSize(), stop);
   const onResize = () => {
     try {
       app.size = Deno.consoleSize();

@@ -7,6 +7,7 @@
  */
 import { AppError } from "../../proto/errors.ts";
 import { ChatClient } from "../lib/chat_client.ts";
+import type { Device } from "../lib/device_file.ts";
 import type { Context } from "../lib/parley_context.ts";
 import type { Session } from "../lib/session_file.ts";
 import { applyEvent } from "./events.ts";
@@ -34,6 +35,7 @@ export class ChatScreen {
   constructor(
     readonly ctx: Context,
     readonly session: Session,
+    readonly device: Device,
     readonly screen: Screen,
     size: { columns: number; rows: number },
     readonly quit: (code: number) => void,
@@ -113,6 +115,7 @@ export class ChatScreen {
     return new ChatClient({
       url: this.session.chat_url,
       token: this.session.token,
+      device: this.device,
       onWelcome: (w) => {
         s.pending_requests = w.pending_requests;
         this.refreshFriends().catch(this.report);

@@ -1,11 +1,13 @@
 /**
  * What each server event does to the chat screen's state: new and synced
- * messages, receipts, presence, typing, friend requests and friendships,
- * and a draining node. Every name or text from another user is sanitized.
+ * messages (mine sent from my other devices too, filed under the friend
+ * they went to), receipts, reads done on my other devices, presence,
+ * typing, friend requests and friendships, and a draining node. Every name
+ * or text from another user is sanitized.
  */
 import type { ServerEvent } from "../../proto/protocol.ts";
 import { sanitizeLine } from "../lib/sanitize.ts";
-import { addMessage } from "./messages.ts";
+import { addMessage, readElsewhere } from "./messages.ts";
 import {
   byName,
   type ChatState,
@@ -32,6 +34,9 @@ export function applyEvent(s: ChatState, e: ServerEvent): boolean {
     }
     case "msg.sync":
       for (const m of e.messages) addMessage(s, m);
+      return true;
+    case "msg.read":
+      readElsewhere(s, e.peer, e.read_id);
       return true;
     case "msg.status": {
       const c = conversation(s, e.peer);

@@ -88,27 +88,43 @@ function placeNewLine(s: ChatState, peerId: number): void {
   c.unread_at_open = 0;
 }
 
-/**
- * Receipts to send now: delivered for everything received, read for the
- * open conversation. Records them as asked for and clears its unread count.
- */
-export function dueAcks(s: ChatState): { peer: number; delivered?: number; read?: number }[] {
-  const out: { peer: number; delivered?: number; read?: number }[] = [];
-  for (const [peerId, c] of s.conversations) {
-    let newest = 0;
-    for (const m of c.messages) {
-      if (m.from === peerId && m.id !== null) newest = Math.max(newest, m.id);
-    }
-    const ack: { peer: number; delivered?: number; read?: number } = { peer: peerId };
-    if (newest > c.acked_delivered) ack.delivered = c.acked_delivered = newest;
-    if (s.selected === peerId && newest > c.acked_read) {
-      ack.read = c.acked_read = newest;
-      const p = peer(s, peerId);
-      if (p) p.unread = 0;
-    }
-    if (ack.delivered !== undefined || ack.read !== undefined) out.push(ack);
+/** The newest message from `peerId` in its conversation (0 if none is loaded). */
+export function newestFrom(s: ChatState, peerId: number): number {
+  let newest = 0;
+  for (const m of conversation(s, peerId).messages) {
+    if (m.from === peerId && m.id !== null) newest = Math.max(newest, m.id);
   }
-  return out;
+  return newest;
+}
+
+/**
+ * Read receipts to send now: the open conversation, up to its newest
+ * message. Records it as asked for and clears its unread count. (Delivered
+ * receipts need none: the inbox's seq acks make them, chat_client.ts.)
+ */
+export function dueAcks(s: ChatState): { peer: number; read: number }[] {
+  if (s.selected === null) return [];
+  const c = conversation(s, s.selected);
+  const newest = newestFrom(s, s.selected);
+  if (newest <= c.acked_read) return [];
+  c.acked_read = newest;
+  const p = peer(s, s.selected);
+  if (p) p.unread = 0;
+  return [{ peer: s.selected, read: newest }];
+}
+
+/**
+ * Messages from `peerId` up to `readId` were read on another device of
+ * mine (msg.read): nothing to ack for them here, and the unread count
+ * drops to what is newer (zero when nothing newer is loaded).
+ */
+export function readElsewhere(s: ChatState, peerId: number, readId: number): void {
+  const c = conversation(s, peerId);
+  c.acked_read = Math.max(c.acked_read, readId);
+  const p = peer(s, peerId);
+  if (!p) return;
+  const newer = c.messages.filter((m) => m.from === peerId && m.id !== null && m.id > readId);
+  p.unread = Math.min(p.unread, newer.length);
 }
 
 /** Searches the loaded messages of the open conversation (case-insensitive); null query clears. */

@@ -42,8 +42,7 @@ export interface Conversation {
   /** How far the peer has received / read my messages. */
   peer_delivered: number;
   peer_read: number;
-  /** Receipts I have asked to send for the peer's messages. */
-  acked_delivered: number;
+  /** How far the peer's messages are read: acked here, or read on another device. */
   acked_read: number;
   /** Screen lines scrolled up from the bottom. */
   scroll: number;
@@ -121,7 +120,6 @@ export function conversation(s: ChatState, peer: number): Conversation {
       more: false,
       peer_delivered: 0,
       peer_read: 0,
-      acked_delivered: 0,
       acked_read: 0,
       scroll: 0,
       new_from: null,
