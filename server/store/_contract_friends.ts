@@ -1,9 +1,9 @@
 /** Store contract, part 2: friend requests and friendships. See store_contract.ts. */
 import assert from "node:assert/strict";
-import { isCode, makeUser, type StoreCase } from "./_contract_kit.ts";
+import { isCode, makeUser, type StoreCases } from "./_contract_kit.ts";
 
-export function friendCases(test: StoreCase): void {
-  test("a friend request goes from pending to accepted and makes friends both ways", async (s) => {
+export const friendCases: StoreCases = {
+  "a friend request goes from pending to accepted and makes friends both ways": async (s) => {
     const ann = await makeUser(s, "ann");
     const bob = await makeUser(s, "bob");
     const sent = await s.createFriendRequest(ann.id, bob.id, "hi Bob 👋");
@@ -31,9 +31,9 @@ export function friendCases(test: StoreCase): void {
     assert.equal(await s.countFriends(bob.id), 1);
     // Accepting twice finds nothing left to accept.
     assert.equal(await s.acceptFriendRequest(bob.id, ann.id), false);
-  });
+  },
 
-  test("createFriendRequest() says exists for a repeat and friends once they are", async (s) => {
+  "createFriendRequest() says exists for a repeat and friends once they are": async (s) => {
     const ann = await makeUser(s, "ann");
     const bob = await makeUser(s, "bob");
     const first = await s.createFriendRequest(ann.id, bob.id, "one");
@@ -51,9 +51,9 @@ export function friendCases(test: StoreCase): void {
       request: null,
     });
     assert.deepEqual(await s.pendingRequests(bob.id), { incoming: [], outgoing: [] });
-  });
+  },
 
-  test("createFriendRequest() accepts at once when the other side already asked", async (s) => {
+  "createFriendRequest() accepts at once when the other side already asked": async (s) => {
     const ann = await makeUser(s, "ann");
     const bob = await makeUser(s, "bob");
     const first = await s.createFriendRequest(ann.id, bob.id, "hello");
@@ -64,9 +64,9 @@ export function friendCases(test: StoreCase): void {
     assert.equal(await s.areFriends(bob.id, ann.id), true);
     assert.deepEqual(await s.pendingRequests(ann.id), { incoming: [], outgoing: [] });
     assert.deepEqual(await s.pendingRequests(bob.id), { incoming: [], outgoing: [] });
-  });
+  },
 
-  test("two users asking each other at the same moment end up friends", async (s) => {
+  "two users asking each other at the same moment end up friends": async (s) => {
     const pairs = [];
     for (let i = 0; i < 5; i++) {
       pairs.push([await makeUser(s, `a${i}`), await makeUser(s, `b${i}`)]);
@@ -81,9 +81,9 @@ export function friendCases(test: StoreCase): void {
       assert.equal(await s.areFriends(b.id, a.id), true);
       assert.deepEqual(await s.pendingRequests(a.id), { incoming: [], outgoing: [] });
     }));
-  });
+  },
 
-  test("declineFriendRequest() and cancelFriendRequest() remove only a pending request", async (s) => {
+  "declineFriendRequest() and cancelFriendRequest() remove only a pending request": async (s) => {
     const ann = await makeUser(s, "ann");
     const bob = await makeUser(s, "bob");
     const cy = await makeUser(s, "cy");
@@ -105,18 +105,18 @@ export function friendCases(test: StoreCase): void {
     assert.equal(await s.countFriends(ann.id), 0);
     // A declined request can be sent again.
     assert.equal((await s.createFriendRequest(ann.id, bob.id, "")).result, "created");
-  });
+  },
 
-  test("pendingRequests() lists requests oldest first", async (s) => {
+  "pendingRequests() lists requests oldest first": async (s) => {
     const hub = await makeUser(s, "hub");
     const others = [];
     for (const n of ["x1", "x2", "x3"]) others.push(await makeUser(s, n));
     for (const o of others) await s.createFriendRequest(o.id, hub.id, `from ${o.name}`);
     const { incoming } = await s.pendingRequests(hub.id);
     assert.deepEqual(incoming.map((r) => r.greeting), ["from x1", "from x2", "from x3"]);
-  });
+  },
 
-  test("removeFriend() ends the friendship both ways and keeps the messages", async (s) => {
+  "removeFriend() ends the friendship both ways and keeps the messages": async (s) => {
     const ann = await makeUser(s, "ann");
     const bob = await makeUser(s, "bob");
     const cy = await makeUser(s, "cy");
@@ -140,16 +140,16 @@ export function friendCases(test: StoreCase): void {
     assert.equal(await s.removeFriend(ann.id, bob.id), false);
     assert.equal((await s.history(ann.id, bob.id, { limit: 10 })).length, 1);
     assert.equal(await s.countFriends(ann.id), 1);
-  });
+  },
 
-  test("createFriendRequest() refuses oneself and unknown users", async (s) => {
+  "createFriendRequest() refuses oneself and unknown users": async (s) => {
     const ann = await makeUser(s, "ann");
     await assert.rejects(s.createFriendRequest(ann.id, ann.id, ""), isCode("self_request"));
     await assert.rejects(s.createFriendRequest(ann.id, ann.id + 99, ""), isCode("user_not_found"));
     assert.deepEqual(await s.pendingRequests(ann.id), { incoming: [], outgoing: [] });
-  });
+  },
 
-  test("friends() lists friends by name with their profiles", async (s) => {
+  "friends() lists friends by name with their profiles": async (s) => {
     const me = await makeUser(s, "me");
     const names = ["zoe", "Adam", "mia"];
     for (const n of names) {
@@ -160,5 +160,5 @@ export function friendCases(test: StoreCase): void {
     assert.deepEqual((await s.friends(me.id)).map((f) => f.user.name), ["Adam", "mia", "zoe"]);
     assert.equal(await s.countFriends(me.id), 3);
     assert.deepEqual(await s.friends(me.id + 100), []);
-  });
-}
+  },
+};

@@ -4,7 +4,7 @@
  * see store_contract.ts.
  */
 import assert from "node:assert/strict";
-import { isCode, makeUser, type StoreCase } from "./_contract_kit.ts";
+import { isCode, makeUser, type StoreCases } from "./_contract_kit.ts";
 import type { Inserted, MessageInput, Store } from "./types.ts";
 
 const msg = (senderId: number, recipientId: number, clientId: string): MessageInput => ({
@@ -30,8 +30,8 @@ async function denseInbox(s: Store, userId: number): Promise<number[]> {
   return entries.map((e) => e.message.id);
 }
 
-export function inboxCases(test: StoreCase): void {
-  test("insertMessage() appends to the sender's and the recipient's inbox", async (s) => {
+export const inboxCases: StoreCases = {
+  "insertMessage() appends to the sender's and the recipient's inbox": async (s) => {
     const [ann, bob, cy] = [
       await makeUser(s, "ann"),
       await makeUser(s, "bob"),
@@ -67,9 +67,9 @@ export function inboxCases(test: StoreCase): void {
       new Map([[cy.id, 1], [ann.id, 4], [bob.id, 2], [cy.id + 100, 0]]),
     );
     assert.deepEqual(await s.inboxHeads([]), new Map());
-  });
+  },
 
-  test("insertMessages() numbers a batch densely in input order for every user", async (s) => {
+  "insertMessages() numbers a batch densely in input order for every user": async (s) => {
     const users: number[] = [];
     for (const n of ["u1", "u2", "u3", "u4"]) users.push((await makeUser(s, n)).id);
     await s.insertMessage(msg(users[0], users[1], "before"));
@@ -99,67 +99,67 @@ export function inboxCases(test: StoreCase): void {
     const heads = await s.inboxHeads([...many, ...users]);
     assert.equal(heads.size, 1304);
     assert.equal(heads.get(users[3]), expected.get(users[3]));
-  });
+  },
 
-  test(
-    "seqs stay dense and unique per user under concurrent writers on several connections",
-    async (s, h) => {
-      const others = [await h.openAnother(), await h.openAnother()];
-      try {
-        const stores = [s, ...others];
-        const users: number[] = [];
-        for (let i = 0; i < 6; i++) users.push((await makeUser(s, `w${i}`)).id);
-        const writes: Promise<Inserted[]>[] = [];
-        for (let round = 0; round < 12; round++) {
-          stores.forEach((store, k) => {
-            const batch = Array.from({ length: 1 + ((round + k) % 7) }, (_, i) => {
-              const a = users[(round + i + k) % 6];
-              const b = users[(round * 5 + i * 2 + k + 1) % 6];
-              return msg(a, b, `r${round}-k${k}-i${i}`);
-            });
-            // Every third batch repeats one message of a batch racing it on another store.
-            if (round % 3 === 0) {
-              batch.push(msg(users[round % 6], users[(round + 1) % 6], `r${round}-shared`));
-            }
-            writes.push(
-              batch.length === 1
-                ? store.insertMessage(batch[0]).then((r) => [r])
-                : store.insertMessages(batch),
-            );
+  "seqs stay dense and unique per user under concurrent writers on several connections": async (
+    s,
+    h,
+  ) => {
+    const others = [await h.openAnother(), await h.openAnother()];
+    try {
+      const stores = [s, ...others];
+      const users: number[] = [];
+      for (let i = 0; i < 6; i++) users.push((await makeUser(s, `w${i}`)).id);
+      const writes: Promise<Inserted[]>[] = [];
+      for (let round = 0; round < 12; round++) {
+        stores.forEach((store, k) => {
+          const batch = Array.from({ length: 1 + ((round + k) % 7) }, (_, i) => {
+            const a = users[(round + i + k) % 6];
+            const b = users[(round * 5 + i * 2 + k + 1) % 6];
+            return msg(a, b, `r${round}-k${k}-i${i}`);
           });
-        }
-        const results = (await Promise.all(writes)).flat();
-        const byId = new Map<number, Inserted>();
-        for (const r of results) {
-          const seen = byId.get(r.message.id);
-          if (seen) assert.deepEqual({ ...r, duplicate: false }, { ...seen, duplicate: false });
-          if (!r.duplicate || !seen) byId.set(r.message.id, r);
-        }
-        assert.equal(
-          results.filter((r) => !r.duplicate).length,
-          byId.size,
-          "each message stored once",
-        );
-        assert.equal(await s.countMessages(), byId.size);
-        for (const u of users) {
-          const entries = await s.inbox(u, { after: 0, limit: 1000 });
-          await denseInbox(s, u);
-          for (const e of entries) {
-            const r = byId.get(e.message.id)!;
-            assert.equal(u === r.message.senderId ? r.senderSeq : r.recipientSeq, e.seq);
+          // Every third batch repeats one message of a batch racing it on another store.
+          if (round % 3 === 0) {
+            batch.push(msg(users[round % 6], users[(round + 1) % 6], `r${round}-shared`));
           }
-          const mine = [...byId.values()].filter((r) =>
-            r.message.senderId === u || r.message.recipientId === u
+          writes.push(
+            batch.length === 1
+              ? store.insertMessage(batch[0]).then((r) => [r])
+              : store.insertMessages(batch),
           );
-          assert.equal(entries.length, mine.length, `user ${u} has one entry per message`);
-        }
-      } finally {
-        for (const o of others) await o.close();
+        });
       }
-    },
-  );
+      const results = (await Promise.all(writes)).flat();
+      const byId = new Map<number, Inserted>();
+      for (const r of results) {
+        const seen = byId.get(r.message.id);
+        if (seen) assert.deepEqual({ ...r, duplicate: false }, { ...seen, duplicate: false });
+        if (!r.duplicate || !seen) byId.set(r.message.id, r);
+      }
+      assert.equal(
+        results.filter((r) => !r.duplicate).length,
+        byId.size,
+        "each message stored once",
+      );
+      assert.equal(await s.countMessages(), byId.size);
+      for (const u of users) {
+        const entries = await s.inbox(u, { after: 0, limit: 1000 });
+        await denseInbox(s, u);
+        for (const e of entries) {
+          const r = byId.get(e.message.id)!;
+          assert.equal(u === r.message.senderId ? r.senderSeq : r.recipientSeq, e.seq);
+        }
+        const mine = [...byId.values()].filter((r) =>
+          r.message.senderId === u || r.message.recipientId === u
+        );
+        assert.equal(entries.length, mine.length, `user ${u} has one entry per message`);
+      }
+    } finally {
+      for (const o of others) await o.close();
+    }
+  },
 
-  test("a batch refused as a whole stores nothing and advances no head", async (s, h) => {
+  "a batch refused as a whole stores nothing and advances no head": async (s, h) => {
     const ann = await makeUser(s, "ann");
     const bob = await makeUser(s, "bob");
     await s.insertMessages([msg(ann.id, bob.id, "a"), msg(bob.id, ann.id, "b")]);
@@ -188,10 +188,9 @@ export function inboxCases(test: StoreCase): void {
     ]);
     await denseInbox(s, ann.id);
     await denseInbox(s, bob.id);
-  });
+  },
 
-  test(
-    "openDevice() starts a new device where the user's devices are, and keeps a known one's cursor",
+  "openDevice() starts a new device where the user's devices are, and keeps a known one's cursor":
     async (s, h) => {
       const ann = await makeUser(s, "ann");
       const bob = await makeUser(s, "bob");
@@ -231,9 +230,8 @@ export function inboxCases(test: StoreCase): void {
       await assert.rejects(s.openDevice(ann.id, "d".repeat(65), "x", 1), isCode("bad_request"));
       await assert.rejects(s.openDevice(ann.id, "ok", "l".repeat(65), 1), isCode("too_long"));
     },
-  );
 
-  test("advanceDevices() never moves a cursor back and skips unknown devices", async (s) => {
+  "advanceDevices() never moves a cursor back and skips unknown devices": async (s) => {
     const ann = await makeUser(s, "ann");
     const bob = await makeUser(s, "bob");
     await s.openDevice(ann.id, "a1", "", 1);
@@ -262,9 +260,9 @@ export function inboxCases(test: StoreCase): void {
     await Promise.all([s.advanceDevices(ups.slice(0, 600)), s.advanceDevices(ups.slice(400))]);
     assert.deepEqual(await seqs(ann.id), [["a1", 10], ["a2", 1099]]);
     assert.deepEqual(await seqs(bob.id), [["b1", 1098]]);
-  });
+  },
 
-  test("pruneDevices() forgets devices last opened before a time, and only those", async (s) => {
+  "pruneDevices() forgets devices last opened before a time, and only those": async (s) => {
     const ann = await makeUser(s, "ann");
     const bob = await makeUser(s, "bob");
     assert.equal(await s.pruneDevices(10_000), 0);
@@ -282,9 +280,9 @@ export function inboxCases(test: StoreCase): void {
     // A forgotten device that comes back is new: it starts where a new device starts.
     const back = await s.openDevice(bob.id, "b1", "new", 7000);
     assert.deepEqual([back.ackedSeq, back.createdAt, back.label], [0, 7000, "new"]);
-  });
+  },
 
-  test("advanceCursors() moves many cursors forward in one call, never back", async (s) => {
+  "advanceCursors() moves many cursors forward in one call, never back": async (s) => {
     const [me, ann, bob] = [
       await makeUser(s, "me"),
       await makeUser(s, "ann"),
@@ -308,5 +306,5 @@ export function inboxCases(test: StoreCase): void {
     assert.deepEqual(await s.advanceCursors([{ userId: ann.id, peerId: bob.id }]), [
       { userId: ann.id, peerId: bob.id, deliveredId: 0, readId: 0 },
     ]);
-  });
-}
+  },
+};

@@ -16,8 +16,14 @@ export interface StoreHarness {
 /** Registers one case; `fn` gets a migrated store on a fresh database. */
 export type StoreCase = (
   name: string,
-  fn: (store: Store, harness: StoreHarness) => Promise<void>,
+  fn: StoreCaseFn,
 ) => void;
+
+/** One case's body: it gets a migrated store on a fresh database. */
+export type StoreCaseFn = (store: Store, harness: StoreHarness) => Promise<void>;
+
+/** A case file's cases, by name, in the order they run. */
+export type StoreCases = Record<string, StoreCaseFn>;
 
 /** A user named `name` with the e-mail `name@example.com`. */
 export function makeUser(store: Store, name: string): Promise<User> {

@@ -1,6 +1,6 @@
 /** Store contract, part 3: messages, history, delivery and read cursors. See store_contract.ts. */
 import assert from "node:assert/strict";
-import { isCode, makeUser, type StoreCase } from "./_contract_kit.ts";
+import { isCode, makeUser, type StoreCases } from "./_contract_kit.ts";
 import type { Message, Store } from "./types.ts";
 
 /** Stores `texts` from `from` to `to` in order, one insertMessage each; returns the messages. */
@@ -23,8 +23,8 @@ async function send(s: Store, from: number, to: number, ...texts: string[]): Pro
 
 const ids = (ms: Message[]) => ms.map((m) => m.id);
 
-export function messageCases(test: StoreCase): void {
-  test("insertMessage() stores a message once per sender and client id", async (s) => {
+export const messageCases: StoreCases = {
+  "insertMessage() stores a message once per sender and client id": async (s) => {
     const ann = await makeUser(s, "ann");
     const bob = await makeUser(s, "bob");
     const input = {
@@ -49,9 +49,9 @@ export function messageCases(test: StoreCase): void {
     assert.notEqual(other.message.id, first.message.id);
     assert.equal(await s.countMessages(), 2);
     assert.equal(await s.messageById(other.message.id + 100), null);
-  });
+  },
 
-  test("insertMessage() racing copies of one message store it once", async (s) => {
+  "insertMessage() racing copies of one message store it once": async (s) => {
     const ann = await makeUser(s, "ann");
     const bob = await makeUser(s, "bob");
     const input = {
@@ -67,9 +67,9 @@ export function messageCases(test: StoreCase): void {
     for (const r of results) assert.deepEqual([r.senderSeq, r.recipientSeq], [1, 1]);
     assert.equal(await s.countMessages(), 1);
     assert.deepEqual(await s.inboxHeads([ann.id, bob.id]), new Map([[ann.id, 1], [bob.id, 1]]));
-  });
+  },
 
-  test("insertMessages() stores a batch with ids in input order", async (s) => {
+  "insertMessages() stores a batch with ids in input order": async (s) => {
     const ann = await makeUser(s, "ann");
     const bob = await makeUser(s, "bob");
     const cy = await makeUser(s, "cy");
@@ -89,9 +89,9 @@ export function messageCases(test: StoreCase): void {
       if (i > 0) assert.ok(r.message.id > out[i - 1].message.id, "ids follow input order");
     });
     for (const r of out) assert.deepEqual(await s.messageById(r.message.id), r.message);
-  });
+  },
 
-  test("insertMessages() reports duplicates from earlier and within the batch", async (s) => {
+  "insertMessages() reports duplicates from earlier and within the batch": async (s) => {
     const ann = await makeUser(s, "ann");
     const bob = await makeUser(s, "bob");
     const m = (clientId: string, text: string) => ({
@@ -118,9 +118,9 @@ export function messageCases(test: StoreCase): void {
     assert.ok(out[0].message.id < out[2].message.id);
     assert.equal(out[2].message.text, "B");
     assert.equal(await s.countMessages(), 3);
-  });
+  },
 
-  test("insertMessages() racing overlapping batches store each message once", async (s) => {
+  "insertMessages() racing overlapping batches store each message once": async (s) => {
     const ann = await makeUser(s, "ann");
     const bob = await makeUser(s, "bob");
     const m = (i: number) => ({
@@ -146,9 +146,11 @@ export function messageCases(test: StoreCase): void {
     }
     assert.equal(await s.countMessages(), 8);
     assert.deepEqual(await s.inboxHeads([ann.id, bob.id]), new Map([[ann.id, 8], [bob.id, 8]]));
-  });
+  },
 
-  test("insertMessage() rejects an empty client id, a NUL and text past the store's ceiling", async (s) => {
+  "insertMessage() rejects an empty client id, a NUL and text past the store's ceiling": async (
+    s,
+  ) => {
     const ann = await makeUser(s, "ann");
     const base = { senderId: ann.id, recipientId: ann.id, clientId: "c", text: "t", createdAt: 1 };
     await assert.rejects(s.insertMessage({ ...base, clientId: "" }), isCode("bad_request"));
@@ -162,9 +164,9 @@ export function messageCases(test: StoreCase): void {
       isCode("too_long"),
     );
     assert.equal(await s.countMessages(), 0);
-  });
+  },
 
-  test("CJK, emoji and control text round-trips byte-exact, 4000 emoji included", async (s) => {
+  "CJK, emoji and control text round-trips byte-exact, 4000 emoji included": async (s) => {
     const ann = await makeUser(s, "ann");
     const bob = await makeUser(s, "bob");
     const texts = [
@@ -193,9 +195,9 @@ export function messageCases(test: StoreCase): void {
     for (const [i, r] of batch.entries()) {
       assert.equal((await s.messageById(r.message.id))?.text, texts[i]);
     }
-  });
+  },
 
-  test("history() returns both directions newest first and pages with before", async (s) => {
+  "history() returns both directions newest first and pages with before": async (s) => {
     const ann = await makeUser(s, "ann");
     const bob = await makeUser(s, "bob");
     const cy = await makeUser(s, "cy");
@@ -216,9 +218,11 @@ export function messageCases(test: StoreCase): void {
     assert.equal(page3.length, 2);
     assert.deepEqual(await s.history(ann.id, bob.id, { limit: 5, before: all[0].id }), []);
     assert.deepEqual(await s.history(bob.id, cy.id + 100, { limit: 5 }), []);
-  });
+  },
 
-  test("undelivered() skips what each sender's delivered cursor covers and honours afterId", async (s) => {
+  "undelivered() skips what each sender's delivered cursor covers and honours afterId": async (
+    s,
+  ) => {
     const me = await makeUser(s, "me");
     const ann = await makeUser(s, "ann");
     const bob = await makeUser(s, "bob");
@@ -250,9 +254,9 @@ export function messageCases(test: StoreCase): void {
       ids(more),
     );
     assert.deepEqual(ids(await s.undelivered(ann.id, { limit: 10 })), [mine.id]);
-  });
+  },
 
-  test("unreadCounts() counts per sender past the read cursor", async (s) => {
+  "unreadCounts() counts per sender past the read cursor": async (s) => {
     const me = await makeUser(s, "me");
     const ann = await makeUser(s, "ann");
     const bob = await makeUser(s, "bob");
@@ -273,9 +277,9 @@ export function messageCases(test: StoreCase): void {
     await s.advanceCursor(me.id, ann.id, { readId: fromAnn[2].id });
     await s.advanceCursor(me.id, bob.id, { readId: fromBob[0].id });
     assert.deepEqual(await s.unreadCounts(me.id), []);
-  });
+  },
 
-  test("advanceCursor() never moves back and read implies delivered", async (s) => {
+  "advanceCursor() never moves back and read implies delivered": async (s) => {
     const me = await makeUser(s, "me");
     const ann = await makeUser(s, "ann");
     const zero = { userId: me.id, peerId: ann.id, deliveredId: 0, readId: 0 };
@@ -316,9 +320,9 @@ export function messageCases(test: StoreCase): void {
       deliveredId: 0,
       readId: 0,
     });
-  });
+  },
 
-  test("advanceCursor() keeps the highest value when updates race", async (s) => {
+  "advanceCursor() keeps the highest value when updates race": async (s) => {
     const me = await makeUser(s, "me");
     const ann = await makeUser(s, "ann");
     const values = Array.from({ length: 30 }, (_, i) => (i * 7) % 30 + 1);
@@ -330,9 +334,9 @@ export function messageCases(test: StoreCase): void {
     const c = await s.cursor(me.id, ann.id);
     assert.equal(c.deliveredId, 30);
     assert.equal(c.readId, Math.max(...values.filter((_, i) => i % 3 === 0)));
-  });
+  },
 
-  test("countMessages() counts all messages or those a user sent or received", async (s) => {
+  "countMessages() counts all messages or those a user sent or received": async (s) => {
     const ann = await makeUser(s, "ann");
     const bob = await makeUser(s, "bob");
     const cy = await makeUser(s, "cy");
@@ -345,14 +349,14 @@ export function messageCases(test: StoreCase): void {
     assert.equal(await s.countMessages(bob.id), 4);
     assert.equal(await s.countMessages(cy.id), 1);
     assert.equal(await s.countMessages(cy.id + 100), 0);
-  });
+  },
 
-  test("lastMessageId() is the newest id from sender to recipient, 0 if none", async (s) => {
+  "lastMessageId() is the newest id from sender to recipient, 0 if none": async (s) => {
     const ann = await makeUser(s, "ann");
     const bob = await makeUser(s, "bob");
     assert.equal(await s.lastMessageId(ann.id, bob.id), 0);
     const sent = await send(s, ann.id, bob.id, "1", "2");
     await send(s, bob.id, ann.id, "3");
     assert.equal(await s.lastMessageId(ann.id, bob.id), sent[1].id);
-  });
-}
+  },
+};

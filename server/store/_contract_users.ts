@@ -1,10 +1,10 @@
 /** Store contract, part 1: users, lookups, profile, search, auth epochs and revoked tokens. See store_contract.ts. */
 import assert from "node:assert/strict";
-import { isCode, makeUser, type StoreCase } from "./_contract_kit.ts";
+import { isCode, makeUser, type StoreCases } from "./_contract_kit.ts";
 import { ConflictError } from "./types.ts";
 
-export function userCases(test: StoreCase): void {
-  test("createUser() stores a user that is found by id, e-mail and name in any case", async (s) => {
+export const userCases: StoreCases = {
+  "createUser() stores a user that is found by id, e-mail and name in any case": async (s) => {
     const before = Date.now();
     const u = await s.createUser({ email: "Ann@Example.com", name: "Ann", passwordHash: "h1" });
     assert.ok(Number.isInteger(u.id) && u.id > 0);
@@ -20,9 +20,9 @@ export function userCases(test: StoreCase): void {
     assert.equal(await s.userById(u.id + 1000), null);
     assert.equal(await s.userByEmail("nobody@example.com"), null);
     assert.equal(await s.userByName("nobody"), null);
-  });
+  },
 
-  test("createUser() rejects a taken e-mail or name, whatever the case, naming the field", async (s) => {
+  "createUser() rejects a taken e-mail or name, whatever the case, naming the field": async (s) => {
     await s.createUser({ email: "bob@example.com", name: "Bob", passwordHash: "h" });
     await assert.rejects(
       s.createUser({ email: "BOB@example.COM", name: "Robert", passwordHash: "h" }),
@@ -44,9 +44,9 @@ export function userCases(test: StoreCase): void {
       (e) => e instanceof ConflictError && e.field === "name",
     );
     assert.equal(await s.countUsers(), 2);
-  });
+  },
 
-  test("createUser() rejects values longer than their columns with too_long", async (s) => {
+  "createUser() rejects values longer than their columns with too_long": async (s) => {
     await assert.rejects(
       s.createUser({ email: "x".repeat(250) + "@e.com", name: "x", passwordHash: "h" }),
       isCode("too_long"),
@@ -56,9 +56,9 @@ export function userCases(test: StoreCase): void {
       isCode("too_long"),
     );
     assert.equal(await s.countUsers(), 0);
-  });
+  },
 
-  test("userForLogin() finds a user by e-mail or name with the password hash and epoch", async (s) => {
+  "userForLogin() finds a user by e-mail or name with the password hash and epoch": async (s) => {
     const cy = await s.createUser({ email: "cy@example.com", name: "Cy", passwordHash: "hash-cy" });
     const found = { user: cy, passwordHash: "hash-cy", authEpoch: 0 };
     assert.deepEqual(await s.userForLogin("CY@example.com"), found);
@@ -66,9 +66,11 @@ export function userCases(test: StoreCase): void {
     assert.equal(await s.userForLogin("dee"), null);
     assert.equal(await s.setPasswordHash(cy.id, "hash-2"), 0);
     assert.deepEqual(await s.userForLogin("cy"), { ...found, passwordHash: "hash-2" });
-  });
+  },
 
-  test("setPasswordHash() with endSessions bumps the auth epoch, and authStates() reads it", async (s) => {
+  "setPasswordHash() with endSessions bumps the auth epoch, and authStates() reads it": async (
+    s,
+  ) => {
     const cy = await makeUser(s, "cy");
     const dee = await makeUser(s, "dee");
     assert.equal(await s.setPasswordHash(cy.id, "h2", { endSessions: true }), 1);
@@ -87,9 +89,9 @@ export function userCases(test: StoreCase): void {
     );
     assert.deepEqual(epochs.sort(), [1, 2, 3, 4, 5, 6]);
     await assert.rejects(s.setPasswordHash(dee.id + 100, "h"), isCode("user_not_found"));
-  });
+  },
 
-  test("setPasswordHash() with ifEpoch changes nothing once the epoch moved", async (s) => {
+  "setPasswordHash() with ifEpoch changes nothing once the epoch moved": async (s) => {
     const cy = await makeUser(s, "cy");
     // A login read epoch 0, then the password changed (epoch 1): its rehash must not land.
     assert.equal(await s.setPasswordHash(cy.id, "new", { endSessions: true }), 1);
@@ -101,35 +103,36 @@ export function userCases(test: StoreCase): void {
       s.setPasswordHash(cy.id + 100, "h", { ifEpoch: 0 }),
       isCode("user_not_found"),
     );
-  });
+  },
 
-  test("revokeToken() is durable and idempotent, authStates() finds it, prune forgets expired ones", async (s) => {
-    const cy = await makeUser(s, "cy");
-    await s.revokeToken("jti-1", cy.id, 1_000);
-    await s.revokeToken("jti-1", cy.id, 1_000);
-    await s.revokeToken("jti-2", cy.id, 5_000);
-    const states = await s.authStates([cy.id], ["jti-1", "jti-2", "jti-3"]);
-    assert.deepEqual(states.revoked, new Set(["jti-1", "jti-2"]));
-    assert.deepEqual(await s.authStates([], []), { epochs: new Map(), revoked: new Set() });
-    assert.equal(await s.pruneRevokedTokens(999), 0);
-    assert.equal(await s.pruneRevokedTokens(1_000), 1);
-    assert.deepEqual((await s.authStates([], ["jti-1", "jti-2"])).revoked, new Set(["jti-2"]));
-    // More ids than one IN list holds are asked in chunks.
-    const many = Array.from({ length: 1200 }, (_, i) => `j${i}`);
-    for (const jti of ["j0", "j777", "j1199"]) await s.revokeToken(jti, cy.id, 9_000);
-    const big = await s.authStates(Array.from({ length: 1200 }, (_, i) => cy.id + i), many);
-    assert.deepEqual(big.revoked, new Set(["j0", "j777", "j1199"]));
-    assert.deepEqual([...big.epochs.keys()], [cy.id]);
-    await assert.rejects(s.revokeToken("j".repeat(129), cy.id, 1), isCode("too_long"));
-  });
+  "revokeToken() is durable and idempotent, authStates() finds it, prune forgets expired ones":
+    async (s) => {
+      const cy = await makeUser(s, "cy");
+      await s.revokeToken("jti-1", cy.id, 1_000);
+      await s.revokeToken("jti-1", cy.id, 1_000);
+      await s.revokeToken("jti-2", cy.id, 5_000);
+      const states = await s.authStates([cy.id], ["jti-1", "jti-2", "jti-3"]);
+      assert.deepEqual(states.revoked, new Set(["jti-1", "jti-2"]));
+      assert.deepEqual(await s.authStates([], []), { epochs: new Map(), revoked: new Set() });
+      assert.equal(await s.pruneRevokedTokens(999), 0);
+      assert.equal(await s.pruneRevokedTokens(1_000), 1);
+      assert.deepEqual((await s.authStates([], ["jti-1", "jti-2"])).revoked, new Set(["jti-2"]));
+      // More ids than one IN list holds are asked in chunks.
+      const many = Array.from({ length: 1200 }, (_, i) => `j${i}`);
+      for (const jti of ["j0", "j777", "j1199"]) await s.revokeToken(jti, cy.id, 9_000);
+      const big = await s.authStates(Array.from({ length: 1200 }, (_, i) => cy.id + i), many);
+      assert.deepEqual(big.revoked, new Set(["j0", "j777", "j1199"]));
+      assert.deepEqual([...big.epochs.keys()], [cy.id]);
+      await assert.rejects(s.revokeToken("j".repeat(129), cy.id, 1), isCode("too_long"));
+    },
 
-  test("usersByIds() returns known users once each in the order asked", async (s) => {
+  "usersByIds() returns known users once each in the order asked": async (s) => {
     const [a, b, c] = [await makeUser(s, "a1"), await makeUser(s, "b1"), await makeUser(s, "c1")];
     assert.deepEqual(await s.usersByIds([c.id, a.id, 9999, c.id, b.id]), [c, a, b]);
     assert.deepEqual(await s.usersByIds([]), []);
-  });
+  },
 
-  test("updateProfile() changes only the given fields and fails for an unknown user", async (s) => {
+  "updateProfile() changes only the given fields and fails for an unknown user": async (s) => {
     const u = await makeUser(s, "dora");
     assert.equal(u.findableByEmail, false);
     const p1 = await s.updateProfile(u.id, { displayName: "Dora 🌸" });
@@ -150,15 +153,17 @@ export function userCases(test: StoreCase): void {
       s.updateProfile(u.id, { displayName: "d".repeat(300) }),
       isCode("too_long"),
     );
-  });
+  },
 
-  test("setLastSeen() records when the user was last seen", async (s) => {
+  "setLastSeen() records when the user was last seen": async (s) => {
     const u = await makeUser(s, "eve");
     await s.setLastSeen(u.id, 1_700_000_000_123);
     assert.equal((await s.userById(u.id))?.lastSeenAt, 1_700_000_000_123);
-  });
+  },
 
-  test("searchUsers() matches a name prefix in any case, or the exact e-mail of who opted in", async (s) => {
+  "searchUsers() matches a name prefix in any case, or the exact e-mail of who opted in": async (
+    s,
+  ) => {
     for (const n of ["Mallory", "mark", "Max", "bob", "Zed"]) await makeUser(s, n);
     const zmax = await s.createUser({ email: "max2@other.org", name: "zmax", passwordHash: "h" });
     const names = async (q: string) =>
@@ -174,9 +179,9 @@ export function userCases(test: StoreCase): void {
     assert.deepEqual(await names("max2@other.or"), []);
     assert.deepEqual(await names("x"), []);
     assert.deepEqual(await names("ax"), []);
-  });
+  },
 
-  test("searchUsers() leaves the searcher out, so next is null on the last page", async (s) => {
+  "searchUsers() leaves the searcher out, so next is null on the last page": async (s) => {
     const [ann] = [await makeUser(s, "ann1"), await makeUser(s, "ann2"), await makeUser(s, "ann3")];
     // ann1 searching "ann" sees ann2, ann3: one page of 2, nothing after it.
     const page = await s.searchUsers("ann", { limit: 2, excludeUserId: ann.id });
@@ -199,9 +204,9 @@ export function userCases(test: StoreCase): void {
       (await s.searchUsers("ann1@example.com", { limit: 5, excludeUserId: ann.id })).items,
       [],
     );
-  });
+  },
 
-  test("searchUsers() treats % and _ in the query literally", async (s) => {
+  "searchUsers() treats % and _ in the query literally": async (s) => {
     for (const n of ["a_b", "axb", "a%c", "abc", "a!d", "a\\e"]) await makeUser(s, n);
     const names = async (q: string) =>
       (await s.searchUsers(q, { limit: 10 })).items.map((u) => u.name);
@@ -211,9 +216,9 @@ export function userCases(test: StoreCase): void {
     assert.deepEqual(await names("a\\"), ["a\\e"]);
     assert.deepEqual(await names("%"), []);
     assert.deepEqual(await names("_"), []);
-  });
+  },
 
-  test("searchUsers() pages with the opaque cursor until next is null", async (s) => {
+  "searchUsers() pages with the opaque cursor until next is null": async (s) => {
     const all = ["p01", "P02", "p03", "p04", "p05", "p06", "p07"];
     for (const n of all) await makeUser(s, n);
     const seen: string[] = [];
@@ -241,20 +246,20 @@ export function userCases(test: StoreCase): void {
       s.searchUsers("p", { limit: 3, after: "@@not-a-cursor" }),
       isCode("bad_cursor"),
     );
-  });
+  },
 
-  test("countUsers() counts every user", async (s) => {
+  "countUsers() counts every user": async (s) => {
     assert.equal(await s.countUsers(), 0);
     for (const n of ["u1", "u2", "u3"]) await makeUser(s, n);
     assert.equal(await s.countUsers(), 3);
-  });
+  },
 
-  test("names and e-mails in CJK and emoji round-trip exactly", async (s) => {
+  "names and e-mails in CJK and emoji round-trip exactly": async (s) => {
     const u = await s.createUser({ email: "李@例え.jp", name: "李小龍🐉", passwordHash: "h" });
     assert.deepEqual(await s.userById(u.id), u);
     const findable = await s.updateProfile(u.id, { findableByEmail: true });
     assert.deepEqual((await s.searchUsers("李@例え.JP", { limit: 5 })).items, [findable]);
     assert.equal((await s.userByName("李小龍🐉"))?.id, u.id);
     assert.deepEqual((await s.searchUsers("李小", { limit: 5 })).items, [findable]);
-  });
-}
+  },
+};

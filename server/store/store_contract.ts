@@ -72,8 +72,7 @@ export function storeContract(adapter: string, open: () => Promise<StoreHarness>
     await store.close();
   });
 
-  userCases(test);
-  friendCases(test);
-  messageCases(test);
-  inboxCases(test);
+  for (const cases of [userCases, friendCases, messageCases, inboxCases]) {
+    for (const [name, fn] of Object.entries(cases)) test(name, fn);
+  }
 }
