@@ -12,17 +12,8 @@
  */
 import mysql, { type Pool, type PoolConnection } from "mysql2/promise";
 import type { Logger } from "../log.ts";
-import type {
-  Dialect,
-  Exec,
-  Executor,
-  Features,
-  Row,
-  RunResult,
-  Stmt,
-  StmtResult,
-  TxExec,
-} from "./_exec.ts";
+import type { Dialect, Exec, Executor, Features, TxExec } from "./_exec.ts";
+import type { Row, RunResult, Stmt, StmtResult } from "./_exec.ts";
 import { storeUnavailable } from "./_exec.ts";
 import { SqlStore } from "./sql_store.ts";
 

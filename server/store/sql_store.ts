@@ -3,7 +3,8 @@
  * Dialect (_exec.ts): mysql.ts and sqlite.ts only supply those. Friend
  * changes lock the two users' rows first, so two requests between the same
  * pair are serialised; message inserts are in _sql_insert.ts, inboxes,
- * devices, receipts and tokens in _sql_inbox.ts.
+ * devices, receipts and tokens in _sql_inbox.ts, the migration runner in
+ * _sql_migrate.ts.
  */
 import type { Logger } from "../log.ts";
 import {
@@ -29,7 +30,7 @@ import type { Executor, TxExec } from "./_exec.ts";
 import { SQL } from "./_sql.ts";
 import { InboxStore } from "./_sql_inbox.ts";
 import { insertMessages } from "./_sql_insert.ts";
-import { CREATE_SCHEMA_MIGRATIONS, MIGRATIONS } from "./migrations.ts";
+import { applyMigrations, schemaVersion } from "./_sql_migrate.ts";
 import {
   ConflictError,
   type Friend,
@@ -57,40 +58,14 @@ export class SqlStore extends InboxStore implements Store {
   /**
    * Applies the migrations not yet recorded, in order, under the
    * database's migration lock; `upTo` stops at a version (for tests of a
-   * migration). On MySQL a statement whose work a half-done earlier run
-   * already did (an added column or index) is skipped.
+   * migration). See _sql_migrate.ts.
    */
-  async migrate(options: { upTo?: number } = {}): Promise<void> {
-    const d = this.ex.dialect;
-    const upTo = options.upTo ?? Infinity;
-    await this.ex.exclusive(async (e) => {
-      await e.run(CREATE_SCHEMA_MIGRATIONS[d.name]);
-      const rows = await e.all("SELECT version FROM schema_migrations");
-      const done = new Set(rows.map((r) => Number(r.version)));
-      for (const m of MIGRATIONS) {
-        if (done.has(m.version) || m.version > upTo) continue;
-        for (const sql of m[d.name]) {
-          await e.run(sql).catch((err) => {
-            if (!d.isAlreadyApplied(err)) throw err;
-          });
-        }
-        await e.run(SQL.recordMigration, [m.version, Date.now()]);
-        this.#log.info("migration applied", { version: m.version, name: m.name });
-      }
-      const newest = Math.max(0, ...done);
-      const known = MIGRATIONS[MIGRATIONS.length - 1].version;
-      if (newest > known) {
-        this.#log.warn("the database schema is newer than this program", { newest, known });
-      }
-    });
+  migrate(options: { upTo?: number } = {}): Promise<void> {
+    return applyMigrations(this.ex, this.#log, options.upTo);
   }
 
-  async schemaVersion(): Promise<number> {
-    const table = this.ex.dialect.name === "mysql"
-      ? `SELECT 1 AS x FROM information_schema.tables
-         WHERE table_schema = DATABASE() AND table_name = 'schema_migrations'`
-      : "SELECT 1 AS x FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'";
-    return (await this.ex.get(table)) ? Number((await this.ex.get(SQL.schemaVersion))!.v) : 0;
+  schemaVersion(): Promise<number> {
+    return schemaVersion(this.ex);
   }
 
   close(): Promise<void> {

@@ -11,17 +11,8 @@ import { mkdirSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { DatabaseSync, type SQLInputValue, type StatementSync } from "node:sqlite";
 import type { Logger } from "../log.ts";
-import type {
-  Dialect,
-  Exec,
-  Executor,
-  Features,
-  Row,
-  RunResult,
-  Stmt,
-  StmtResult,
-  TxExec,
-} from "./_exec.ts";
+import type { Dialect, Exec, Executor, Features, TxExec } from "./_exec.ts";
+import type { Row, RunResult, Stmt, StmtResult } from "./_exec.ts";
 import { storeUnavailable } from "./_exec.ts";
 import { SqlStore } from "./sql_store.ts";
 
