@@ -2,7 +2,8 @@
  * The one place that reads configuration: a JSON file, then `PARLEY_*`
  * environment variables, then flags, resolved into one validated
  * `ResolvedConfig` that is passed down explicitly. Nothing else in the
- * server reads `Deno.env`.
+ * server reads `Deno.env`. The schema is _config_schema.ts; the cluster
+ * secret, JWT key and TLS files are read or made in _config_keys.ts.
  */
 import type { z } from "zod";
 import {
@@ -13,9 +14,9 @@ import {
   type ResolvedConfig,
   type Role,
   ROLES,
-  type TlsConfig,
   type WindowLimit,
 } from "./_config_schema.ts";
+import { clusterSecretOf, jwtSecretOf, tlsOf } from "./_config_keys.ts";
 import { fileSecretStore, randomToken, type SecretStore } from "./secrets.ts";
 
 export { ConfigError, ConfigSchema, ROLES } from "./_config_schema.ts";
@@ -147,6 +148,31 @@ function dialHost(host: string): string {
   return host.includes(":") ? `[${host}]` : host;
 }
 
+/** The config file at `path`: a JSON object whose fields the schema accepts. */
+function readConfigFile(
+  path: string,
+  readFile: (path: string) => string,
+): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFile(path);
+  } catch (e) {
+    throw new ConfigError(`--config: cannot read ${path}: ${(e as Error).message}`);
+  }
+  let fileConfig: Record<string, unknown>;
+  try {
+    fileConfig = JSON.parse(text);
+  } catch (e) {
+    throw new ConfigError(`--config: ${path} is not valid JSON: ${(e as Error).message}`);
+  }
+  if (!fileConfig || typeof fileConfig !== "object" || Array.isArray(fileConfig)) {
+    throw new ConfigError(`--config: ${path} must hold a JSON object`);
+  }
+  const checked = ConfigSchema.safeParse(fileConfig);
+  if (!checked.success) throw new ConfigError(formatIssues(checked.error, path));
+  return fileConfig;
+}
+
 /**
  * Resolves file, then environment, then flags into one config. Throws
  * ConfigError naming the flag or field that is wrong.
@@ -155,26 +181,7 @@ export function resolveConfig(flags: Flags = {}, options: ResolveOptions = {}): 
   const env = options.env ?? {};
   const readFile = options.readFile ?? ((p: string) => Deno.readTextFileSync(p));
 
-  let fileConfig: Record<string, unknown> = {};
-  if (flags.config) {
-    let text: string;
-    try {
-      text = readFile(flags.config);
-    } catch (e) {
-      throw new ConfigError(`--config: cannot read ${flags.config}: ${(e as Error).message}`);
-    }
-    try {
-      fileConfig = JSON.parse(text);
-    } catch (e) {
-      throw new ConfigError(`--config: ${flags.config} is not valid JSON: ${(e as Error).message}`);
-    }
-    if (!fileConfig || typeof fileConfig !== "object" || Array.isArray(fileConfig)) {
-      throw new ConfigError(`--config: ${flags.config} must hold a JSON object`);
-    }
-    const checked = ConfigSchema.safeParse(fileConfig);
-    if (!checked.success) throw new ConfigError(formatIssues(checked.error, flags.config));
-  }
-
+  const fileConfig = flags.config ? readConfigFile(flags.config, readFile) : {};
   let merged = merge(fileConfig, fromEnv(env));
   if (flags.roles !== undefined) merged = { ...merged, roles: parseRoles(flags.roles) };
   const parsed = ConfigSchema.safeParse(merged);
@@ -188,21 +195,7 @@ export function resolveConfig(flags: Flags = {}, options: ResolveOptions = {}): 
   const clusterSecret = clusterSecretOf(c, roles, secrets, readFile);
   const jwtSecret = jwtSecretOf(c, roles, secrets, readFile);
 
-  let tls: TlsConfig | null = null;
-  if (c.tls) {
-    const read = (field: string, path: string) => {
-      try {
-        return readFile(path);
-      } catch (e) {
-        throw new ConfigError(`tls.${field}: cannot read ${path}: ${(e as Error).message}`);
-      }
-    };
-    tls = {
-      cert: read("certFile", c.tls.certFile),
-      key: read("keyFile", c.tls.keyFile),
-      ca: c.tls.caFile ? read("caFile", c.tls.caFile) : undefined,
-    };
-  }
+  const tls = tlsOf(c, readFile);
 
   const gateHost = c.gate?.host ?? "0.0.0.0";
   const verifyHost = c.verify?.host ?? "127.0.0.1";
@@ -269,82 +262,6 @@ export function resolveConfig(flags: Flags = {}, options: ResolveOptions = {}): 
   };
   checkSelfDial(resolved);
   return resolved;
-}
-
-/** A key read from a file: trimmed, and refused when shorter than 32 characters. */
-function keyFile(field: string, path: string, readFile: (path: string) => string): string {
-  let key: string;
-  try {
-    key = readFile(path).trim();
-  } catch (e) {
-    throw new ConfigError(`${field}: cannot read ${path}: ${(e as Error).message}`);
-  }
-  if (key.length < 32) throw new ConfigError(`${field}: key must be at least 32 characters`);
-  return key;
-}
-
-/**
- * The cluster secret: given (clusterSecret, PARLEY_CLUSTER_SECRET or
- * clusterSecretFile), or generated into `<dataDir>/cluster.key` by a process
- * that runs every role. A process that runs only some roles is part of a
- * multi-process cluster, and a secret of its own would only make its calls
- * fail later, one by one: it refuses to start instead.
- */
-function clusterSecretOf(
-  c: Config,
-  roles: Role[],
-  secrets: SecretStore,
-  readFile: (path: string) => string,
-): string {
-  if (c.clusterSecret) return c.clusterSecret;
-  if (c.clusterSecretFile) {
-    const key = keyFile("clusterSecretFile", c.clusterSecretFile, readFile);
-    if (!/^[\x21-\x7e]+$/.test(key)) {
-      throw new ConfigError(
-        "clusterSecretFile: the secret must be printable ASCII without spaces (one line)",
-      );
-    }
-    return key;
-  }
-  if (ROLES.every((r) => roles.includes(r))) {
-    return secrets.getOrCreate("cluster.key", () => randomToken(32));
-  }
-  throw new ConfigError(
-    `clusterSecret: this process runs only ${roles.join(", ")}, so it is part of a cluster, ` +
-      "and every process of a cluster must be given the same cluster secret: set " +
-      "PARLEY_CLUSTER_SECRET (e.g. $(openssl rand -base64 32)), clusterSecret, or " +
-      "clusterSecretFile (a file every process can read)",
-  );
-}
-
-/**
- * The JWT key the gate signs with and the chat nodes verify with: given
- * (jwtSecret, PARLEY_JWT_SECRET or jwtKeyFile), or generated into
- * `<dataDir>/jwt.key` by a process that runs every role. A gate or chat
- * node in a process of its own is part of a cluster: a key of its own
- * would make every token of the other gates fail there, so it refuses to
- * start instead (as for the cluster secret). Status and verify never touch
- * a token: a process running only them gets a random key that nothing uses.
- */
-function jwtSecretOf(
-  c: Config,
-  roles: Role[],
-  secrets: SecretStore,
-  readFile: (path: string) => string,
-): string {
-  if (c.jwtSecret) return c.jwtSecret;
-  if (c.jwtKeyFile) return keyFile("jwtKeyFile", c.jwtKeyFile, readFile);
-  if (ROLES.every((r) => roles.includes(r))) {
-    return secrets.getOrCreate("jwt.key", () => randomToken(48));
-  }
-  const users = roles.filter((r) => r === "gate" || r === "chat");
-  if (users.length === 0) return randomToken(48);
-  throw new ConfigError(
-    `jwtSecret: this process runs only ${roles.join(", ")}, so it is part of a cluster, ` +
-      `and every gate and chat node of a cluster must be given the same JWT key: set ` +
-      "PARLEY_JWT_SECRET (e.g. $(openssl rand -base64 48)), jwtSecret, or jwtKeyFile " +
-      "(a file every process can read)",
-  );
 }
 
 function portOf(address: string | undefined): number | undefined {
