@@ -53,6 +53,7 @@ function node(name: string, over: Partial<NodeRecord> = {}): NodeRecord {
 export function domainContract(test: EngineCase): void {
   locks(test);
   presence(test);
+  presenceMany(test);
   nodes(test);
   limits(test);
 }
@@ -95,14 +96,15 @@ function locks(test: EngineCase): void {
   });
 }
 
-function presence(test: EngineCase): void {
-  const rec = (node: string, session: string, since = 5): PresenceSession => ({
-    node,
-    session,
-    since,
-  });
-  const ids = (list: PresenceSession[]) => list.map((s) => s.session).sort();
+const rec = (node: string, session: string, since = 5): PresenceSession => ({
+  node,
+  session,
+  since,
+});
+const ids = (list: PresenceSession[]) => list.map((s) => s.session).sort();
 
+/** Presence of one user: the sessions added, replaced, removed and read. */
+function presence(test: EngineCase): void {
   test("getPresence() reads what setPresence() wrote; unknown users are offline", async (e) => {
     assert.equal(await getPresence(e, 7), null);
     assert.deepEqual(await getSessions(e, 7), []);
@@ -189,7 +191,10 @@ function presence(test: EngineCase): void {
     ]);
     assert.equal((await getSessions(e, 3)).length, 2);
   });
+}
 
+/** Presence across users and nodes: reading many, counting, listing, clearing a node. */
+function presenceMany(test: EngineCase): void {
   test("getSessionsMany() returns only the users who are online", async (e) => {
     await addSession(e, 1, rec("n1", "a"));
     await addSession(e, 1, rec("n2", "a2"));

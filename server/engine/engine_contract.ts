@@ -36,6 +36,7 @@ export function engineContract(name: string, open: OpenEngine, register?: Regist
   const test = engineCases(name, open, register);
   primitiveContract(test);
   hashContract(test);
+  hashScanContract(test);
   domainContract(test);
 }
 
@@ -182,7 +183,10 @@ function hashContract(test: EngineCase): void {
     await e.set("s", "v");
     await assert.rejects(() => e.hsetIfEquals("s", "f", null, "v"), /WRONGTYPE/);
   });
+}
 
+/** Hashes, continued: racing writers, scans and type errors. */
+function hashScanContract(test: EngineCase): void {
   test("hsetIfEquals() read-modify-write loops lose no update when they race", async (e) => {
     const append = async (item: number) => {
       for (;;) {
