@@ -12,7 +12,8 @@
  * With the in-memory engine the roles cannot be split (they share it), so
  * they run together in one child. A role configured on port 0 gets a free
  * port once; the supervisor passes it on (a derived config under
- * `<dataDir>/supervise/`) to the roles that dial it and to its restarts.
+ * `<dataDir>/supervise/`, ports.ts) to the roles that dial it and to its
+ * restarts.
  *
  * Signals: SIGTERM and SIGINT go to the children (server/signals.ts says
  * what each does), gate and chat first, then status and verify, whose
@@ -23,7 +24,8 @@
 import type { ResolvedConfig, Role } from "../config.ts";
 import type { Logger } from "../log.ts";
 import { DUPLICATE_MS, processSignals, type SignalSource } from "../signals.ts";
-import { type Ports, type RoleProcess, spawnRole } from "./child.ts";
+import { type RoleProcess, spawnRole } from "./child.ts";
+import { PortPins } from "./ports.ts";
 
 export interface Limits {
   firstBackoffMs: number;
@@ -79,75 +81,97 @@ interface Slot {
   stopping: boolean;
 }
 
-/** The listener ports a role has in the config, by the name main.ts reports them under. */
-const PORT_FIELDS: Record<Role, Record<string, string>> = {
-  verify: { grpc: "port" },
-  status: { grpc: "port" },
-  gate: { http: "port" },
-  chat: { ws: "port", grpc: "grpcPort" },
-};
-
-/** How other processes reach a port bound on `host`. */
-function dialHost(host: string): string {
-  return ["0.0.0.0", "::", ""].includes(host)
-    ? "127.0.0.1"
-    : host.includes(":")
-    ? `[${host}]`
-    : host;
+export function supervise(config: ResolvedConfig, options: SuperviseOptions): Promise<number> {
+  return new Supervisor(config, options).run();
 }
 
-export async function supervise(
-  config: ResolvedConfig,
-  options: SuperviseOptions,
-): Promise<number> {
-  const { log } = options;
-  const limits = { ...LIMITS, ...options.limits };
-  const roles = ORDER.filter((r) => config.roles.includes(r));
-  const together = config.engineUrl === "memory:";
-  const slots: Slot[] = (together ? [roles] : roles.map((r) => [r])).map((rs) => ({
-    name: rs.join(","),
-    roles: rs,
-    proc: null,
-    restarts: 0,
-    recent: [],
-    backoffMs: limits.firstBackoffMs,
-    stopping: false,
-  }));
-  const pins = new PortPins(config, options.configFile);
-  // The keys the supervisor resolved (given, or generated under dataDir as
-  // for one process running every role) go to every child, so that roles
-  // in separate processes agree without the operator exporting them.
-  const secrets = {
-    PARLEY_CLUSTER_SECRET: config.clusterSecret,
-    PARLEY_JWT_SECRET: new TextDecoder().decode(config.jwtSecret),
-    PARLEY_ADMIN_TOKEN: config.adminToken,
-  };
-  const { promise: finished, resolve: finish } = Promise.withResolvers<number>();
-  let stopping = false;
+/** One supervisor run: its slots, their restarts, and the stop. */
+class Supervisor {
+  readonly #log: Logger;
+  readonly #limits: Limits;
+  readonly #slots: Slot[];
+  readonly #pins: PortPins;
+  /**
+   * The keys the supervisor resolved (given, or generated under dataDir as
+   * for one process running every role) go to every child, so that roles
+   * in separate processes agree without the operator exporting them.
+   */
+  readonly #secrets: Record<string, string>;
+  readonly #finished = Promise.withResolvers<number>();
+  #stopping = false;
   /** 1 once a crash loop made the supervisor give up. */
-  let exitCode = 0;
+  #exitCode = 0;
 
-  const startSlot = async (slot: Slot): Promise<void> => {
+  constructor(readonly config: ResolvedConfig, readonly options: SuperviseOptions) {
+    this.#log = options.log;
+    const limits = this.#limits = { ...LIMITS, ...options.limits };
+    const roles = ORDER.filter((r) => config.roles.includes(r));
+    const together = config.engineUrl === "memory:";
+    this.#slots = (together ? [roles] : roles.map((r) => [r])).map((rs) => ({
+      name: rs.join(","),
+      roles: rs,
+      proc: null,
+      restarts: 0,
+      recent: [],
+      backoffMs: limits.firstBackoffMs,
+      stopping: false,
+    }));
+    this.#pins = new PortPins(config, options.configFile);
+    this.#secrets = {
+      PARLEY_CLUSTER_SECRET: config.clusterSecret,
+      PARLEY_JWT_SECRET: new TextDecoder().decode(config.jwtSecret),
+      PARLEY_ADMIN_TOKEN: config.adminToken,
+    };
+  }
+
+  async run(): Promise<number> {
+    const slots = this.#slots;
+    handleSignals(this.options.signals ?? processSignals, this.#log, {
+      stop: (sig) => {
+        this.#stopAll(sig).then(() => this.#finished.resolve(this.#exitCode));
+      },
+      forward: (sig) => {
+        for (const s of slots) s.proc?.signal(sig);
+      },
+    });
+    for (const slot of slots) {
+      if (this.#stopping) break;
+      await this.#start(slot);
+    }
+    if (!this.#stopping) {
+      this.#log.info("parley is running (supervised)", {
+        supervisor: true,
+        roles: slots.map((s) => s.name),
+        pids: Object.fromEntries(slots.map((s) => [s.name, s.proc?.pid ?? null])),
+        ports: this.#pins.ports,
+        pid: Deno.pid,
+      });
+    }
+    return await this.#finished.promise;
+  }
+
+  async #start(slot: Slot): Promise<void> {
     const args = ["--role", slot.roles.join(",")];
-    const file = await pins.configFor(slot.name);
+    const file = await this.#pins.configFor(slot.name);
     if (file) args.push("--config", file);
-    const proc = spawnRole(args, secrets, options.output);
+    const proc = spawnRole(args, this.#secrets, this.options.output);
     slot.proc = proc;
-    log.info("role started", { role: slot.name, pid: proc.pid, restarts: slot.restarts });
-    proc.status.then((s) => onExit(slot, proc, s));
+    this.#log.info("role started", { role: slot.name, pid: proc.pid, restarts: slot.restarts });
+    proc.status.then((s) => this.#onExit(slot, proc, s));
     // The next role may need this one's port; but one that hangs at start
     // (waiting on a database) must not hold up the others for ever.
     const ports = await Promise.race([proc.ready, delay(READY_WAIT_MS)]);
-    if (ports) pins.learn(ports);
-  };
+    if (ports) this.#pins.learn(ports);
+  }
 
-  const onExit = (slot: Slot, proc: RoleProcess, s: Deno.CommandStatus) => {
+  #onExit(slot: Slot, proc: RoleProcess, s: Deno.CommandStatus): void {
     if (slot.proc !== proc) return;
     slot.proc = null;
+    const log = this.#log, limits = this.#limits;
     const upMs = Date.now() - proc.startedAt;
-    if (stopping || slot.stopping) {
+    if (this.#stopping || slot.stopping) {
       log.info("role stopped", { role: slot.name, code: s.code, signal: s.signal });
-      if (slots.every((x) => !x.proc)) finish(exitCode);
+      if (this.#slots.every((x) => !x.proc)) this.#finished.resolve(this.#exitCode);
       return;
     }
     log.error("role exited; restarting it", {
@@ -165,8 +189,8 @@ export async function supervise(
         restarts: slot.recent.length,
         periodMs: limits.periodMs,
       });
-      exitCode = 1;
-      stopAll("SIGTERM").then(() => finish(exitCode));
+      this.#exitCode = 1;
+      this.#stopAll("SIGTERM").then(() => this.#finished.resolve(this.#exitCode));
       return;
     }
     slot.backoffMs = upMs >= limits.stableMs ? limits.firstBackoffMs : slot.backoffMs;
@@ -174,20 +198,20 @@ export async function supervise(
     slot.backoffMs = Math.min(slot.backoffMs * 2, limits.maxBackoffMs);
     slot.restarts++;
     setTimeout(() => {
-      if (!stopping) {
-        startSlot(slot).catch((e) =>
+      if (!this.#stopping) {
+        this.#start(slot).catch((e) =>
           log.error("could not start role", { role: slot.name, error: e })
         );
       }
     }, wait);
-  };
+  }
 
-  const stopAll = async (sig: Deno.Signal) => {
-    stopping = true;
-    const killAfter = config.chat.drainTimeoutMs + 15_000;
+  async #stopAll(sig: Deno.Signal): Promise<void> {
+    this.#stopping = true;
+    const killAfter = this.config.chat.drainTimeoutMs + 15_000;
     const waves = [
-      slots.filter((s) => s.roles.some((r) => FIRST_TO_STOP.has(r))),
-      slots.filter((s) => !s.roles.some((r) => FIRST_TO_STOP.has(r))),
+      this.#slots.filter((s) => s.roles.some((r) => FIRST_TO_STOP.has(r))),
+      this.#slots.filter((s) => !s.roles.some((r) => FIRST_TO_STOP.has(r))),
     ];
     for (const wave of waves) {
       const running = wave.filter((s) => s.proc);
@@ -198,31 +222,7 @@ export async function supervise(
       await Promise.all(running.map((s) => s.proc?.status));
       clearTimeout(timer);
     }
-  };
-
-  handleSignals(options.signals ?? processSignals, log, {
-    stop: (sig) => {
-      stopAll(sig).then(() => finish(exitCode));
-    },
-    forward: (sig) => {
-      for (const s of slots) s.proc?.signal(sig);
-    },
-  });
-
-  for (const slot of slots) {
-    if (stopping) break;
-    await startSlot(slot);
   }
-  if (!stopping) {
-    log.info("parley is running (supervised)", {
-      supervisor: true,
-      roles: slots.map((s) => s.name),
-      pids: Object.fromEntries(slots.map((s) => [s.name, s.proc?.pid ?? null])),
-      ports: pins.ports,
-      pid: Deno.pid,
-    });
-  }
-  return await finished;
 }
 
 /**
@@ -252,50 +252,4 @@ function handleSignals(
   };
   signals.on("SIGTERM", () => handle("SIGTERM"));
   signals.on("SIGINT", () => handle("SIGINT"));
-}
-
-/**
- * Ports of roles configured on 0: the first run binds a free one, every
- * later start (of it, and of the roles dialing it) is told which. When no
- * role asks for port 0, children get the supervisor's own --config file.
- */
-class PortPins {
-  /** Role → listener → port, as the children reported them. */
-  readonly ports: Ports = {};
-  #raw: Record<string, unknown> | null = null;
-
-  constructor(readonly config: ResolvedConfig, readonly file: string | null) {}
-
-  learn(ports: Ports): void {
-    for (const [role, p] of Object.entries(ports)) this.ports[role] ??= p;
-  }
-
-  #anyZero(): boolean {
-    const c = this.config;
-    return [c.verify.port, c.status.port, c.gate.port, c.chat.port, c.chat.grpcPort].includes(0);
-  }
-
-  /** The config file for a child: the supervisor's own, or a copy with the pinned ports. */
-  async configFor(name: string): Promise<string | null> {
-    if (!this.#anyZero()) return this.file;
-    // The file as written (env and flags still apply on top in the child).
-    this.#raw ??= this.file ? JSON.parse(await Deno.readTextFile(this.file)) : {};
-    const out: Record<string, Record<string, unknown>> = structuredClone(this.#raw) as never;
-    for (const [role, ports] of Object.entries(this.ports)) {
-      const section = (out[role] ??= {});
-      for (const [listener, field] of Object.entries(PORT_FIELDS[role as Role] ?? {})) {
-        if (ports[listener] !== undefined) section[field] = ports[listener];
-      }
-      if ((role === "verify" || role === "status") && ports.grpc) {
-        section.address = `${
-          dialHost(this.config[role as "verify" | "status"].host)
-        }:${ports.grpc}`;
-      }
-    }
-    const dir = `${this.config.dataDir}/supervise`;
-    await Deno.mkdir(dir, { recursive: true });
-    const path = `${dir}/${name.replace(/[^a-z,]/g, "_")}.json`;
-    await Deno.writeTextFile(path, JSON.stringify(out, null, 2), { mode: 0o600 });
-    return path;
-  }
 }
