@@ -48,91 +48,127 @@ async function pooled<T>(items: T[], limit: number, fn: (item: T, i: number) => 
 const addressOf = (addrs: string[], i: number) =>
   addrs.length ? addrs[i % addrs.length] : undefined;
 
-async function runMessages(job: MessagesJob, commands: AsyncIterator<Command>): Promise<Result> {
-  const n = job.pairs.length;
-  const convs = job.pairs.map(() => new Conversation());
-  const inflight = new Int32Array(n);
-  const senders: Client[] = new Array(n);
-  const receivers: Client[] = new Array(n);
-  const errors: Record<string, number> = {};
-  const latency = new Histogram();
-  let errored = 0, acked = 0, delivered = 0, deliveredInWindow = 0, closedEarly = 0;
-  let sending = false;
-  let startAt = Infinity, windowStart = Infinity, endAt = Infinity;
-  let done = false;
+function runMessages(job: MessagesJob, commands: AsyncIterator<Command>): Promise<Result> {
+  return new MessagesRun(job).run(commands);
+}
 
-  const sendOne = (i: number, t: number) => {
-    const conv = convs[i];
-    const seq = conv.nextSeq();
-    inflight[i]++;
-    senders[i].send(job.pairs[i].to.user, seq, t, stampText(job.tag, seq, t, job.textBytes));
-  };
-  const onClose = (code: number) => {
-    if (!done && code !== 1000) closedEarly++;
-  };
+/** A messages job: pairs of sockets, each sender writing to its receiver at the job's pace. */
+class MessagesRun {
+  readonly n: number;
+  readonly convs: Conversation[];
+  readonly inflight: Int32Array;
+  readonly senders: Client[];
+  readonly receivers: Client[];
+  readonly errors: Record<string, number> = {};
+  readonly latency = new Histogram();
+  errored = 0;
+  acked = 0;
+  delivered = 0;
+  deliveredInWindow = 0;
+  closedEarly = 0;
+  sending = false;
+  startAt = Infinity;
+  windowStart = Infinity;
+  endAt = Infinity;
+  done = false;
 
-  const failures = await pooled(
-    [...job.pairs.keys()],
-    job.connectConcurrency,
-    async (i) => {
-      const pair = job.pairs[i];
-      receivers[i] = await connect(job.target, pair.to, {
-        onAck() {},
-        onError: (_seq, code) => countInto(errors, `receiver:${code}`),
-        onMessage(from, text) {
-          const stamp = readStamp(job.tag, text);
-          if (!stamp || from !== pair.from.user) {
-            countInto(errors, "foreign_message");
-            return;
-          }
-          if (!convs[i].deliver(stamp.seq)) return;
-          delivered++;
-          const at = now();
-          if (at >= windowStart && at <= endAt) deliveredInWindow++;
-          if (stamp.t >= windowStart && stamp.t < endAt) latency.record(at - stamp.t);
-        },
-        onClose,
-      }, { localAddress: addressOf(job.localAddresses, 2 * i + 1) });
-      senders[i] = await connect(job.target, pair.from, {
-        onAck(seq) {
-          convs[i].ack(seq);
-          acked++;
-          inflight[i]--;
-          if (sending && job.pace.type === "closed") sendOne(i, now());
-        },
-        onError(seq, code) {
-          countInto(errors, code);
-          if (seq !== null) {
-            errored++;
-            inflight[i]--;
-          }
-        },
-        onMessage: () => countInto(errors, "foreign_message"),
-        onClose,
-      }, { localAddress: addressOf(job.localAddresses, 2 * i) });
-    },
-  );
-  await emit({
-    event: "ready",
-    connected: n - failures.length,
-    failed: failures.length,
-    firstError: failures[0] ?? null,
-  });
-  const first = await commands.next();
-  if (first.done || first.value.cmd !== "go" || failures.length) {
-    return emptyMessages(errors, failures.length);
+  constructor(readonly job: MessagesJob) {
+    this.n = job.pairs.length;
+    this.convs = job.pairs.map(() => new Conversation());
+    this.inflight = new Int32Array(this.n);
+    this.senders = new Array(this.n);
+    this.receivers = new Array(this.n);
   }
-  startAt = first.value.startAt;
-  windowStart = startAt + job.warmupMs;
-  endAt = startAt + job.durationMs;
-  await sleep(startAt - Date.now());
-  sending = true;
 
-  const pace = job.pace;
-  if (pace.type === "closed") {
-    for (let i = 0; i < n; i++) for (let w = 0; w < pace.window; w++) sendOne(i, now());
-    await sleep(endAt - Date.now());
-  } else {
+  async run(commands: AsyncIterator<Command>): Promise<Result> {
+    const { job } = this;
+    const failures = await pooled(
+      [...job.pairs.keys()],
+      job.connectConcurrency,
+      (i) => this.connectPair(i),
+    );
+    await emit({
+      event: "ready",
+      connected: this.n - failures.length,
+      failed: failures.length,
+      firstError: failures[0] ?? null,
+    });
+    const first = await commands.next();
+    if (first.done || first.value.cmd !== "go" || failures.length) {
+      return emptyMessages(this.errors, failures.length);
+    }
+    this.startAt = first.value.startAt;
+    this.windowStart = this.startAt + job.warmupMs;
+    this.endAt = this.startAt + job.durationMs;
+    await sleep(this.startAt - Date.now());
+    this.sending = true;
+    await this.pace();
+    this.sending = false;
+    await this.settle();
+    this.done = true;
+    for (const c of [...this.senders, ...this.receivers]) c?.close();
+    return this.result();
+  }
+
+  sendOne(i: number, t: number): void {
+    const seq = this.convs[i].nextSeq();
+    this.inflight[i]++;
+    const { job } = this;
+    this.senders[i].send(job.pairs[i].to.user, seq, t, stampText(job.tag, seq, t, job.textBytes));
+  }
+
+  onClose = (code: number): void => {
+    if (!this.done && code !== 1000) this.closedEarly++;
+  };
+
+  async connectPair(i: number): Promise<void> {
+    const { job, errors } = this;
+    const pair = job.pairs[i];
+    this.receivers[i] = await connect(job.target, pair.to, {
+      onAck() {},
+      onError: (_seq, code) => countInto(errors, `receiver:${code}`),
+      onMessage: (from, text) => {
+        const stamp = readStamp(job.tag, text);
+        if (!stamp || from !== pair.from.user) {
+          countInto(errors, "foreign_message");
+          return;
+        }
+        if (!this.convs[i].deliver(stamp.seq)) return;
+        this.delivered++;
+        const at = now();
+        if (at >= this.windowStart && at <= this.endAt) this.deliveredInWindow++;
+        if (stamp.t >= this.windowStart && stamp.t < this.endAt) this.latency.record(at - stamp.t);
+      },
+      onClose: this.onClose,
+    }, { localAddress: addressOf(job.localAddresses, 2 * i + 1) });
+    this.senders[i] = await connect(job.target, pair.from, {
+      onAck: (seq) => {
+        this.convs[i].ack(seq);
+        this.acked++;
+        this.inflight[i]--;
+        if (this.sending && job.pace.type === "closed") this.sendOne(i, now());
+      },
+      onError: (seq, code) => {
+        countInto(errors, code);
+        if (seq !== null) {
+          this.errored++;
+          this.inflight[i]--;
+        }
+      },
+      onMessage: () => countInto(errors, "foreign_message"),
+      onClose: this.onClose,
+    }, { localAddress: addressOf(job.localAddresses, 2 * i) });
+  }
+
+  /** Sends until endAt: a window per pair refilled on each ack, or on a schedule. */
+  async pace(): Promise<void> {
+    const { n, startAt, endAt, inflight } = this;
+    const pace = this.job.pace;
+    if (pace.type === "closed") {
+      for (let i = 0; i < n; i++) for (let w = 0; w < pace.window; w++) this.sendOne(i, now());
+      await sleep(endAt - Date.now());
+      return;
+    }
     // Open loop: message k of pair i is due at startAt + phase_i + k/rate and
     // carries that intended time, even when a full window makes it go out late.
     const gap = 1000 / pace.ratePerPair;
@@ -142,7 +178,7 @@ async function runMessages(job: MessagesJob, commands: AsyncIterator<Command>): 
         const t = now();
         for (let i = 0; i < n; i++) {
           while (due[i] <= t && due[i] < endAt && inflight[i] < pace.maxInFlight) {
-            sendOne(i, due[i]);
+            this.sendOne(i, due[i]);
             due[i] += gap;
           }
         }
@@ -153,34 +189,42 @@ async function runMessages(job: MessagesJob, commands: AsyncIterator<Command>): 
       }, 1);
     });
   }
-  sending = false;
 
-  // Let what is in flight land: every send answered, every ack delivered.
-  const sent = () => convs.reduce((s, c) => s + c.sent, 0);
-  const graceEnd = Date.now() + job.graceMs;
-  while (Date.now() < graceEnd && (acked + errored < sent() || delivered < acked)) await sleep(20);
-  done = true;
+  sent(): number {
+    return this.convs.reduce((s, c) => s + c.sent, 0);
+  }
 
-  const faults = convs.map((c) => c.faults()).reduce((a, b) => ({
-    lost: a.lost + b.lost,
-    duplicate: a.duplicate + b.duplicate,
-    outOfOrder: a.outOfOrder + b.outOfOrder,
-    unexpected: a.unexpected + b.unexpected,
-  }));
-  for (const c of [...senders, ...receivers]) c?.close();
-  return {
-    kind: "messages",
-    sent: sent(),
-    acked,
-    unacked: sent() - acked - errored,
-    errors,
-    delivered,
-    deliveredInWindow,
-    windowMs: endAt - windowStart,
-    latency: latency.toJSON(),
-    faults,
-    closedEarly,
-  };
+  /** Lets what is in flight land: every send answered, every ack delivered. */
+  async settle(): Promise<void> {
+    const graceEnd = Date.now() + this.job.graceMs;
+    while (
+      Date.now() < graceEnd &&
+      (this.acked + this.errored < this.sent() || this.delivered < this.acked)
+    ) await sleep(20);
+  }
+
+  result(): Result {
+    const faults = this.convs.map((c) => c.faults()).reduce((a, b) => ({
+      lost: a.lost + b.lost,
+      duplicate: a.duplicate + b.duplicate,
+      outOfOrder: a.outOfOrder + b.outOfOrder,
+      unexpected: a.unexpected + b.unexpected,
+    }));
+    const sent = this.sent();
+    return {
+      kind: "messages",
+      sent,
+      acked: this.acked,
+      unacked: sent - this.acked - this.errored,
+      errors: this.errors,
+      delivered: this.delivered,
+      deliveredInWindow: this.deliveredInWindow,
+      windowMs: this.endAt - this.windowStart,
+      latency: this.latency.toJSON(),
+      faults,
+      closedEarly: this.closedEarly,
+    };
+  }
 }
 
 function emptyMessages(errors: Record<string, number>, failed: number): Result {
