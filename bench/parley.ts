@@ -219,80 +219,34 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
       await Deno.writeTextFile(path, JSON.stringify(config, null, 2));
       return path;
     };
-    const nodes: ChatNode[] = [];
-    let core: Cluster["core"] | undefined;
     const chats = Array.from(
       { length: nodeCount },
       (_, i) => chatConfig(o, `bench-chat-${i + 1}`, ports[3 + 2 * i], ports[4 + 2 * i]),
     );
-
-    if (o.backend === "sqlite+memory") {
-      const cfg = await write("all.json", {
-        ...common(`${dir.path}/all`, storeUrl, engineUrl, o),
-        ...base,
-        verify,
-        status,
-        chat: chats[0],
-      });
-      const p = serve("parley-all", ["--role", "all", "--config", cfg], inspectPorts[0]);
-      core = { proc: p, inspectPort: inspectPorts[0] };
-      procs.push(p);
-      await p.waitUntil(() => httpOk(`${gateUrl}/healthz`), "answering /healthz");
-      await p.waitUntil(() => tcpOpen(chats[0].port), "listening for WebSockets");
-      nodes.push({
-        name: chats[0].name,
-        url: `ws://127.0.0.1:${chats[0].port}/ws`,
-        proc: p,
-        inspectPort: inspectPorts[0],
-      });
-    } else {
-      const p = serve("parley-core", [
-        "--role",
-        "verify,status,gate",
-        "--config",
-        await write("core.json", {
-          ...common(`${dir.path}/core`, storeUrl, engineUrl, o),
-          ...base,
-          verify,
-          status,
-        }),
-      ], inspectPorts[0]);
-      procs.push(p);
-      core = { proc: p, inspectPort: inspectPorts[0] };
-      await p.waitUntil(() => httpOk(`${gateUrl}/healthz`), "answering /healthz");
-      for (const [i, chat] of chats.entries()) {
-        const p = serve(chat.name, [
-          "--role",
-          "chat",
-          "--config",
-          await write(`${chat.name}.json`, {
-            ...common(`${dir.path}/${chat.name}`, storeUrl, engineUrl, o),
-            verify: { address: `127.0.0.1:${verifyPort}` },
-            status: { address: `127.0.0.1:${statusPort}` },
-            chat,
-          }),
-        ], inspectPorts[1 + i]);
-        procs.push(p);
-        nodes.push({
-          name: chat.name,
-          url: `ws://127.0.0.1:${chat.port}/ws`,
-          proc: p,
-          inspectPort: inspectPorts[1 + i],
-        });
-      }
-      await Promise.all(
-        nodes.map((n, i) =>
-          n.proc.waitUntil(() => tcpOpen(chats[i].port), "listening for WebSockets")
-        ),
-      );
-    }
+    const layout: Layout = {
+      o,
+      dir: dir.path,
+      procs,
+      storeUrl,
+      engineUrl,
+      base,
+      gateUrl,
+      verify,
+      status,
+      chats,
+      inspectPorts,
+      write,
+    };
+    const { core, nodes } = o.backend === "sqlite+memory"
+      ? await startAllInOne(layout)
+      : await startSplit(layout);
 
     const secret = new TextEncoder().encode(JWT_SECRET);
     return {
       backend: o.backend,
       gateUrl,
       nodes,
-      core: core!,
+      core,
       userIds,
       loginOf: userName,
       async tokens(users) {
@@ -306,6 +260,94 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
     await cleanup();
     throw e;
   }
+}
+
+/** What starting a cluster's processes needs, worked out by startCluster(). */
+interface Layout {
+  o: ClusterOptions;
+  dir: string;
+  /** Every process started goes here, for the cleanup. */
+  procs: Proc[];
+  storeUrl: string;
+  engineUrl: string;
+  /** The gate's section, for the process that runs the gate. */
+  base: Record<string, unknown>;
+  gateUrl: string;
+  verify: { host: string; port: number };
+  status: { host: string; port: number };
+  chats: ReturnType<typeof chatConfig>[];
+  inspectPorts: number[];
+  /** Writes a config file into the cluster's folder; its path. */
+  write(file: string, config: unknown): Promise<string>;
+}
+
+type Started = { core: Cluster["core"]; nodes: ChatNode[] };
+
+/** sqlite+memory: every role in one process (they share the in-memory engine). */
+async function startAllInOne(l: Layout): Promise<Started> {
+  const { o, dir, storeUrl, engineUrl, chats, inspectPorts } = l;
+  const cfg = await l.write("all.json", {
+    ...common(`${dir}/all`, storeUrl, engineUrl, o),
+    ...l.base,
+    verify: l.verify,
+    status: l.status,
+    chat: chats[0],
+  });
+  const p = serve("parley-all", ["--role", "all", "--config", cfg], inspectPorts[0]);
+  l.procs.push(p);
+  await p.waitUntil(() => httpOk(`${l.gateUrl}/healthz`), "answering /healthz");
+  await p.waitUntil(() => tcpOpen(chats[0].port), "listening for WebSockets");
+  const node = {
+    name: chats[0].name,
+    url: `ws://127.0.0.1:${chats[0].port}/ws`,
+    proc: p,
+    inspectPort: inspectPorts[0],
+  };
+  return { core: { proc: p, inspectPort: inspectPorts[0] }, nodes: [node] };
+}
+
+/** mysql+redis: verify, status and gate in one core process, each chat node in its own. */
+async function startSplit(l: Layout): Promise<Started> {
+  const { o, dir, storeUrl, engineUrl, chats, inspectPorts } = l;
+  const p = serve("parley-core", [
+    "--role",
+    "verify,status,gate",
+    "--config",
+    await l.write("core.json", {
+      ...common(`${dir}/core`, storeUrl, engineUrl, o),
+      ...l.base,
+      verify: l.verify,
+      status: l.status,
+    }),
+  ], inspectPorts[0]);
+  l.procs.push(p);
+  const core = { proc: p, inspectPort: inspectPorts[0] };
+  await p.waitUntil(() => httpOk(`${l.gateUrl}/healthz`), "answering /healthz");
+  const nodes: ChatNode[] = [];
+  for (const [i, chat] of chats.entries()) {
+    const p = serve(chat.name, [
+      "--role",
+      "chat",
+      "--config",
+      await l.write(`${chat.name}.json`, {
+        ...common(`${dir}/${chat.name}`, storeUrl, engineUrl, o),
+        verify: { address: `127.0.0.1:${l.verify.port}` },
+        status: { address: `127.0.0.1:${l.status.port}` },
+        chat,
+      }),
+    ], inspectPorts[1 + i]);
+    l.procs.push(p);
+    nodes.push({
+      name: chat.name,
+      url: `ws://127.0.0.1:${chat.port}/ws`,
+      proc: p,
+      inspectPort: inspectPorts[1 + i],
+    });
+  }
+  await Promise.all(
+    nodes.map((n, i) => n.proc.waitUntil(() => tcpOpen(chats[i].port), "listening for WebSockets")),
+  );
+  return { core, nodes };
 }
 
 /** The MySQL settings that decide what "durable" means for a run (flush per commit or not). */
