@@ -37,108 +37,134 @@ export function spawnProc(
     stdout: "piped",
     stderr: "piped",
   }).spawn();
-  let text = "";
-  let stdoutText = "";
-  let exited = false;
-  const wake: (() => void)[] = [];
-  const notify = () => {
-    for (const w of wake.splice(0)) w();
-  };
-  const pump = async (stream: ReadableStream<Uint8Array>, isStdout: boolean) => {
+  return new ChildProc(name, child);
+}
+
+/** A spawned child whose output is kept (the last KEEP bytes) and watched. */
+class ChildProc implements Proc {
+  readonly pid: number;
+  #text = "";
+  #stdoutText = "";
+  #exited = false;
+  #wake: (() => void)[] = [];
+  readonly #status: Promise<Deno.CommandStatus>;
+
+  constructor(readonly name: string, readonly child: Deno.ChildProcess) {
+    this.pid = child.pid;
+    const pumps = Promise.all([this.#pump(child.stdout, true), this.#pump(child.stderr, false)]);
+    this.#status = child.status.then(async (s) => {
+      this.#exited = true;
+      await pumps.catch(() => {});
+      this.#notify();
+      return s;
+    });
+  }
+
+  #notify(): void {
+    for (const w of this.#wake.splice(0)) w();
+  }
+
+  async #pump(stream: ReadableStream<Uint8Array>, isStdout: boolean): Promise<void> {
     const dec = new TextDecoder();
     for await (const chunk of stream) {
       const s = dec.decode(chunk, { stream: true });
-      text = (text + s).slice(-KEEP);
-      if (isStdout && stdoutText.length < KEEP) stdoutText += s;
-      notify();
+      this.#text = (this.#text + s).slice(-KEEP);
+      if (isStdout && this.#stdoutText.length < KEEP) this.#stdoutText += s;
+      this.#notify();
     }
-  };
-  const pumps = Promise.all([pump(child.stdout, true), pump(child.stderr, false)]);
-  const status = child.status.then(async (s) => {
-    exited = true;
-    await pumps.catch(() => {});
-    notify();
-    return s;
-  });
+  }
 
-  const until = async (found: () => boolean, what: string, timeoutMs: number) => {
+  /** Waits (woken by new output) until `found()`; rejects on exit or timeout. */
+  async #until(found: () => boolean, what: string, timeoutMs: number): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (!found()) {
-      if (exited) throw new Error(`${name} exited before ${what}:\n${text.slice(-3000)}`);
+      if (this.#exited) {
+        throw new Error(`${this.name} exited before ${what}:\n${this.#text.slice(-3000)}`);
+      }
       const left = deadline - Date.now();
       if (left <= 0) {
-        throw new Error(`${name}: no ${what} within ${timeoutMs} ms:\n${text.slice(-3000)}`);
+        throw new Error(
+          `${this.name}: no ${what} within ${timeoutMs} ms:\n${this.#text.slice(-3000)}`,
+        );
       }
       await new Promise<void>((resolve) => {
         const t = setTimeout(resolve, Math.min(left, 250));
-        wake.push(() => {
+        this.#wake.push(() => {
           clearTimeout(t);
           resolve();
         });
       });
     }
-  };
+  }
 
-  return {
-    name,
-    pid: child.pid,
-    tail: () => text,
-    waitFor: (needle, timeoutMs = 60_000) =>
-      until(() => text.includes(needle), `"${needle}" in its output`, timeoutMs),
-    async waitUntil(check, what, timeoutMs = 60_000) {
-      const deadline = Date.now() + timeoutMs;
-      while (!(await check().catch(() => false))) {
-        if (exited) throw new Error(`${name} exited before ${what}:\n${text.slice(-3000)}`);
-        if (Date.now() > deadline) {
-          throw new Error(`${name}: not ${what} within ${timeoutMs} ms:\n${text.slice(-3000)}`);
+  tail(): string {
+    return this.#text;
+  }
+
+  waitFor(needle: string, timeoutMs = 60_000): Promise<void> {
+    return this.#until(() => this.#text.includes(needle), `"${needle}" in its output`, timeoutMs);
+  }
+
+  async waitUntil(check: () => Promise<boolean>, what: string, timeoutMs = 60_000) {
+    const deadline = Date.now() + timeoutMs;
+    while (!(await check().catch(() => false))) {
+      if (this.#exited) {
+        throw new Error(`${this.name} exited before ${what}:\n${this.#text.slice(-3000)}`);
+      }
+      if (Date.now() > deadline) {
+        throw new Error(
+          `${this.name}: not ${what} within ${timeoutMs} ms:\n${this.#text.slice(-3000)}`,
+        );
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  async firstJson(): Promise<unknown> {
+    let found: unknown;
+    await this.#until(
+      () => {
+        for (const line of this.#stdoutText.split("\n").slice(0, -1)) {
+          try {
+            found = JSON.parse(line);
+            return true;
+          } catch { /* not JSON */ }
         }
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    },
-    async firstJson() {
-      let found: unknown;
-      await until(
-        () => {
-          for (const line of stdoutText.split("\n").slice(0, -1)) {
-            try {
-              found = JSON.parse(line);
-              return true;
-            } catch { /* not JSON */ }
-          }
-          return false;
-        },
-        "JSON line on stdout",
-        60_000,
-      );
-      return found;
-    },
-    async rssKb() {
-      // Deno only lets a process read /proc with --allow-all, so ask cat.
-      const out = await new Deno.Command("cat", {
-        args: [`/proc/${child.pid}/status`],
-        stdout: "piped",
-        stderr: "null",
-      }).output();
-      const s = new TextDecoder().decode(out.stdout);
-      const m = s.match(/^VmRSS:\s+(\d+)\s+kB/m);
-      if (!m) throw new Error(`${name}: no VmRSS in /proc/${child.pid}/status`);
-      return Number(m[1]);
-    },
-    async stop(signal: Deno.Signal = "SIGTERM") {
-      if (!exited) {
-        try {
-          child.kill(signal);
-        } catch { /* already gone */ }
-      }
-      const t = setTimeout(() => {
-        try {
-          child.kill("SIGKILL");
-        } catch { /* gone */ }
-      }, 8_000);
-      await status;
-      clearTimeout(t);
-    },
-  };
+        return false;
+      },
+      "JSON line on stdout",
+      60_000,
+    );
+    return found;
+  }
+
+  async rssKb(): Promise<number> {
+    // Deno only lets a process read /proc with --allow-all, so ask cat.
+    const out = await new Deno.Command("cat", {
+      args: [`/proc/${this.pid}/status`],
+      stdout: "piped",
+      stderr: "null",
+    }).output();
+    const s = new TextDecoder().decode(out.stdout);
+    const m = s.match(/^VmRSS:\s+(\d+)\s+kB/m);
+    if (!m) throw new Error(`${this.name}: no VmRSS in /proc/${this.pid}/status`);
+    return Number(m[1]);
+  }
+
+  async stop(signal: Deno.Signal = "SIGTERM"): Promise<void> {
+    if (!this.#exited) {
+      try {
+        this.child.kill(signal);
+      } catch { /* already gone */ }
+    }
+    const t = setTimeout(() => {
+      try {
+        this.child.kill("SIGKILL");
+      } catch { /* gone */ }
+    }, 8_000);
+    await this.#status;
+    clearTimeout(t);
+  }
 }
 
 export async function readyJsonLine<T>(proc: Proc): Promise<T> {
