@@ -9,36 +9,10 @@
  */
 import { InboxClient } from "../testing/inbox_client.ts";
 import { eventually, sleep } from "../testing/mod.ts";
-import { type Account, type Cluster, register, startCluster, withLogs } from "./cluster.ts";
+import { type Cluster, register, startCluster, withLogs } from "./cluster.ts";
 import { MysqlProxy, PrivateRedis } from "./_faults.ts";
 import { deadline, judge, SHOWN_WITHIN_MS } from "./_verdict.ts";
-
-export interface User {
-  name: string;
-  account: Account;
-  client: InboxClient;
-  /** The node it was first connected to. */
-  home: string;
-  peer: User;
-  /** client_id → when the send was first written. */
-  sends: Map<string, number>;
-}
-
-export interface Rig {
-  cluster: Cluster;
-  redis: PrivateRedis;
-  mysql: MysqlProxy;
-  users: User[];
-  /** The test's start, for relative times in reports. */
-  t0: number;
-  /** Notes about the fault (what happened when), for the report. */
-  notes: string[];
-  note(line: string): void;
-  /** When each fault ended (a fault function with several rounds marks each with ended()). */
-  ends: number[];
-  /** Marks the end of a fault (the node is back, the proxy restored). */
-  ended(line: string): void;
-}
+import type { Rig, User } from "./_chaos_rig.ts";
 
 /** Where the two users of each pair start: four pairs across the nodes, one on each node. */
 export const PAIRS: [string, string][] = [

@@ -9,7 +9,7 @@
  */
 import type { InboxClient, InboxMessage } from "../testing/inbox_client.ts";
 import { sleep } from "../testing/mod.ts";
-import type { Rig, User } from "./_chaos.ts";
+import type { Rig, User } from "./_chaos_rig.ts";
 
 /** How long after a fault every acked message must be shown to its recipient (issue 9). */
 export const SHOWN_WITHIN_MS = 5000;

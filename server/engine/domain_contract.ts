@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { AppError } from "../../proto/errors.ts";
-import type { EngineCase } from "./engine_contract.ts";
+import type { EngineCase } from "./_contract_kit.ts";
 import { acquireLock } from "./locks.ts";
 import {
   addSession,

@@ -2,35 +2,20 @@
  * The contract every engine adapter must keep: the primitives of types.ts
  * here, the domain modules in domain_contract.ts. An adapter's test file
  * calls `engineContract(name, open)`; each case opens a fresh engine and
- * cleans it up, so cases share no keys and a failure names the adapter.
+ * cleans it up, so cases share no keys and a failure names the adapter
+ * (_contract_kit.ts registers the cases).
  */
 import assert from "node:assert/strict";
-import type { Engine } from "./types.ts";
+import {
+  type EngineCase,
+  engineCases,
+  type OpenEngine,
+  type Register,
+  sleep,
+} from "./_contract_kit.ts";
 import { domainContract } from "./domain_contract.ts";
 
-export type OpenEngine = () => Promise<{ engine: Engine; cleanup(): Promise<void> }>;
-export type EngineCase = (title: string, fn: (engine: Engine) => Promise<void>) => void;
-/** How a case is registered: Deno.test by default, or e.g. as steps of one test. */
-export type Register = (name: string, fn: () => Promise<void>) => void;
-
-export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-/** Registers one Deno.test per case, named "<adapter>: <title>". */
-export function engineCases(
-  name: string,
-  open: OpenEngine,
-  register: Register = (n, fn) => Deno.test(n, fn),
-): EngineCase {
-  return (title, fn) =>
-    register(`${name}: ${title}`, async () => {
-      const { engine, cleanup } = await open();
-      try {
-        await fn(engine);
-      } finally {
-        await cleanup();
-      }
-    });
-}
+export { sleep } from "./_contract_kit.ts";
 
 export function engineContract(name: string, open: OpenEngine, register?: Register): void {
   const test = engineCases(name, open, register);
