@@ -26,7 +26,12 @@ export const ADMIN_PERMISSIONS = ["--allow-net", "--allow-read", "--allow-env"];
 export function compileArgs(target?: string): string[][] {
   // --no-lock: the lockfile's npm snapshot also holds the server's native
   // addon (@node-rs/argon2), whose build for the target deno compile would
-  // fetch; the clients' own npm packages are pinned in deno.json.
+  // fetch; the clients' own npm packages are pinned in deno.json (their
+  // dependencies are not). Measured on Deno 2.9.6: with the lockfile,
+  // deno compile overflows its stack; with the lockfile and
+  // --exclude-unused-npm it embeds the same packages as --no-lock but first
+  // downloads the whole snapshot, argon2's build for the target included,
+  // so a cross-compile with DENORT_BIN fails offline.
   const t = ["--no-lock", ...(target ? ["--target", target] : [])];
   const exe = target?.includes("windows") ? ".exe" : "";
   return [
