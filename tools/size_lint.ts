@@ -5,28 +5,11 @@
  * lines (`parley/function-size`). Production code is every linted file but
  * tests: files under tests/ and files named `*_test.ts` are not checked.
  * A function's lines run from the line its head starts on to the line of its
- * closing brace; a file's lines are what `wc -l` counts. PENDING names the
- * few functions whose split is owed by work in progress elsewhere.
+ * closing brace; a file's lines are what `wc -l` counts.
  */
 
 export const MAX_FILE_LINES = 400;
 export const MAX_FUNCTION_LINES = 100;
-
-/**
- * Functions over the limit that are being split elsewhere, by path suffix
- * and function name. An entry is a debt with a name on it: remove it when
- * the work lands (an entry that no longer matches anything costs nothing,
- * but says something untrue).
- */
-const PENDING: { path: string; fn: string; why: string }[] = [
-  // Issue 12 (terminal client) rewrites the line mode; this split belongs to it.
-  { path: "cli/tui/line_mode.ts", fn: "runLineMode", why: "issue 12 rewrites cli/" },
-];
-
-function pending(filename: string, fn: string): boolean {
-  const path = filename.replaceAll("\\", "/");
-  return PENDING.some((p) => p.fn === fn && path.endsWith("/" + p.path));
-}
 
 /** Whether the size rules hold for this file: every file but tests. */
 export function isProduction(filename: string): boolean {
@@ -101,7 +84,7 @@ const plugin: Deno.lint.Plugin = {
           // A method's head (its name) stands before its FunctionExpression.
           const head = node.parent.type === "MethodDefinition" ? node.parent : node;
           const lines = lineOf(starts, node.range[1]) - lineOf(starts, head.range[0]) + 1;
-          if (lines > MAX_FUNCTION_LINES && !pending(ctx.filename, nameOf(node))) {
+          if (lines > MAX_FUNCTION_LINES) {
             ctx.report({
               node: head,
               message: `function ${

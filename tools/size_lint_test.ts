@@ -50,10 +50,3 @@ Deno.test("tests are not held to the size rules", () => {
   assert.deepEqual(run("/r/tests/cluster.ts", big), []);
   assert.equal(run("/r/testing/kit.ts", big).length, 2);
 });
-
-Deno.test("a function named in PENDING is let through in its file only", () => {
-  const big = fn("runLineMode", 150);
-  assert.deepEqual(run("/r/cli/tui/line_mode.ts", big), []);
-  assert.equal(run("/r/cli/tui/other.ts", big).length, 1);
-  assert.equal(run("/r/cli/tui/line_mode.ts", fn("another", 150)).length, 1);
-});
