@@ -3,11 +3,6 @@
  * contract suites, cross-role tests in tests/) with `deno test`, streams its
  * output, and ends with one line "N passed, N failed" (", N skipped" when
  * tests were ignored). Extra arguments go to `deno test` (e.g. a filter).
- *
- * Test files run side by side (`--parallel`: as many at once as there are
- * CPUs, or DENO_JOBS; DENO_JOBS=1 runs one at a time). They can: each test
- * makes its own database, key prefix, temp dir and ports (port 0, or
- * freePort()), and none changes the process's cwd or environment.
  */
 const args = [
   "test",
@@ -19,7 +14,6 @@ const args = [
   "--allow-sys",
   // Password hashing is a native addon (npm:@node-rs/argon2); see deno.json's serve task.
   "--allow-ffi",
-  "--parallel",
   ...Deno.args,
 ];
 const proc = new Deno.Command(Deno.execPath(), {
