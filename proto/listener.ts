@@ -4,6 +4,7 @@
  * sending a GOAWAY. Why: see listenWithoutGoaway().
  */
 import type * as grpc from "@grpc/grpc-js";
+import type http2 from "node:http2";
 import { createServer, type Socket } from "node:net";
 
 /** Calls a server is running now, so that a shutdown can wait for them. */
@@ -67,6 +68,7 @@ export async function listenWithoutGoaway(
   calls: CallCount,
 ): Promise<{ port: number; close(): Promise<void> }> {
   const injector = server.createConnectionInjector(creds);
+  const streams = openStreams(server);
   const sockets = new Set<Socket>();
   const listener = createServer({ noDelay: true }, (socket) => {
     sockets.add(socket);
@@ -87,7 +89,11 @@ export async function listenWithoutGoaway(
     calls.closing = true;
     // Stops accepting; its callback comes once every connection has closed.
     const stopped = new Promise<void>((resolve) => listener.close(() => resolve()));
+    const deadline = Date.now() + SHUTDOWN_GRACE_MS;
     await calls.idle(SHUTDOWN_GRACE_MS);
+    // A reply's trailers follow a 'wantTrailers' event: cut only once every
+    // HTTP/2 stream has closed, so the last call's status reached its socket.
+    await streams.idle(Math.max(0, deadline - Date.now()));
     for (const s of sockets) s.destroy();
     await stopped;
     // Only now: the sessions are gone with their sockets, so this frees
@@ -95,4 +101,39 @@ export async function listenWithoutGoaway(
     server.forceShutdown();
   };
   return { port: bound, close: () => (closing ??= close()) };
+}
+
+/**
+ * The HTTP/2 streams open on the servers grpc-js made for `server` (its
+ * private `http2Servers` map, grpc-js 1.14); with a grpc-js that has no such
+ * map, it counts nothing and `idle` resolves at once.
+ */
+function openStreams(server: grpc.Server): { idle(ms: number): Promise<void> } {
+  let open = 0;
+  let waiters: (() => void)[] = [];
+  const internals = server as unknown as { http2Servers?: Map<http2.Http2Server, unknown> };
+  for (const h2 of internals.http2Servers?.keys() ?? []) {
+    h2.on("stream", (stream: http2.ServerHttp2Stream) => {
+      open++;
+      stream.once("close", () => {
+        if (--open === 0) { for (const f of waiters.splice(0)) f(); }
+      });
+    });
+  }
+  return {
+    idle(ms) {
+      if (open === 0) return Promise.resolve();
+      return new Promise((resolve) => {
+        const timer = setTimeout(() => {
+          waiters = waiters.filter((f) => f !== done);
+          resolve();
+        }, ms);
+        const done = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+        waiters.push(done);
+      });
+    },
+  };
 }
