@@ -61,9 +61,13 @@ export interface Cluster {
   nodes: ChatNode[];
   /** The process running gate, status and verify (the only process for sqlite+memory). */
   core: { proc: Proc; inspectPort?: number };
+  /** Every process of the cluster. */
+  procs: Proc[];
   /** Store ids of bench_1 … bench_N, index 0 = bench_1. */
   userIds: number[];
   loginOf(n: number): string;
+  /** Stops the chat nodes and starts them again (fresh processes, same ports and store). */
+  restartChats(): Promise<void>;
   /** Session tokens for the given user numbers, signed like the gate signs them. */
   tokens(users: number[]): Promise<string[]>;
   close(): Promise<void>;
@@ -237,7 +241,7 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
       inspectPorts,
       write,
     };
-    const { core, nodes } = o.backend === "sqlite+memory"
+    const { core, nodes, startChats } = o.backend === "sqlite+memory"
       ? await startAllInOne(layout)
       : await startSplit(layout);
 
@@ -247,8 +251,16 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
       gateUrl,
       nodes,
       core,
+      procs,
       userIds,
       loginOf: userName,
+      async restartChats() {
+        if (!startChats) throw new Error("one process holds every role: nothing to restart");
+        const old = nodes.map((n) => n.proc);
+        await Promise.all(old.map((p) => p.stop("SIGINT")));
+        procs.splice(0, procs.length, ...procs.filter((p) => !old.includes(p)));
+        await startChats();
+      },
       async tokens(users) {
         return await Promise.all(
           users.map(async (n) => (await signToken(secret, userIds[n - 1], 86_400)).token),
@@ -281,7 +293,8 @@ interface Layout {
   write(file: string, config: unknown): Promise<string>;
 }
 
-type Started = { core: Cluster["core"]; nodes: ChatNode[] };
+/** The processes started; `startChats` starts the chat nodes again (split clusters only). */
+type Started = { core: Cluster["core"]; nodes: ChatNode[]; startChats?: () => Promise<void> };
 
 /** sqlite+memory: every role in one process (they share the in-memory engine). */
 async function startAllInOne(l: Layout): Promise<Started> {
@@ -324,30 +337,33 @@ async function startSplit(l: Layout): Promise<Started> {
   const core = { proc: p, inspectPort: inspectPorts[0] };
   await p.waitUntil(() => httpOk(`${l.gateUrl}/healthz`), "answering /healthz");
   const nodes: ChatNode[] = [];
-  for (const [i, chat] of chats.entries()) {
-    const p = serve(chat.name, [
-      "--role",
-      "chat",
-      "--config",
-      await l.write(`${chat.name}.json`, {
-        ...common(`${dir}/${chat.name}`, storeUrl, engineUrl, o),
-        verify: { address: `127.0.0.1:${l.verify.port}` },
-        status: { address: `127.0.0.1:${l.status.port}` },
-        chat,
-      }),
-    ], inspectPorts[1 + i]);
-    l.procs.push(p);
-    nodes.push({
-      name: chat.name,
-      url: `ws://127.0.0.1:${chat.port}/ws`,
-      proc: p,
-      inspectPort: inspectPorts[1 + i],
-    });
-  }
-  await Promise.all(
-    nodes.map((n, i) => n.proc.waitUntil(() => tcpOpen(chats[i].port), "listening for WebSockets")),
-  );
-  return { core, nodes };
+  const files = await Promise.all(chats.map((chat) =>
+    l.write(`${chat.name}.json`, {
+      ...common(`${dir}/${chat.name}`, storeUrl, engineUrl, o),
+      verify: { address: `127.0.0.1:${l.verify.port}` },
+      status: { address: `127.0.0.1:${l.status.port}` },
+      chat,
+    })
+  ));
+  const startChats = async () => {
+    for (const [i, chat] of chats.entries()) {
+      const p = serve(chat.name, ["--role", "chat", "--config", files[i]], inspectPorts[1 + i]);
+      l.procs.push(p);
+      nodes[i] = {
+        name: chat.name,
+        url: `ws://127.0.0.1:${chat.port}/ws`,
+        proc: p,
+        inspectPort: inspectPorts[1 + i],
+      };
+    }
+    await Promise.all(
+      nodes.map((n, i) =>
+        n.proc.waitUntil(() => tcpOpen(chats[i].port), "listening for WebSockets")
+      ),
+    );
+  };
+  await startChats();
+  return { core, nodes, startChats };
 }
 
 /** The MySQL settings that decide what "durable" means for a run (flush per commit or not). */

@@ -10,7 +10,8 @@ import type { Endpoint } from "./load/clients.ts";
 import type { Pace } from "./load/jobs.ts";
 import { runKdf, runLogins, runMessages, runSessions } from "./scenarios.ts";
 import { startProfile, summarize } from "./profile.ts";
-import type { Measured, Profile } from "./plan.ts";
+import type { Proc } from "./procs.ts";
+import { latencyPairs, type Measured, type Profile } from "./plan.ts";
 
 const PROFILE_DIR = new URL("./results/profiles/", import.meta.url).pathname;
 const say = (s: string) => console.error(`bench: ${s}`);
@@ -53,7 +54,7 @@ export async function runBench(
     Deno.exit(130);
   };
   Deno.addSignalListener("SIGINT", onSignal);
-  const ctx: Ctx = { p, only, errors, options, m, closers };
+  const ctx: Ctx = { p, only, errors, options, m, closers, procs: [] };
   try {
     if (["throughput", "sqlite", "latency", "capacity"].some((s) => only.has(s))) {
       for (const target of ["relay", "socketio"] as const) await baseline(ctx, target);
@@ -76,6 +77,18 @@ interface Ctx {
   options: RunOptions;
   m: Measured;
   closers: (() => Promise<void>)[];
+  /** The processes under test now: a failed part reports their error lines. */
+  procs: Proc[];
+}
+
+/** The first error lines (JSON logs at level error) each process wrote, for a failure report. */
+function errorLines(procs: Proc[]): string[] {
+  const out: string[] = [];
+  for (const p of procs) {
+    const lines = p.tail().split("\n").filter((l) => l.includes('"level":"error"'));
+    out.push(...lines.slice(0, 2).map((l) => `${p.name}: ${l.slice(0, 400)}`));
+  }
+  return out;
 }
 
 async function attempt<T>(ctx: Ctx, what: string, fn: () => Promise<T>): Promise<T | undefined> {
@@ -84,7 +97,8 @@ async function attempt<T>(ctx: Ctx, what: string, fn: () => Promise<T>): Promise
     return await fn();
   } catch (e) {
     const text = (e as Error).message ?? String(e);
-    ctx.errors.push(`${what}: ${text.split("\n").slice(0, 6).join("\n  ")}`);
+    const lines = [...text.split("\n").slice(0, 6), ...errorLines(ctx.procs)];
+    ctx.errors.push(`${what}: ${lines.join("\n  ")}`);
     say(`${what} failed: ${text.split("\n")[0]}`);
     return undefined;
   }
@@ -119,7 +133,7 @@ async function profiled<T>(
 const closedLoop = (p: Profile): Pace => ({ type: "closed", window: p.throughput.window });
 const openLoop = (p: Profile): Pace => ({
   type: "open",
-  ratePerPair: p.latency.rate / p.latency.pairs,
+  ratePerPair: p.latency.perPair,
   maxInFlight: 64,
 });
 
@@ -154,6 +168,7 @@ async function baseline(ctx: Ctx, target: "relay" | "socketio"): Promise<void> {
   );
   if (!b) return;
   ctx.closers.push(b.close);
+  ctx.procs = [b.proc];
   const ep = (user: number): Endpoint => ({ user, url: b.url });
   const pairs = (n: number): Pairs =>
     Array.from({ length: n }, (_, i) => ({ from: ep(2 * i + 1), to: ep(2 * i + 2) }));
@@ -165,11 +180,13 @@ async function baseline(ctx: Ctx, target: "relay" | "socketio"): Promise<void> {
     );
   }
   if (only.has("latency")) {
-    m.latency[target] = await attempt(
-      ctx,
-      `latency ${target}`,
-      () => latencyRun(p, target, pairs(p.latency.pairs)),
-    );
+    for (const rate of p.latency.rates) {
+      (m.latency[rate] ??= {})[target] = await attempt(
+        ctx,
+        `latency ${target} @ ${rate} msg/s`,
+        () => latencyRun(p, target, pairs(latencyPairs(p, rate))),
+      );
+    }
   }
   if (only.has("capacity")) {
     m.capacity[target] = await attempt(ctx, `capacity ${target}`, () =>
@@ -199,21 +216,61 @@ async function pairsOn(cluster: Cluster, list: number[], fromNode: number, toNod
   }));
 }
 
-/** Holds authenticated idle sessions for `users`, spread round robin over the chat nodes. */
-async function parleySessions(cluster: Cluster, users: number[], holdMs: number) {
+/**
+ * Holds authenticated idle sessions for `users`, `perUser` each (devices of
+ * their own), spread round robin over the chat nodes: a user's sessions are
+ * on different nodes.
+ */
+async function parleySessions(cluster: Cluster, users: number[], holdMs: number, perUser = 1) {
   const tokens = await cluster.tokens(users);
   const n = cluster.nodes.length;
+  const endpoints: Endpoint[] = [];
+  users.forEach((u, i) => {
+    for (let d = 0; d < perUser; d++) {
+      endpoints.push({
+        user: cluster.userIds[u - 1],
+        url: cluster.nodes[endpoints.length % n].url,
+        token: tokens[i],
+        device: perUser > 1 ? `bench-device-${d}` : undefined,
+      });
+    }
+  });
   return await runSessions({
     target: "parley",
-    endpoints: users.map((u, i) => ({
-      user: cluster.userIds[u - 1],
-      url: cluster.nodes[i % n].url,
-      token: tokens[i],
-    })),
+    endpoints,
     procs: cluster.nodes.map((node) => node.proc),
     owner: (i) => i % n,
     holdMs,
   });
+}
+
+/**
+ * Both capacity runs, each on fresh chat nodes: one session per user, then
+ * two per user (two devices, on two nodes). The nodes are started afresh
+ * after them too, so the message runs do not inherit their heaps.
+ */
+async function capacity(ctx: Ctx, cluster: Cluster, warm: number[], cap: number[]) {
+  const { p, m } = ctx;
+  const nodes = cluster.nodes.length;
+  m.capacity.parley = await attempt(
+    ctx,
+    `capacity Parley (${cap.length} sessions on ${nodes} nodes)`,
+    async () => {
+      await parleySessions(cluster, warm, 0); // the first sessions load code and fill caches
+      return await parleySessions(cluster, cap, p.capacity.holdMs);
+    },
+  );
+  await cluster.restartChats();
+  const half = cap.slice(0, Math.floor(cap.length / 2));
+  m.capacityMulti = await attempt(
+    ctx,
+    `capacity Parley (${half.length} users × 2 sessions on ${nodes} nodes)`,
+    async () => {
+      await parleySessions(cluster, warm, 0, 2);
+      return await parleySessions(cluster, half, p.capacity.holdMs, 2);
+    },
+  );
+  await cluster.restartChats();
 }
 
 async function durableCluster(ctx: Ctx): Promise<void> {
@@ -221,7 +278,8 @@ async function durableCluster(ctx: Ctx): Promise<void> {
   const users = allocator();
   const thr = users.take(2 * p.throughput.pairs);
   const cross = users.take(2 * p.throughput.pairs);
-  const lat = users.take(2 * p.latency.pairs);
+  // Each latency run has users of its own: a user's earlier messages would come back in a sync.
+  const lat = p.latency.rates.map((rate) => users.take(2 * latencyPairs(p, rate)));
   const warm = users.take(30 * p.capacity.nodes);
   const cap = users.take(p.capacity.sessions);
   const logins = users.take(p.login.users);
@@ -234,24 +292,16 @@ async function durableCluster(ctx: Ctx): Promise<void> {
         backend: "mysql+redis",
         chatNodes: nodes,
         users: users.used,
-        friends: [...asPairs(thr), ...asPairs(cross), ...asPairs(lat)],
+        friends: [...asPairs(thr), ...asPairs(cross), ...lat.flatMap(asPairs)],
         inspect: ctx.options.profile,
       }),
   );
   if (!cluster) return;
   ctx.closers.push(cluster.close);
+  ctx.procs = cluster.procs;
   m.mysql = await mysqlDurability().catch(() => undefined);
+  if (only.has("capacity")) await capacity(ctx, cluster, warm, cap);
   const [n1, n2] = cluster.nodes;
-  if (only.has("capacity")) {
-    m.capacity.parley = await attempt(
-      ctx,
-      `capacity Parley (${cap.length} sessions on ${nodes} nodes)`,
-      async () => {
-        await parleySessions(cluster, warm, 0); // the first sessions load code and fill caches
-        return await parleySessions(cluster, cap, p.capacity.holdMs);
-      },
-    );
-  }
   if (only.has("throughput")) {
     m.throughput.parley = await attempt(
       ctx,
@@ -269,10 +319,16 @@ async function durableCluster(ctx: Ctx): Promise<void> {
     });
   }
   if (only.has("latency")) {
-    m.latency.parley = await attempt(ctx, "latency Parley (one node)", async () => {
-      const pairs = await pairsOn(cluster, lat, 0, 0);
-      return await profiled(ctx, "latency", [n1], () => latencyRun(p, "parley", pairs));
-    });
+    for (const [k, rate] of p.latency.rates.entries()) {
+      (m.latency[rate] ??= {}).parley = await attempt(
+        ctx,
+        `latency Parley @ ${rate} msg/s (one node)`,
+        async () => {
+          const pairs = await pairsOn(cluster, lat[k], 0, 0);
+          return await profiled(ctx, `latency${rate}`, [n1], () => latencyRun(p, "parley", pairs));
+        },
+      );
+    }
   }
   if (only.has("login")) {
     m.login = await attempt(
@@ -314,6 +370,7 @@ async function embedded(ctx: Ctx): Promise<void> {
   );
   if (!cluster) return;
   ctx.closers.push(cluster.close);
+  ctx.procs = cluster.procs;
   m.throughputSqlite = await attempt(ctx, "throughput Parley (sqlite+memory)", async () => {
     const pairs = await pairsOn(cluster, thr, 0, 0);
     return await profiled(

@@ -97,7 +97,14 @@ export function makePairs(
 }
 
 export interface SessionsSummary {
+  /** Sessions asked for. */
+  asked: number;
+  /** Sessions opened (authenticated, for Parley). */
   sessions: number;
+  /** Sessions that could not be opened, and the first one's error. */
+  failed: number;
+  firstError: string | null;
+  /** Opened sessions still open at the end of the hold. */
   alive: number;
   closeCodes: Record<string, number>;
   /** Per measured process: sessions it held and its RSS before and after. */
@@ -117,7 +124,8 @@ export const SOCKETS_PER_WORKER = 15_000;
  * Opens `endpoints` (idle sessions), holds them `holdMs` (Parley's clients
  * keep pinging at the advertised heartbeat meanwhile), and reads the RSS
  * of each process before and after. `owner(i)` says which process holds
- * endpoint i.
+ * endpoint i. Sessions that fail to open are counted, not fatal: the
+ * summary says how many, and why the first one failed.
  */
 export async function runSessions(run: {
   target: TargetKind;
@@ -142,13 +150,16 @@ export async function runSessions(run: {
     await new Promise((r) => setTimeout(r, run.holdMs));
     after = await Promise.all(run.procs.map((p) => p.rssKb()));
     return { cmd: "stop" };
-  }) as SessionsResult[];
+  }, { allowFailures: true }) as SessionsResult[];
   const closeCodes: Record<string, number> = {};
   for (const r of results) {
     for (const [k, v] of Object.entries(r.closeCodes)) closeCodes[k] = (closeCodes[k] ?? 0) + v;
   }
   return {
+    asked: run.endpoints.length,
     sessions: results.reduce((s, r) => s + r.connected, 0),
+    failed: results.reduce((s, r) => s + r.failed, 0),
+    firstError: results.find((r) => r.firstError)?.firstError ?? null,
     alive: results.reduce((s, r) => s + r.alive, 0),
     closeCodes,
     processes: run.procs.map((p, i) => ({

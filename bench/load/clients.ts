@@ -28,6 +28,8 @@ export interface Endpoint {
   url: string;
   /** Parley only: the session token. */
   token?: string;
+  /** Parley only: the device the session opens (by default one per token). */
+  device?: string;
 }
 
 export interface Handlers {
@@ -128,7 +130,10 @@ function connectParley(ep: Endpoint, h: Handlers, options: ConnectOptions): Prom
       return ws.readyState === 1;
     },
   };
-  ws.on("open", () => ws.send(JSON.stringify({ type: "auth", token: ep.token })));
+  ws.on(
+    "open",
+    () => ws.send(JSON.stringify({ type: "auth", token: ep.token, device: ep.device })),
+  );
   ws.on("error", (e) => {
     if (!ready) reject(e);
   });

@@ -70,6 +70,9 @@ export interface MessagesResult {
 export interface SessionsResult {
   kind: "sessions";
   connected: number;
+  /** Sessions that could not be opened, and the first one's error. */
+  failed: number;
+  firstError: string | null;
   /** Sessions that were still open when told to stop. */
   alive: number;
   closeCodes: Record<string, number>;

@@ -55,11 +55,13 @@ async function nextEvent(w: Running, want: WorkerEvent["event"]): Promise<Worker
 /**
  * Runs `jobs` (one worker each). When all are ready, `then(ready)` decides
  * what they are told: usually `{cmd: "go", startAt}`; for held sessions it
- * measures what it needs and returns `{cmd: "stop"}`.
+ * measures what it needs and returns `{cmd: "stop"}`. A connection that
+ * failed fails the run, unless `allowFailures` (held sessions count them).
  */
 export async function runWorkers(
   jobs: Job[],
   then: (ready: Ready[]) => Promise<Command> | Command,
+  options: { allowFailures?: boolean } = {},
 ): Promise<Result[]> {
   const workers = jobs.map(spawn);
   try {
@@ -67,7 +69,7 @@ export async function runWorkers(
       const ev = await nextEvent(w, "ready");
       return ev as Extract<WorkerEvent, { event: "ready" }>;
     }));
-    const failed = ready.find((r) => r.failed > 0);
+    const failed = options.allowFailures ? undefined : ready.find((r) => r.failed > 0);
     const cmd: Command = failed ? { cmd: "stop" } : await then(ready);
     const line = enc.encode(JSON.stringify(cmd) + "\n");
     await Promise.all(workers.map((w) => w.stdin.write(line)));

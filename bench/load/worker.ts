@@ -270,7 +270,14 @@ async function runSessions(job: SessionsJob, commands: AsyncIterator<Command>): 
   const alive = clients.filter((c) => c.open).length;
   stopping = true;
   for (const c of clients) c.close();
-  return { kind: "sessions", connected: clients.length, alive, closeCodes };
+  return {
+    kind: "sessions",
+    connected: clients.length,
+    failed: failures.length,
+    firstError: failures[0] ?? null,
+    alive,
+    closeCodes,
+  };
 }
 
 async function runLogins(job: LoginsJob, commands: AsyncIterator<Command>): Promise<Result> {

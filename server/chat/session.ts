@@ -20,6 +20,7 @@ import { FrameLoop, type FrameOwner, type Phase, type RequestId } from "./frame_
 import { FriendCache } from "./friend_cache.ts";
 import type { NodeSession, SeqItem } from "./local_sessions.ts";
 import { login, type LoginOptions, type LoginSession } from "./login.ts";
+import { loginGateOf } from "./login_gate.ts";
 import { endSession } from "./session_end.ts";
 import { SessionInbox } from "./session_inbox.ts";
 import type { Conn, ConnEvents, UpgradeInfo } from "./transport.ts";
@@ -155,7 +156,10 @@ export class Session implements LoginSession, FrameOwner, ConnEvents, NodeSessio
     clearTimeout(this.#authTimer);
     this.#authTimer = undefined;
     try {
-      await login(this.#ctx, this, token, id, options);
+      // A socket that closed while it waited for its turn needs no login.
+      await loginGateOf(this.#ctx).run(() =>
+        this.closed ? Promise.resolve() : login(this.#ctx, this, token, id, options)
+      );
     } catch (e) {
       this.#ctx.log.error("login failed", { error: e, user: this.userId });
       this.fail(id, "internal", "the session could not be started; try again", CLOSE.INTERNAL);
