@@ -64,6 +64,8 @@ export interface Measured {
   capacityMulti?: SessionsSummary;
   login?: LoginSummary;
   kdfPerSecond?: number;
+  /** scrypt (the KDF before Argon2id) alone: what the login rate was bounded by before. */
+  scryptPerSecond?: number;
   /** MySQL's durability settings during the run. */
   mysql?: Record<string, string>;
   /** With --profile: CPU profiles of Parley's processes during each scenario. */

@@ -348,6 +348,11 @@ async function durableCluster(ctx: Ctx): Promise<void> {
       "KDF alone",
       () => runKdf(p.login.concurrency, p.login.durationMs),
     );
+    m.scryptPerSecond = await attempt(
+      ctx,
+      "scrypt alone (the KDF before Argon2id)",
+      () => runKdf(p.login.concurrency, Math.min(p.login.durationMs, 10_000), "scrypt"),
+    );
   }
   await cluster.close();
   ctx.closers.pop();

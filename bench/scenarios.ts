@@ -6,6 +6,7 @@
  * Parley and at the baselines and prints the table.
  */
 import type { Endpoint, TargetKind } from "./load/clients.ts";
+import type { Kdf } from "./load/kdf.ts";
 import type {
   LoginsJob,
   LoginsResult,
@@ -204,7 +205,11 @@ export async function runLogins(run: {
 }
 
 /** The KDF's own checks per second, in a process of its own (bench/load/kdf.ts). */
-export async function runKdf(concurrency: number, durationMs: number): Promise<number> {
+export async function runKdf(
+  concurrency: number,
+  durationMs: number,
+  kdf: Kdf = "argon2id",
+): Promise<number> {
   const out = await new Deno.Command(Deno.execPath(), {
     args: [
       "run",
@@ -214,6 +219,7 @@ export async function runKdf(concurrency: number, durationMs: number): Promise<n
       new URL("./load/kdf.ts", import.meta.url).pathname,
       String(concurrency),
       String(durationMs),
+      kdf,
     ],
     stdout: "piped",
     stderr: "piped",
