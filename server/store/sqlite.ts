@@ -247,6 +247,11 @@ export function openSqlite(path: string, options: { log: Logger }): SqlStore {
   // a crash of the process (not of the machine) and much faster than FULL.
   retryBusy(() => db.exec("PRAGMA journal_mode = WAL"));
   db.exec("PRAGMA synchronous = NORMAL");
+  // A checkpoint every 10,000 WAL pages (40 MB) instead of 1,000: pages the
+  // hot path rewrites in every batch (inbox heads, the indexes' right edges)
+  // are copied back and synced ten times less often. insert_timing.ts,
+  // batches of 64: p90 from 26-30 ms to 11-14 ms, mean about 25% lower.
+  db.exec("PRAGMA wal_autocheckpoint = 10000");
   db.exec("PRAGMA foreign_keys = ON");
   // The searched columns are already lower-cased; a case-sensitive LIKE
   // matches MySQL's utf8mb4_bin and lets SQLite turn a prefix into an index range.
