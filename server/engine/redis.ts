@@ -149,6 +149,10 @@ const COMMON: RedisOptions = {
   // outage in well under a second instead of hanging on a socket.
   maxRetriesPerRequest: 1,
   retryStrategy: RETRY,
+  // Commands issued in the same turn go out in one write: a login storm or
+  // a head sweep issues many at once, and each write through node:net is
+  // a syscall that also wakes Redis.
+  enableAutoPipelining: true,
 };
 
 /** Resolves when `client` is ready; rejects at its first error (then it is disconnected). */
