@@ -36,8 +36,17 @@ export interface LoginSession extends NodeSession {
   send(frame: ServerFrame): void;
   /** Sends an error frame and closes with `closeCode`. */
   fail(id: RequestId, code: string, message: string, closeCode: number): void;
-  /** The login succeeded: from now on live events are held until `finishSync()`. */
+  /**
+   * The login succeeded: from now on live events are held until
+   * `finishSync()`, and the heartbeat clock runs (from now, not from the auth
+   * frame: a login that waited its turn is not a silent client).
+   */
   beginSession(userId: number, sessionId: string, quiet: boolean): void;
+  /**
+   * The welcome, which tells the client the heartbeat interval, went out:
+   * the client's pings are due from now.
+   */
+  welcomed(): void;
   /** Presence now lists this session (clean-up at its end is due). */
   markRegistered(entry: PresenceSession | null): void;
   /** The device's inbox, starting after `cursor`. */
@@ -195,6 +204,7 @@ async function welcomeAndSync(
     head: Math.max(head, opened.ackedSeq),
     cursor: opened.ackedSeq,
   });
+  s.welcomed();
   // A second session of a user who was online changes nothing for friends.
   if (login.first) {
     await notifyPresence(ctx, userId, { online: true, lastSeen: null }).catch((e) =>
@@ -244,4 +254,5 @@ async function quietLogin(
     cursor: null,
     quiet: true,
   });
+  s.welcomed();
 }

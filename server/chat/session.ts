@@ -35,7 +35,10 @@ export class Session implements LoginSession, FrameOwner, ConnEvents, NodeSessio
   userId = 0;
   /** A quiet session: no presence, device, sync or live events (docs/protocol.md §3). */
   quiet = false;
-  /** Last time any frame arrived, for the heartbeat timeout. */
+  /**
+   * Last time any frame arrived (or the login started, or the welcome went
+   * out), for the heartbeat timeout.
+   */
   lastActivity = Date.now();
   /** Replaced by a newer login of the same user: friends are not told it went offline. */
   replaced = false;
@@ -207,9 +210,17 @@ export class Session implements LoginSession, FrameOwner, ConnEvents, NodeSessio
     this.userId = userId;
     this.id = sessionId;
     this.quiet = quiet;
+    // The sweep times out authenticated sessions: a login that waited its
+    // turn (LoginGate) past the heartbeat timeout must not count as silence.
+    this.lastActivity = Date.now();
     // A quiet session has no sync: it is live at once (and gets no live events).
     this.#phase = quiet ? "live" : "sync";
     this.#leaveUnauth();
+  }
+
+  welcomed(): void {
+    // The client pings at the interval the welcome announced, from now on.
+    this.lastActivity = Date.now();
   }
 
   /**

@@ -10,6 +10,7 @@ import { startTestNode } from "./_test_node.ts";
 import { sleep } from "../../testing/mod.ts";
 import { signToken } from "../tokens.ts";
 import { getPresence, getSessions } from "../engine/presence.ts";
+import { LOGIN_CONCURRENCY, loginGateOf } from "./login_gate.ts";
 
 Deno.test("a client authenticates with an auth frame and gets a welcome and an empty sync", async () => {
   const c = await startTestNode();
@@ -182,6 +183,28 @@ Deno.test("a silent session is closed with 4004 and its presence removed", async
     // alice pings (ws_client pings at heartbeat_ms / 2) and stays.
     assert.ok(a.isOpen);
     assert.ok((await c.store.userById(bob.id))!.lastSeenAt! > 0);
+  } finally {
+    await c.close();
+  }
+});
+
+Deno.test("a login that waited its turn past the heartbeat timeout is not closed as silent", async () => {
+  const c = await startTestNode({ chat: { heartbeatMs: 100 } });
+  try {
+    // Every login slot busy for ten heartbeat intervals: the auth frame waits.
+    const gate = loginGateOf(c.ctx);
+    const release = Promise.withResolvers<void>();
+    const busy = Array.from({ length: LOGIN_CONCURRENCY }, () => gate.run(() => release.promise));
+    const alice = await c.user("alice");
+    const pending = c.connect(alice); // pings every 50 ms once welcomed
+    await sleep(1000);
+    assert.equal(gate.waiting, 1);
+    release.resolve();
+    await Promise.all(busy);
+    const a = await pending;
+    // The sweep runs every 50 ms and times out after 300 ms of silence.
+    await sleep(600);
+    assert.ok(a.isOpen, `closed: ${JSON.stringify(a.closeInfo)}`);
   } finally {
     await c.close();
   }
