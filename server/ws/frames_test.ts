@@ -1,5 +1,12 @@
 import assert from "node:assert/strict";
-import { encodeClose, encodeText, FrameReader, type Message, OPCODE } from "./frames.ts";
+import {
+  encodeClose,
+  encodeText,
+  FrameReader,
+  IDLE_BUFFER,
+  type Message,
+  OPCODE,
+} from "./frames.ts";
 
 const enc = new TextEncoder();
 
@@ -124,6 +131,26 @@ Deno.test("FrameReader holds about one frame: the buffer grows for a large one a
   const last = feed(reader, big.subarray(big.length - 1));
   assert.equal(last[0].kind, "text");
   assert.ok(reader.held <= 4096, `held ${reader.held} after the frame`);
+});
+
+Deno.test("FrameReader keeps a small buffer while idle, a larger one while reads fill it, and gives it back", () => {
+  const reader = new FrameReader(64 * 1024);
+  assert.equal(reader.held, IDLE_BUFFER);
+  // An auth-sized frame and pings: the idle buffer holds them.
+  const auth = frame(OPCODE.TEXT, JSON.stringify({ type: "auth", token: "t".repeat(300) }));
+  assert.equal(feed(reader, auth)[0].kind, "text");
+  assert.equal(reader.held, IDLE_BUFFER);
+  // A burst that fills each read: the busy room.
+  const burst = concat(...Array.from({ length: 40 }, () => frame(OPCODE.TEXT, "m".repeat(120))));
+  assert.equal(feed(reader, burst).length, 40);
+  assert.equal(reader.held, 4096);
+  // Quiet again: after a run of short reads (pings), the idle buffer.
+  const ping = frame(OPCODE.TEXT, '{"type":"ping"}');
+  for (let i = 0; i < 9; i++) assert.equal(feed(reader, ping)[0].kind, "text");
+  assert.equal(reader.held, IDLE_BUFFER);
+  // A frame over the idle room still arrives whole, read in pieces.
+  const text = "z".repeat(3000);
+  assert.deepEqual(feed(reader, frame(OPCODE.TEXT, text), 700), [{ kind: "text", text }]);
 });
 
 Deno.test("FrameReader fails the connection on protocol errors with 1002", () => {
