@@ -31,19 +31,24 @@ export const BURST_LOGINS = 1000;
 
 /**
  * Decides, at each heartbeat sweep, whether to collect now: after at least
- * BURST_LOGINS logins, and only when no message was written since the
- * previous sweep (the pause then delays nobody's chat).
+ * BURST_LOGINS logins, once the burst is over and the node is quiet: no
+ * login and no message since the previous sweep. A collection in the middle
+ * of a login storm stops every login on the node for its pause (on a
+ * loaded machine, seconds at 16,000 sessions), long enough for the logins'
+ * Redis commands to time out; and it would have to run again at the end.
  */
 export class BurstCollector {
   #loginsAtLast = 0;
+  #loginsAtSweep = 0;
   #writtenAtSweep = 0;
 
   constructor(readonly run: (() => void) | null = fullCollection()) {}
 
   /** `logins` and `written` are running totals; true if it collected. */
   sweep(logins: number, written: number): boolean {
-    const quiet = written === this.#writtenAtSweep;
+    const quiet = written === this.#writtenAtSweep && logins === this.#loginsAtSweep;
     this.#writtenAtSweep = written;
+    this.#loginsAtSweep = logins;
     if (!this.run || !quiet || logins - this.#loginsAtLast < BURST_LOGINS) return false;
     this.#loginsAtLast = logins;
     this.run();

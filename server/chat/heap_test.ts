@@ -15,7 +15,7 @@ Deno.test("fullCollection() gives back the old generation's garbage", () => {
   assert.ok(after < held - 10_000_000, `heap ${held} -> ${after} bytes`);
 });
 
-Deno.test("the sweep collects after a burst of logins, only on a quiet node, once per burst", () => {
+Deno.test("the sweep collects once a burst of logins is over, only on a quiet node, once per burst", () => {
   let runs = 0;
   const burst = new BurstCollector(() => runs++);
   assert.equal(burst.sweep(BURST_LOGINS - 1, 0), false);
@@ -26,6 +26,11 @@ Deno.test("the sweep collects after a burst of logins, only on a quiet node, onc
   assert.equal(runs, 1);
   // Nothing new since: no second pause.
   assert.equal(burst.sweep(BURST_LOGINS + 10, 40), false);
+  // Another burst, still logging in at each sweep: not during it.
+  assert.equal(burst.sweep(2 * BURST_LOGINS, 40), false);
+  assert.equal(burst.sweep(2 * BURST_LOGINS + 5, 40), false);
+  assert.equal(runs, 1);
+  // Over: the next sweep collects.
   assert.equal(burst.sweep(2 * BURST_LOGINS + 5, 40), true);
   assert.equal(runs, 2);
   assert.equal(new BurstCollector(null).sweep(10 * BURST_LOGINS, 0), false);
