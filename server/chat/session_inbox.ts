@@ -8,7 +8,7 @@
 import type { Logger } from "../log.ts";
 import type { InboxEntry, Store } from "../store/types.ts";
 import type { CursorWriter } from "./cursor_writer.ts";
-import { InboxStream, type StreamOwner } from "./inbox_stream.ts";
+import { InboxStream, type StreamOptions, type StreamOwner } from "./inbox_stream.ts";
 import { ReceiptLog } from "./receipts.ts";
 
 export interface InboxDeps {
@@ -18,11 +18,17 @@ export interface InboxDeps {
   gapMs: number;
 }
 
-export class SessionInbox {
+/**
+ * The inbox is its stream's options too (StreamOptions): every idle session
+ * has one, and hooks on the class cost nothing per session where an options
+ * object and two closures cost about 200 bytes.
+ */
+export class SessionInbox implements StreamOptions {
   readonly stream: InboxStream;
   /** The device's cursor as far as this session moved it (written in batches). */
   acked: number;
-  #receipts = new ReceiptLog();
+  /** Made at the first message sent from another user (most idle sessions never get one). */
+  #receipts: ReceiptLog | undefined;
   #deps: InboxDeps;
   #userId: number;
   #check: ReturnType<typeof setTimeout> | undefined;
@@ -38,13 +44,29 @@ export class SessionInbox {
     this.#deps = deps;
     this.#userId = owner.userId;
     this.acked = cursor;
-    this.stream = new InboxStream(owner, {
-      store: deps.store,
-      log: deps.log,
-      gapMs: deps.gapMs,
-      onSent: (seq, from, id) => this.#receipts.add(seq, from, id),
-      ownInFlight: (clientId) => this.#sending?.has(clientId) ?? false,
-    }, cursor);
+    this.stream = new InboxStream(owner, this, cursor);
+  }
+
+  // --- StreamOptions ---
+
+  get store(): InboxDeps["store"] {
+    return this.#deps.store;
+  }
+
+  get log(): Logger {
+    return this.#deps.log;
+  }
+
+  get gapMs(): number {
+    return this.#deps.gapMs;
+  }
+
+  onSent(seq: number, from: number, id: number): void {
+    (this.#receipts ??= new ReceiptLog()).add(seq, from, id);
+  }
+
+  ownInFlight(clientId: string): boolean {
+    return this.#sending?.has(clientId) ?? false;
   }
 
   /**
@@ -57,7 +79,7 @@ export class SessionInbox {
       this.acked = seq;
       cursors.device(this.#userId, this.device.id, seq);
     }
-    const receipts = this.#receipts.take(seq);
+    const receipts = this.#receipts?.take(seq);
     if (receipts) { for (const [peer, id] of receipts) cursors.delivered(this.#userId, peer, id); }
     return this.acked;
   }
@@ -80,7 +102,7 @@ export class SessionInbox {
   fetched(entries: InboxEntry[]): void {
     for (const e of entries) {
       if (e.seq > this.acked && e.message.senderId !== this.#userId) {
-        this.#receipts.add(e.seq, e.message.senderId, e.message.id);
+        (this.#receipts ??= new ReceiptLog()).add(e.seq, e.message.senderId, e.message.id);
       }
     }
   }
