@@ -157,7 +157,8 @@ function capacityRows(m: Measured): Row[] {
       met: c && kb !== null ? kb <= 25 && c.alive === c.asked : null,
       faults: c ? `${c.sessions - c.alive} dropped${failed ? `, ${failed} failed` : ""}` : "—",
       note: c && (failed || c.sessions > c.alive)
-        ? `close codes ${JSON.stringify(c.closeCodes)}; first failure: ${c.firstError ?? "none"}`
+        ? `close codes ${JSON.stringify(c.closeCodes)}; first failure: ${c.firstError ?? "none"}` +
+          (c.serverLines?.length ? `; servers logged:\n    ${c.serverLines.join("\n    ")}` : "")
         : undefined,
     };
   });

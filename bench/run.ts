@@ -81,12 +81,16 @@ interface Ctx {
   procs: Proc[];
 }
 
-/** The first error lines (JSON logs at level error) each process wrote, for a failure report. */
-function errorLines(procs: Proc[]): string[] {
+/**
+ * The first lines at `levels` (JSON logs) each process wrote, for a failure
+ * report: `perProc` of them, each cut to 400 characters.
+ */
+function errorLines(procs: Proc[], levels = ["error"], perProc = 2): string[] {
   const out: string[] = [];
+  const marks = levels.map((l) => `"level":"${l}"`);
   for (const p of procs) {
-    const lines = p.tail().split("\n").filter((l) => l.includes('"level":"error"'));
-    out.push(...lines.slice(0, 2).map((l) => `${p.name}: ${l.slice(0, 400)}`));
+    const lines = p.tail().split("\n").filter((l) => marks.some((m) => l.includes(m)));
+    out.push(...lines.slice(0, perProc).map((l) => `${p.name}: ${l.slice(0, 400)}`));
   }
   return out;
 }
@@ -235,13 +239,19 @@ async function parleySessions(cluster: Cluster, users: number[], holdMs: number,
       });
     }
   });
-  return await runSessions({
+  const procs = cluster.nodes.map((node) => node.proc);
+  const summary = await runSessions({
     target: "parley",
     endpoints,
-    procs: cluster.nodes.map((node) => node.proc),
+    procs,
     owner: (i) => i % n,
     holdMs,
   });
+  // Sessions that failed or dropped: what the nodes logged about it goes in the report.
+  if (summary.sessions < summary.asked || summary.alive < summary.sessions) {
+    summary.serverLines = errorLines(procs, ["error", "warn"], 3);
+  }
+  return summary;
 }
 
 /**

@@ -108,6 +108,8 @@ export interface SessionsSummary {
   /** Opened sessions still open at the end of the hold. */
   alive: number;
   closeCodes: Record<string, number>;
+  /** When sessions failed or dropped: the first error and warning lines the servers logged. */
+  serverLines?: string[];
   /** Per measured process: sessions it held and its RSS before and after. */
   processes: {
     name: string;
