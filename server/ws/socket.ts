@@ -7,7 +7,6 @@
  * `pause()` stops reading until `resume()`: an owner that has not handled
  * what was read leaves the rest in the kernel, and TCP slows the sender down.
  */
-import { setImmediate } from "node:timers";
 import {
   encodeClose,
   encodeFrame,
@@ -63,21 +62,6 @@ const SCRATCH = new Uint8Array(WRITE_BATCH * 4);
 type State = "open" | "closing" | "closed";
 
 export class ServerSocket {
-  /**
-   * Sockets with frames queued this turn, written once the turn's promise
-   * reactions have all run: a group commit resolves many sends at once, and
-   * their continuations queue further frames (an ack, then a push) several
-   * microtasks apart. Writing at the end of the turn sends them in one
-   * write per socket instead of one per wave of microtasks: each write is a
-   * syscall, the largest single cost on the chat node's profile.
-   */
-  static #toWrite: ServerSocket[] = [];
-
-  static #writeQueued(): void {
-    // Taken whole first: a failed write ends a socket, whose owner may queue more.
-    for (const socket of ServerSocket.#toWrite.splice(0)) socket.#writeLoop();
-  }
-
   #conn: Deno.Conn;
   #reader: FrameReader;
   #events: SocketEvents | null = null;
@@ -241,8 +225,8 @@ export class ServerSocket {
     this.#buffered += item.length;
     if (!this.#writing) {
       this.#writing = true;
-      if (ServerSocket.#toWrite.length === 0) setImmediate(ServerSocket.#writeQueued);
-      ServerSocket.#toWrite.push(this);
+      // Frames sent in the same turn go out in one write.
+      queueMicrotask(() => this.#writeLoop());
     }
   }
 
