@@ -21,12 +21,13 @@ export function graphemes(text: string): string[] {
 export function graphemeWidth(g: string): number {
   // ASCII is by far the common case.
   if (g.length === 1 && g.charCodeAt(0) < 0x7f) return g.charCodeAt(0) >= 0x20 ? 1 : 0;
-  let w = cache.get(g);
-  if (w === undefined) {
-    w = stringWidth(g);
-    if (cache.size > 10_000) cache.clear();
-    cache.set(g, w);
-  }
+  const known = cache.get(g);
+  if (known !== undefined) return known;
+  // Typed by hand: without the lockfile (deno task compile) a newer release of
+  // string-width's dependency can make its declared type looser.
+  const w: number = Number(stringWidth(g)) || 0;
+  if (cache.size > 10_000) cache.clear();
+  cache.set(g, w);
   return w;
 }
 
