@@ -84,8 +84,13 @@ export class MysqlSocket extends Duplex {
   }
 
   async #writeAll(chunks: Buffer[]): Promise<void> {
-    const conn = this.#conn ?? await this.#connecting;
     const bytes = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
+    let conn;
+    try {
+      conn = this.#conn ?? await this.#connecting;
+    } catch (e) {
+      throw netError(e, "connect"); // a write queued before a connection that failed
+    }
     let off = 0;
     try {
       while (off < bytes.length) off += await conn.write(bytes.subarray(off));
