@@ -5,7 +5,8 @@
  * it unchanged). Frames cross in microtasks, in order, as socket events
  * would; a close from either end reaches the other end's close event.
  * `unread` stands for bytes the client has not read, which a session sees
- * through `Conn.buffered()`.
+ * through `Conn.buffered()`. While the session has paused reading, what the
+ * client sends waits (as in a socket's buffers) and arrives on resume.
  */
 import type { Conn, ConnEvents } from "./transport.ts";
 
@@ -29,10 +30,12 @@ export class FakeSocket extends EventTarget {
     if (this.readyState !== OPEN) return;
     const server = this.#pair.server;
     // Sent before a close: it reaches the server before the close does, as on a socket.
-    queueMicrotask(() => {
-      if (typeof data === "string") server?.onText(data);
-      else server?.onBinary(data.byteLength);
-    });
+    queueMicrotask(() =>
+      this.#pair.arrive(() => {
+        if (typeof data === "string") server?.onText(data);
+        else server?.onBinary(data.byteLength);
+      })
+    );
   }
 
   close(code = 1000, reason = ""): void {
@@ -46,6 +49,9 @@ class FakePair implements Conn {
   readonly client: FakeSocket;
   serverClosed = false;
   unread = 0;
+  /** Reading is paused: frames from the client wait here, in order. */
+  paused = false;
+  #waiting: (() => void)[] = [];
 
   constructor(protocol: string) {
     this.client = new FakeSocket(this, protocol);
@@ -77,9 +83,21 @@ class FakePair implements Conn {
     return this.unread;
   }
 
-  // Frames cross in microtasks here: there is no reading to pause.
-  pause(): void {}
-  resume(): void {}
+  /** Hands a client frame to the session now, or on resume when reading is paused. */
+  arrive(frame: () => void): void {
+    if (this.paused || this.#waiting.length > 0) this.#waiting.push(frame);
+    else frame();
+  }
+
+  pause(): void {
+    this.paused = true;
+  }
+
+  resume(): void {
+    this.paused = false;
+    // One at a time, as a read loop would: a frame may pause reading again.
+    while (!this.paused && this.#waiting.length > 0) this.#waiting.shift()!();
+  }
 }
 
 export interface FakeConnection {
@@ -91,6 +109,8 @@ export interface FakeConnection {
   attach(events: ConnEvents): void;
   /** Sets how many bytes the client leaves unread (what `buffered()` reports). */
   setUnread(bytes: number): void;
+  /** Whether the session has paused reading. */
+  paused(): boolean;
 }
 
 export function fakeConnection(protocol = "parley.v1"): FakeConnection {
@@ -100,5 +120,6 @@ export function fakeConnection(protocol = "parley.v1"): FakeConnection {
     socket: pair.client as unknown as WebSocket,
     attach: (events) => (pair.server = events),
     setUnread: (bytes) => (pair.unread = bytes),
+    paused: () => pair.paused,
   };
 }

@@ -67,6 +67,8 @@ export type TestConnectOptions = Pick<
 export type Client = ChatClient & {
   /** Sets how many bytes the client leaves unread (what the session sees as buffered). */
   setUnread(bytes: number): void;
+  /** Whether the session has paused reading this connection. */
+  readingPaused(): boolean;
 };
 
 export async function startTestNode(options: TestNodeOptions = {}): Promise<TestNode> {
@@ -93,6 +95,7 @@ export async function startTestNode(options: TestNodeOptions = {}): Promise<Test
     queueMicrotask(() => s.onOpen());
     const client = Object.assign(ChatClient.over(fake.socket, opts.inbox), {
       setUnread: fake.setUnread,
+      readingPaused: fake.paused,
     });
     clients.add(client);
     client.closed.then(() => clients.delete(client));

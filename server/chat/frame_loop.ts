@@ -18,6 +18,7 @@ import { acceptMessage, acceptMessageNow, finishMessage } from "./handlers/messa
 import type { Inserted } from "./writer.ts";
 
 export type Phase = "unauth" | "sync" | "live" | "closed";
+export type PauseReason = "frames" | "store";
 export type RequestId = string | number | null;
 type SendFrame = Extract<ClientFrame, { type: "msg.send" }>;
 
@@ -27,9 +28,13 @@ export interface FrameOwner extends Caller {
   /** Sends a frame already encoded as JSON. */
   sendJson(json: string): void;
   closeWith(code: number, reason: string): void;
-  /** Stops reading the socket while frames wait to be handled (FrameQueue), and goes on. */
-  pauseReading(): void;
-  resumeReading(): void;
+  /**
+   * Stops reading the socket, and goes on: while frames wait to be handled
+   * (FrameQueue, "frames"), or while the node's message writer is behind
+   * ("store"). Each reason is lifted on its own.
+   */
+  pauseReading(reason?: PauseReason): void;
+  resumeReading(reason?: PauseReason): void;
   /** Runs the login for an `auth` frame (or the token of the subprotocol, `id` null). */
   authenticate(token: string, id: RequestId, options?: LoginOptions): Promise<void>;
 }
@@ -39,6 +44,8 @@ export class FrameLoop {
   #owner: FrameOwner;
   #queue: FrameQueue;
   #invalid: InvalidFrameWindow | undefined;
+  /** Reading is held until the message writer's backlog shrinks. */
+  #held = false;
 
   constructor(ctx: ChatContext, owner: FrameOwner) {
     this.#ctx = ctx;
@@ -175,6 +182,7 @@ export class FrameLoop {
   }
 
   #finishLater(frame: SendFrame, id: RequestId, stored: Promise<Inserted>): void {
+    this.#holdWhileStoreBehind();
     // Handled here, or an unhandled rejection would end the process before its turn comes.
     stored.catch(() => {});
     this.#queue.afterEarlier(async () => {
@@ -193,6 +201,28 @@ export class FrameLoop {
       } finally {
         this.#owner.inbox?.sendEnded(frame.client_id);
       }
+    });
+  }
+
+  /**
+   * Admission control: once the node has more messages waiting to be stored
+   * than its writer's backlog allows (the store is slower than the messages
+   * arriving), a session that sends one more stops reading until the
+   * backlog is down to half. What its client sends meanwhile waits in TCP
+   * (which slows the client down), not in this process's memory: under an
+   * overload the node keeps storing at the store's pace, with a bounded
+   * heap, instead of queueing without end and spending its time on garbage
+   * collection.
+   */
+  #holdWhileStoreBehind(): void {
+    if (this.#held) return;
+    const relieved = this.#ctx.writer.relieved();
+    if (!relieved) return;
+    this.#held = true;
+    this.#owner.pauseReading("store");
+    relieved.then(() => {
+      this.#held = false;
+      this.#owner.resumeReading("store");
     });
   }
 

@@ -1,11 +1,63 @@
 /**
- * The frame loop's promise to clients: every request gets exactly one
+ * The frame loop's promises to clients: every request gets exactly one
  * answer, a result or an error, even when Redis goes away under a node
- * (a private redis-server, stopped mid-test).
+ * (a private redis-server, stopped mid-test); and a node whose store falls
+ * behind stops reading instead of queueing without end, losing nothing.
  */
 import assert from "node:assert/strict";
 import { haveRedisServer, startRedisServer } from "../engine/_redis_servers.ts";
 import { startTestNode } from "./_test_node.ts";
+import { MessageWriter } from "./writer.ts";
+
+Deno.test("a store that falls behind holds the senders' reading, and every message is stored and acked in order", async () => {
+  const c = await startTestNode({ chat: { msgRate: 1000, msgBurst: 1000 } });
+  let release = () => {};
+  try {
+    const [alice, bob] = await Promise.all(["alice", "bob"].map((n) => c.user(n)));
+    await c.befriend(alice, bob);
+    const a = await c.connect(alice, { ping: false });
+    const b = await c.connect(bob, { ping: false });
+    await a.syncMessages();
+    await b.syncMessages();
+    // The store stalls until the test lets it go; the writer holds at most 6 rows.
+    const stalled = new Promise<void>((r) => release = r);
+    const insertMessages = c.store.insertMessages.bind(c.store);
+    c.store.insertMessages = async (inputs) => {
+      await stalled;
+      return insertMessages(inputs);
+    };
+    c.ctx.writer = new MessageWriter(c.store, { maxBatch: 2, lanes: 1, maxBacklog: 6 });
+    const send = (i: number) =>
+      a.request("msg.send", { to: bob.id, text: `m${i}`, client_id: `c${i}` }, 10_000);
+    const settle = () => new Promise((r) => setTimeout(r, 20));
+    // A first burst goes past the bound: all of it was read before the writer saw it.
+    const sent = Array.from({ length: 10 }, (_, i) => send(i));
+    // (Awaited below; a failure before then is the assertion's to report.)
+    for (const p of sent) p.catch(() => {});
+    while (c.ctx.writer.backlog < 10) await settle();
+    assert.ok(a.readingPaused(), "alice's socket is no longer read");
+    // What comes next stays unread (in TCP, on a real socket) while the store is behind.
+    for (let i = 10; i < 40; i++) sent.push(send(i));
+    for (const p of sent) p.catch(() => {});
+    await settle();
+    assert.equal(c.ctx.writer.backlog, 10);
+    // Bob's frames are still read: only senders are held.
+    b.send({ type: "ping", id: "b" });
+    await b.next("pong");
+    release();
+    const ids = (await Promise.all(sent)).map((r) => r.message.id);
+    assert.deepEqual(ids, [...ids].sort((x, y) => x - y), "acked in the order sent");
+    const texts = [];
+    for (let i = 0; i < 40; i++) texts.push((await b.next("msg.new")).message.text);
+    assert.deepEqual(texts, Array.from({ length: 40 }, (_, i) => `m${i}`));
+    assert.equal(a.readingPaused(), false);
+    assert.equal(c.ctx.writer.backlog, 0);
+    assert.equal(await c.store.countMessages(), 40);
+  } finally {
+    release(); // (a failed assertion must not leave the node's writer stalled)
+    await c.close();
+  }
+});
 
 Deno.test({
   name: "during a Redis outage every request gets one result or one error, never both",

@@ -16,7 +16,13 @@ import {
 import type { PresenceSession } from "../engine/presence.ts";
 import { TokenBucket } from "../engine/rate_limit.ts";
 import type { ChatContext } from "./chat_context.ts";
-import { FrameLoop, type FrameOwner, type Phase, type RequestId } from "./frame_loop.ts";
+import {
+  FrameLoop,
+  type FrameOwner,
+  type PauseReason,
+  type Phase,
+  type RequestId,
+} from "./frame_loop.ts";
 import { FriendCache } from "./friend_cache.ts";
 import type { NodeSession, SeqItem } from "./local_sessions.ts";
 import { login, type LoginOptions, type LoginSession } from "./login.ts";
@@ -49,6 +55,8 @@ export class Session implements LoginSession, FrameOwner, ConnEvents, NodeSessio
 
   #ctx: ChatContext;
   #conn: Conn;
+  /** Why reading is paused (each reason is lifted on its own); reading goes on when none is left. */
+  #pauses = new Set<PauseReason>();
   #token: string | null;
   #phase: Phase = "unauth";
   #loop: FrameLoop;
@@ -289,12 +297,21 @@ export class Session implements LoginSession, FrameOwner, ConnEvents, NodeSessio
     this.closeWith(CLOSE.SERVICE_RESTART, "node draining");
   }
 
-  pauseReading(): void {
-    this.#conn.pause();
+  pauseReading(reason: PauseReason = "frames"): void {
+    if (this.#pauses.size === 0) this.#conn.pause();
+    this.#pauses.add(reason);
   }
 
-  resumeReading(): void {
-    this.#conn.resume();
+  resumeReading(reason: PauseReason = "frames"): void {
+    if (!this.#pauses.delete(reason)) return;
+    // The node kept the client's frames waiting: that was no silence of the client's.
+    if (reason === "store") this.lastActivity = Date.now();
+    if (this.#pauses.size === 0) this.#conn.resume();
+  }
+
+  /** Reading is held until the node's store catches up (its pings wait unread meanwhile). */
+  get heldByStore(): boolean {
+    return this.#pauses.has("store");
   }
 
   closeWith(code: number, reason: string): void {

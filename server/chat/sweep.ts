@@ -1,7 +1,7 @@
 /**
  * The node's heartbeat sweep: one timer for every session instead of one per
  * frame. Each pass closes the sessions silent for three heartbeat intervals
- * (4004), drops the rate buckets of users who left with a full one, ends
+ * (4004; not one whose frames the node leaves unread while its store catches up), drops the rate buckets of users who left with a full one, ends
  * the sessions whose token no longer holds (auth_watch.ts), and,
  * after a login burst on a quiet node, gives the burst's garbage back
  * (heap.ts).
@@ -20,7 +20,7 @@ export function startSweep(ctx: ChatContext, sockets: Set<Session>): { stop(): v
   const timer = setInterval(() => {
     const now = Date.now();
     for (const s of sockets) {
-      if (s.authenticated && now - s.lastActivity > silentMs) {
+      if (s.authenticated && !s.heldByStore && now - s.lastActivity > silentMs) {
         s.closeWith(CLOSE.HEARTBEAT_TIMEOUT, "heartbeat timeout");
       }
     }

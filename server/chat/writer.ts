@@ -13,6 +13,12 @@
  * - Each `write()` resolves only once its own row is stored (or found: the
  *   store keeps (sender, client_id) idempotent, duplicates inside one batch
  *   included).
+ * - Its backlog is bounded: with more than `maxBacklog` rows waiting or
+ *   being stored, `relieved()` returns a promise that resolves once the
+ *   backlog is down to half, and the sessions stop reading until then
+ *   (frame_loop.ts). The bound is a few batches per lane: enough to keep
+ *   every lane's next batch full, not so much that a message waits for
+ *   many commits before its own.
  * - A batch the store refuses as a whole is retried row by row, so a bad
  *   row fails only its own sender; a batch that fails for another reason
  *   (the database is down: a 5xx such as store_unavailable) fails every
@@ -30,6 +36,8 @@ export interface WriterOptions {
   lanes?: number;
   /** How long an idle lane waits for more rows before it flushes. */
   delayMs?: number;
+  /** Rows waiting or being stored above which `relieved()` asks senders to wait. */
+  maxBacklog?: number;
 }
 
 interface Pending {
@@ -47,11 +55,15 @@ interface Lane {
 export class MessageWriter {
   readonly maxBatch: number;
   readonly delayMs: number;
+  readonly maxBacklog: number;
   /** write() calls so far (a running total, for telling a quiet node). */
   writes = 0;
   #store: Store;
   #lanes: Lane[];
   #inFlight = new Set<Promise<void>>();
+  /** Rows written and not yet stored (or failed). */
+  #backlog = 0;
+  #relief: PromiseWithResolvers<void> | null = null;
 
   constructor(store: Store, options: WriterOptions = {}) {
     this.#store = store;
@@ -61,11 +73,27 @@ export class MessageWriter {
       { length: Math.max(1, options.lanes ?? 2) },
       () => ({ queue: [], busy: false, timer: undefined }),
     );
+    this.maxBacklog = options.maxBacklog ?? 4 * this.maxBatch * this.#lanes.length;
+  }
+
+  /** Rows written and not yet stored or failed. */
+  get backlog(): number {
+    return this.#backlog;
+  }
+
+  /**
+   * Null while the backlog is within `maxBacklog`; over it, a promise that
+   * resolves once the backlog is down to half.
+   */
+  relieved(): Promise<void> | null {
+    if (this.#backlog <= this.maxBacklog && !this.#relief) return null;
+    return (this.#relief ??= Promise.withResolvers<void>()).promise;
   }
 
   /** Stores one message; resolves once its row is stored (or its earlier copy found). */
   write(input: MessageInput): Promise<Inserted> {
     this.writes++;
+    this.#backlog++;
     const { promise, resolve, reject } = Promise.withResolvers<Inserted>();
     const lane = this.#lanes[laneOf(input, this.#lanes.length)];
     lane.queue.push({ input, resolve, reject });
@@ -91,7 +119,13 @@ export class MessageWriter {
 
   async #drain(lane: Lane): Promise<void> {
     while (lane.queue.length > 0) {
-      await this.#flush(lane.queue.splice(0, this.maxBatch));
+      const batch = lane.queue.splice(0, this.maxBatch);
+      await this.#flush(batch);
+      this.#backlog -= batch.length;
+      if (this.#relief && this.#backlog <= this.maxBacklog / 2) {
+        this.#relief.resolve();
+        this.#relief = null;
+      }
     }
     lane.busy = false;
   }

@@ -149,3 +149,57 @@ Deno.test("a batch reaching maxBatch is written at once, and a failing store rej
     await writer.settle();
   });
 });
+
+Deno.test("over maxBacklog, relieved() holds senders until the backlog is down to half, failed batches included", async () => {
+  await withStore("sqlite", async ({ store, users: [a, b], batches }) => {
+    const writer = new MessageWriter(store, { maxBatch: 2, lanes: 1, maxBacklog: 4 });
+    // The store answers only when the test lets it: the backlog is what was written.
+    const gates: PromiseWithResolvers<void>[] = [];
+    const insertMessages = store.insertMessages.bind(store);
+    let fail = false;
+    store.insertMessages = async (inputs) => {
+      const gate = Promise.withResolvers<void>();
+      gates.push(gate);
+      await gate.promise;
+      if (fail) throw new Error("database went away");
+      return insertMessages(inputs);
+    };
+    const open = (n: number) => gates[n].resolve();
+    const writes: Promise<unknown>[] = [];
+    for (let i = 0; i < 4; i++) writes.push(writer.write(msg(a, b, `w${i}`)));
+    assert.equal(writer.backlog, 4);
+    assert.equal(writer.relieved(), null, "at the bound, nobody waits");
+    writes.push(writer.write(msg(a, b, "w4")));
+    const relieved = writer.relieved();
+    assert.ok(relieved, "over the bound, senders wait");
+    assert.equal(writer.relieved(), relieved, "every sender waits for the same relief");
+    let done = false;
+    relieved.then(() => done = true);
+    while (gates.length < 1) await new Promise((r) => setTimeout(r, 1));
+    open(0); // 2 stored: 3 left, over half of 4
+    while (gates.length < 2) await new Promise((r) => setTimeout(r, 1));
+    await new Promise((r) => setTimeout(r, 5));
+    assert.equal(writer.backlog, 3);
+    assert.equal(done, false);
+    fail = true;
+    open(1); // 2 failed: they leave the backlog too (their senders got the error)
+    await relieved;
+    assert.equal(writer.backlog, 1);
+    assert.equal(writer.relieved(), null);
+    while (gates.length < 3) await new Promise((r) => setTimeout(r, 1));
+    fail = false;
+    open(2);
+    const settled = await Promise.allSettled(writes);
+    assert.deepEqual(settled.map((s) => s.status), [
+      "fulfilled",
+      "fulfilled",
+      "rejected",
+      "rejected",
+      "fulfilled",
+    ]);
+    assert.equal(writer.backlog, 0);
+    assert.equal(gates.length, 3);
+    assert.deepEqual(batches, [2, 1], "the batch that failed never reached the store");
+    await writer.settle();
+  });
+});
