@@ -59,6 +59,43 @@ Deno.test("a store that falls behind holds the senders' reading, and every messa
   }
 });
 
+Deno.test("a session the node holds for its store is not closed for silence; silence after the hold still counts", async () => {
+  // Heartbeat 1 s: a session silent for 3 s is closed.
+  const c = await startTestNode({ chat: { heartbeatMs: 1000, msgRate: 1000, msgBurst: 1000 } });
+  let release = () => {};
+  try {
+    const [alice, bob] = await Promise.all(["alice", "bob"].map((n) => c.user(n)));
+    await c.befriend(alice, bob);
+    const a = await c.connect(alice, { ping: false });
+    await a.syncMessages();
+    const stalled = new Promise<void>((r) => release = r);
+    const insertMessages = c.store.insertMessages.bind(c.store);
+    c.store.insertMessages = async (inputs) => {
+      await stalled;
+      return insertMessages(inputs);
+    };
+    c.ctx.writer = new MessageWriter(c.store, { maxBatch: 2, lanes: 1, maxBacklog: 2 });
+    const sent = Array.from(
+      { length: 4 },
+      (_, i) => a.request("msg.send", { to: bob.id, text: `m${i}`, client_id: `c${i}` }, 20_000),
+    );
+    for (const p of sent) p.catch(() => {});
+    let state = "open";
+    a.closed.then((info) => state = `closed ${info.code}`);
+    // Held for 4 s, longer than 3 heartbeats of the client's silence.
+    await new Promise((r) => setTimeout(r, 4000));
+    assert.ok(a.readingPaused());
+    assert.equal(state, "open");
+    release();
+    assert.equal((await Promise.all(sent)).length, 4);
+    // The client now stays silent: the sweep closes it as usual.
+    assert.equal((await a.closed).code, 4004);
+  } finally {
+    release();
+    await c.close();
+  }
+});
+
 Deno.test({
   name: "during a Redis outage every request gets one result or one error, never both",
   ignore: !(await haveRedisServer()),
