@@ -6,8 +6,23 @@
  */
 import assert from "node:assert/strict";
 import { haveRedisServer, startRedisServer } from "../engine/_redis_servers.ts";
-import { startTestNode } from "./_test_node.ts";
+import { startTestNode, type TestNode } from "./_test_node.ts";
 import { MessageWriter } from "./writer.ts";
+
+/**
+ * Stalls the node's store until `release()`, behind a writer of batches of
+ * 2 that holds at most `maxBacklog` rows.
+ */
+function stallStore(c: TestNode, maxBacklog: number): { release(): void } {
+  const { promise: stalled, resolve: release } = Promise.withResolvers<void>();
+  const insertMessages = c.store.insertMessages.bind(c.store);
+  c.store.insertMessages = async (inputs) => {
+    await stalled;
+    return insertMessages(inputs);
+  };
+  c.ctx.writer = new MessageWriter(c.store, { maxBatch: 2, lanes: 1, maxBacklog });
+  return { release };
+}
 
 Deno.test("a store that falls behind holds the senders' reading, and every message is stored and acked in order", async () => {
   const c = await startTestNode({ chat: { msgRate: 1000, msgBurst: 1000 } });
@@ -20,13 +35,7 @@ Deno.test("a store that falls behind holds the senders' reading, and every messa
     await a.syncMessages();
     await b.syncMessages();
     // The store stalls until the test lets it go; the writer holds at most 6 rows.
-    const stalled = new Promise<void>((r) => release = r);
-    const insertMessages = c.store.insertMessages.bind(c.store);
-    c.store.insertMessages = async (inputs) => {
-      await stalled;
-      return insertMessages(inputs);
-    };
-    c.ctx.writer = new MessageWriter(c.store, { maxBatch: 2, lanes: 1, maxBacklog: 6 });
+    ({ release } = stallStore(c, 6));
     const send = (i: number) =>
       a.request("msg.send", { to: bob.id, text: `m${i}`, client_id: `c${i}` }, 10_000);
     const settle = () => new Promise((r) => setTimeout(r, 20));
@@ -68,13 +77,7 @@ Deno.test("a session the node holds for its store is not closed for silence; sil
     await c.befriend(alice, bob);
     const a = await c.connect(alice, { ping: false });
     await a.syncMessages();
-    const stalled = new Promise<void>((r) => release = r);
-    const insertMessages = c.store.insertMessages.bind(c.store);
-    c.store.insertMessages = async (inputs) => {
-      await stalled;
-      return insertMessages(inputs);
-    };
-    c.ctx.writer = new MessageWriter(c.store, { maxBatch: 2, lanes: 1, maxBacklog: 2 });
+    ({ release } = stallStore(c, 2));
     const sent = Array.from(
       { length: 4 },
       (_, i) => a.request("msg.send", { to: bob.id, text: `m${i}`, client_id: `c${i}` }, 20_000),
