@@ -225,8 +225,13 @@ export class ServerSocket {
     this.#buffered += item.length;
     if (!this.#writing) {
       this.#writing = true;
-      // Frames sent in the same turn go out in one write.
-      queueMicrotask(() => this.#writeLoop());
+      // Frames sent in the same turn of the event loop go out in one write:
+      // the write waits for the turn's I/O callbacks and their promise
+      // chains (setImmediate runs after them), not only for the current
+      // microtasks. A batch of stored messages resolves in chains, one
+      // session's acks a few promise hops apart: written at the first
+      // microtask checkpoint, each ack cost a syscall of its own.
+      setImmediate(() => this.#writeLoop());
     }
   }
 
