@@ -4,7 +4,7 @@ import { silentLogger } from "../log.ts";
 import { openStore } from "../store/mod.ts";
 import type { Store } from "../store/types.ts";
 import { freshMysql, tempDir } from "../../testing/mod.ts";
-import { type MessageInput, MessageWriter } from "./writer.ts";
+import { MAX_BATCH_TEXT, type MessageInput, MessageWriter } from "./writer.ts";
 
 interface Fixture {
   store: Store;
@@ -203,3 +203,21 @@ Deno.test("over maxBacklog, relieved() holds senders until the backlog is down t
     await writer.settle();
   });
 });
+
+for (const kind of ["sqlite", "mysql"] as const) {
+  Deno.test(`${kind}: a batch holds at most MAX_BATCH_TEXT of text: long messages make smaller batches`, async () => {
+    await withStore(kind, async ({ store, users: [a, b], batches }) => {
+      const writer = new MessageWriter(store, { lanes: 1, delayMs: 5 });
+      const long = "x".repeat(4000);
+      const perBatch = Math.floor(MAX_BATCH_TEXT / long.length);
+      const inputs = Array.from({ length: perBatch + 10 }, (_, i) => ({
+        ...msg(a, b, `l${i}`),
+        text: long,
+      }));
+      const results = await Promise.all(inputs.map((m) => writer.write(m)));
+      assert.equal(results.length, inputs.length);
+      assert.deepEqual(batches, [perBatch, 10]);
+      await writer.settle();
+    });
+  });
+}
