@@ -1,8 +1,9 @@
 /**
  * The node's heartbeat sweep: one timer for every session instead of one per
  * frame. Each pass closes the sessions silent for three heartbeat intervals
- * (4004; not one whose frames the node leaves unread while its store catches up), drops the rate buckets of users who left with a full one, ends
- * the sessions whose token no longer holds (auth_watch.ts), and,
+ * (4004; not one whose frames the node leaves unread while its store
+ * catches up), drops the rate buckets of users who left with a full one,
+ * ends the sessions whose token no longer holds (auth_watch.ts), and,
  * after a login burst on a quiet node, gives the burst's garbage back
  * (heap.ts).
  */

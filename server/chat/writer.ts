@@ -17,10 +17,11 @@
  *   being stored, `relieved()` returns a promise that resolves once the
  *   backlog is down to half, and the sessions stop reading until then
  *   (frame_loop.ts). The bound is 8 full batches per lane (8,192 rows by
- *   default, a few MB): it bounds the heap under an overload and is never
- *   reached by senders that wait for their acks. A bound of 2,048 rows
- *   held back 400 pairs with 8 messages in flight each (3,200 rows): the
- *   node stopped and restarted reading in waves and stored 22% less.
+ *   default, a few MB): it bounds the heap under an overload, and a
+ *   thousand senders keeping 8 messages each in flight stay under it. A
+ *   bound of 2,048 rows held back 400 pairs with 8 messages in flight each
+ *   (3,200 rows): the node stopped and restarted reading in waves and
+ *   stored 22% less.
  * - A batch the store refuses as a whole is retried row by row, so a bad
  *   row fails only its own sender; a batch that fails for another reason
  *   (the database is down: a 5xx such as store_unavailable) fails every
