@@ -16,7 +16,7 @@ import { parseArgs } from "node:util";
 import { FULL, type Profile, QUICK, SCENARIOS, SMOKE } from "./plan.ts";
 import { runBench } from "./run.ts";
 import { formatTable, machine } from "./report.ts";
-import { buildRows } from "./rows.ts";
+import { buildRows, cpuLines } from "./rows.ts";
 import { formatSummary } from "./profile.ts";
 
 const USAGE = `Usage: deno task bench [--full | --smoke] [--only ${SCENARIOS.join(",")}]
@@ -119,6 +119,13 @@ async function main(args: string[]): Promise<number> {
     );
   }
   if (notes.length) console.log(`\n${notes.join("\n")}`);
+  const cpu = cpuLines(measured);
+  if (cpu.length) {
+    console.log(
+      `\nCPU per delivered message, µs, in each run's window (all processes share ` +
+        `the ${host.cores} cores):\n${cpu.join("\n")}`,
+    );
+  }
   for (const pr of measured.profiles) console.log(`\n${formatSummary(pr.label, pr.summary)}`);
   if (errors.length) console.log(`\nErrors:\n- ${errors.join("\n- ")}`);
   const out = values.out ?? new URL("./results/latest.json", import.meta.url).pathname;

@@ -5,6 +5,7 @@
 import type { Measured } from "./plan.ts";
 import type { Row } from "./report.ts";
 import type { MessageSummary, SessionsSummary } from "./scenarios.ts";
+import { formatUs } from "./cpu.ts";
 
 function faults(...runs: (MessageSummary | undefined)[]): string {
   const have = runs.filter((r): r is MessageSummary => !!r);
@@ -162,4 +163,30 @@ function capacityRows(m: Measured): Row[] {
         : undefined,
     };
   });
+}
+
+/**
+ * What one delivered message cost each process in the message runs (CPU
+ * µs in the measured window): the evidence behind the throughput ratios,
+ * since every process shares the machine's cores.
+ */
+export function cpuLines(m: Measured): string[] {
+  const runs: [string, MessageSummary | undefined][] = [
+    ["throughput, Deno relay", m.throughput.relay],
+    ["throughput, Socket.IO", m.throughput.socketio],
+    ["throughput, Parley, 1 node", m.throughput.parley],
+    ["throughput, Parley, sqlite+memory", m.throughputSqlite],
+    ["cross-node, Parley", m.crossnode],
+    ...Object.entries(m.latency).flatMap(([rate, r]) =>
+      (["relay", "socketio", "parley"] as const).map((t): [string, MessageSummary | undefined] => [
+        `${Number(rate).toLocaleString("en-US")} msg/s offered, ${
+          { relay: "Deno relay", socketio: "Socket.IO", parley: "Parley" }[t]
+        }`,
+        r[t],
+      ])
+    ),
+  ];
+  const have = runs.filter(([, r]) => r?.cpuUsPerMessage && Object.keys(r.cpuUsPerMessage).length);
+  const width = Math.max(0, ...have.map(([name]) => name.length));
+  return have.map(([name, r]) => `  ${name.padEnd(width)}  ${formatUs(r!.cpuUsPerMessage!)}`);
 }

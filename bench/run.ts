@@ -7,16 +7,14 @@
 import { type Baseline, startDenoRelay, startSocketIoRelay } from "./baselines.ts";
 import { BENCH_PASSWORD, type Cluster, mysqlDurability, startCluster } from "./parley.ts";
 import type { Endpoint } from "./load/clients.ts";
-import type { Pace } from "./load/jobs.ts";
-import { runKdf, runLogins, runMessages, runSessions } from "./scenarios.ts";
+import { runKdf, runLogins, runSessions } from "./scenarios.ts";
 import { startProfile, summarize } from "./profile.ts";
 import type { Proc } from "./procs.ts";
+import { cpuWatch, latencyRun, type Pairs, throughputRun } from "./message_runs.ts";
 import { latencyPairs, type Measured, type Profile } from "./plan.ts";
 
 const PROFILE_DIR = new URL("./results/profiles/", import.meta.url).pathname;
 const say = (s: string) => console.error(`bench: ${s}`);
-
-type Pairs = { from: Endpoint; to: Endpoint }[];
 
 /** Hands out consecutive user numbers, so no two runs share a user. */
 function allocator() {
@@ -134,35 +132,6 @@ async function profiled<T>(
   }
 }
 
-const closedLoop = (p: Profile): Pace => ({ type: "closed", window: p.throughput.window });
-const openLoop = (p: Profile): Pace => ({
-  type: "open",
-  ratePerPair: p.latency.perPair,
-  maxInFlight: 64,
-});
-
-function throughputRun(p: Profile, target: "parley" | "relay" | "socketio", pairs: Pairs) {
-  return runMessages({
-    target,
-    pairs,
-    pace: closedLoop(p),
-    durationMs: p.throughput.durationMs,
-    warmupMs: p.throughput.warmupMs,
-    workers: p.workers,
-  });
-}
-
-function latencyRun(p: Profile, target: "parley" | "relay" | "socketio", pairs: Pairs) {
-  return runMessages({
-    target,
-    pairs,
-    pace: openLoop(p),
-    durationMs: p.latency.durationMs,
-    warmupMs: p.latency.warmupMs,
-    workers: p.workers,
-  });
-}
-
 async function baseline(ctx: Ctx, target: "relay" | "socketio"): Promise<void> {
   const { p, only, m } = ctx;
   const b: Baseline | undefined = await attempt(
@@ -173,6 +142,7 @@ async function baseline(ctx: Ctx, target: "relay" | "socketio"): Promise<void> {
   if (!b) return;
   ctx.closers.push(b.close);
   ctx.procs = [b.proc];
+  const cpu = await cpuWatch([b.proc], false);
   const ep = (user: number): Endpoint => ({ user, url: b.url });
   const pairs = (n: number): Pairs =>
     Array.from({ length: n }, (_, i) => ({ from: ep(2 * i + 1), to: ep(2 * i + 2) }));
@@ -180,7 +150,7 @@ async function baseline(ctx: Ctx, target: "relay" | "socketio"): Promise<void> {
     m.throughput[target] = await attempt(
       ctx,
       `throughput ${target}`,
-      () => throughputRun(p, target, pairs(p.throughput.pairs)),
+      () => throughputRun(p, target, pairs(p.throughput.pairs), cpu),
     );
   }
   if (only.has("latency")) {
@@ -188,7 +158,7 @@ async function baseline(ctx: Ctx, target: "relay" | "socketio"): Promise<void> {
       (m.latency[rate] ??= {})[target] = await attempt(
         ctx,
         `latency ${target} @ ${rate} msg/s`,
-        () => latencyRun(p, target, pairs(latencyPairs(p, rate))),
+        () => latencyRun(p, target, pairs(latencyPairs(p, rate)), cpu),
       );
     }
   }
@@ -311,6 +281,8 @@ async function durableCluster(ctx: Ctx): Promise<void> {
   ctx.procs = cluster.procs;
   m.mysql = await mysqlDurability().catch(() => undefined);
   if (only.has("capacity")) await capacity(ctx, cluster, warm, cap);
+  // After the capacity runs: they restart the chat nodes, which then have new pids.
+  const cpu = await cpuWatch(cluster.procs);
   const [n1, n2] = cluster.nodes;
   if (only.has("throughput")) {
     m.throughput.parley = await attempt(
@@ -318,14 +290,24 @@ async function durableCluster(ctx: Ctx): Promise<void> {
       "throughput Parley (mysql+redis, one node)",
       async () => {
         const pairs = await pairsOn(cluster, thr, 0, 0);
-        return await profiled(ctx, "throughput", [n1], () => throughputRun(p, "parley", pairs));
+        return await profiled(
+          ctx,
+          "throughput",
+          [n1],
+          () => throughputRun(p, "parley", pairs, cpu),
+        );
       },
     );
   }
   if (only.has("crossnode")) {
     m.crossnode = await attempt(ctx, "cross-node Parley (node 1 → node 2)", async () => {
       const pairs = await pairsOn(cluster, cross, 0, 1);
-      return await profiled(ctx, "crossnode", [n1, n2], () => throughputRun(p, "parley", pairs));
+      return await profiled(
+        ctx,
+        "crossnode",
+        [n1, n2],
+        () => throughputRun(p, "parley", pairs, cpu),
+      );
     });
   }
   if (only.has("latency")) {
@@ -335,37 +317,46 @@ async function durableCluster(ctx: Ctx): Promise<void> {
         `latency Parley @ ${rate} msg/s (one node)`,
         async () => {
           const pairs = await pairsOn(cluster, lat[k], 0, 0);
-          return await profiled(ctx, `latency${rate}`, [n1], () => latencyRun(p, "parley", pairs));
+          return await profiled(
+            ctx,
+            `latency${rate}`,
+            [n1],
+            () => latencyRun(p, "parley", pairs, cpu),
+          );
         },
       );
     }
   }
-  if (only.has("login")) {
-    m.login = await attempt(
-      ctx,
-      "login storm",
-      () =>
-        profiled(ctx, "login", [cluster.core, n1], () =>
-          runLogins({
-            gateUrl: cluster.gateUrl,
-            users: logins.map((n) => ({ login: cluster.loginOf(n), password: BENCH_PASSWORD })),
-            concurrency: p.login.concurrency,
-            durationMs: p.login.durationMs,
-          })),
-    );
-    m.kdfPerSecond = await attempt(
-      ctx,
-      "KDF alone",
-      () => runKdf(p.login.concurrency, p.login.durationMs),
-    );
-    m.scryptPerSecond = await attempt(
-      ctx,
-      "scrypt alone (the KDF before Argon2id)",
-      () => runKdf(p.login.concurrency, Math.min(p.login.durationMs, 10_000), "scrypt"),
-    );
-  }
+  if (only.has("login")) await loginStorm(ctx, cluster, logins);
   await cluster.close();
   ctx.closers.pop();
+}
+
+/** Logins through the gate up to the welcome, then the KDF alone and scrypt alone at the same concurrency. */
+async function loginStorm(ctx: Ctx, cluster: Cluster, logins: number[]): Promise<void> {
+  const { p, m } = ctx;
+  m.login = await attempt(
+    ctx,
+    "login storm",
+    () =>
+      profiled(ctx, "login", [cluster.core, cluster.nodes[0]], () =>
+        runLogins({
+          gateUrl: cluster.gateUrl,
+          users: logins.map((n) => ({ login: cluster.loginOf(n), password: BENCH_PASSWORD })),
+          concurrency: p.login.concurrency,
+          durationMs: p.login.durationMs,
+        })),
+  );
+  m.kdfPerSecond = await attempt(
+    ctx,
+    "KDF alone",
+    () => runKdf(p.login.concurrency, p.login.durationMs),
+  );
+  m.scryptPerSecond = await attempt(
+    ctx,
+    "scrypt alone (the KDF before Argon2id)",
+    () => runKdf(p.login.concurrency, Math.min(p.login.durationMs, 10_000), "scrypt"),
+  );
 }
 
 async function embedded(ctx: Ctx): Promise<void> {
@@ -386,13 +377,14 @@ async function embedded(ctx: Ctx): Promise<void> {
   if (!cluster) return;
   ctx.closers.push(cluster.close);
   ctx.procs = cluster.procs;
+  const cpu = await cpuWatch(cluster.procs, false);
   m.throughputSqlite = await attempt(ctx, "throughput Parley (sqlite+memory)", async () => {
     const pairs = await pairsOn(cluster, thr, 0, 0);
     return await profiled(
       ctx,
       "throughput-sqlite",
       [cluster.nodes[0]],
-      () => throughputRun(p, "parley", pairs),
+      () => throughputRun(p, "parley", pairs, cpu),
     );
   });
   await cluster.close();

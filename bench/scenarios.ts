@@ -19,6 +19,7 @@ import type {
 import { goSoon, runWorkers, sourceAddresses, split } from "./load/pool.ts";
 import { addFaults, type Faults, Histogram, noFaults } from "./load/stats.ts";
 import type { Proc } from "./procs.ts";
+import { type CpuWatch, type CpuWindow, sampleWindow, usPerMessage } from "./cpu.ts";
 
 export interface MessageSummary {
   /** Delivered messages per second inside the measured window. */
@@ -31,6 +32,8 @@ export interface MessageSummary {
   faults: Faults;
   errors: Record<string, number>;
   closedEarly: number;
+  /** CPU time per delivered message in the window, in µs, per process (bench/cpu.ts). */
+  cpuUsPerMessage?: Record<string, number>;
 }
 
 export interface MessageRun {
@@ -41,6 +44,8 @@ export interface MessageRun {
   warmupMs: number;
   workers: number;
   textBytes?: number;
+  /** Processes whose CPU is accounted per message (the load generator's always is). */
+  cpu?: CpuWatch[];
 }
 
 let runs = 0;
@@ -62,7 +67,17 @@ export async function runMessages(run: MessageRun): Promise<MessageSummary> {
     textBytes: run.textBytes ?? 100,
     connectConcurrency: 64,
   }));
-  const results = await runWorkers(jobs, () => goSoon(500)) as MessagesResult[];
+  let window: Promise<CpuWindow> | undefined;
+  const results = await runWorkers(jobs, (_ready, pids) => {
+    const go = goSoon(500);
+    const load = pids.map((pid) => ({ name: "load generator", pid }));
+    window = sampleWindow(
+      [...run.cpu ?? [], ...load],
+      go.startAt + run.warmupMs,
+      go.startAt + run.durationMs,
+    );
+    return go;
+  }) as MessagesResult[];
   const latency = Histogram.from(results.map((r) => r.latency));
   const errors: Record<string, number> = {};
   for (const r of results) {
@@ -70,8 +85,9 @@ export async function runMessages(run: MessageRun): Promise<MessageSummary> {
   }
   const sum = (f: (r: MessagesResult) => number) => results.reduce((s, r) => s + f(r), 0);
   const windowMs = Math.max(...results.map((r) => r.windowMs));
+  const rate = windowMs > 0 ? sum((r) => r.deliveredInWindow) / (windowMs / 1000) : 0;
   return {
-    rate: windowMs > 0 ? sum((r) => r.deliveredInWindow) / (windowMs / 1000) : 0,
+    rate,
     sent: sum((r) => r.sent),
     acked: sum((r) => r.acked),
     unacked: sum((r) => r.unacked),
@@ -86,6 +102,7 @@ export async function runMessages(run: MessageRun): Promise<MessageSummary> {
     faults: results.map((r) => r.faults).reduce(addFaults, noFaults()),
     errors,
     closedEarly: sum((r) => r.closedEarly),
+    cpuUsPerMessage: window ? usPerMessage(await window, rate) : undefined,
   };
 }
 

@@ -53,14 +53,14 @@ async function nextEvent(w: Running, want: WorkerEvent["event"]): Promise<Worker
 }
 
 /**
- * Runs `jobs` (one worker each). When all are ready, `then(ready)` decides
+ * Runs `jobs` (one worker each). When all are ready, `then(ready, pids)` decides
  * what they are told: usually `{cmd: "go", startAt}`; for held sessions it
  * measures what it needs and returns `{cmd: "stop"}`. A connection that
  * failed fails the run, unless `allowFailures` (held sessions count them).
  */
 export async function runWorkers(
   jobs: Job[],
-  then: (ready: Ready[]) => Promise<Command> | Command,
+  then: (ready: Ready[], pids: number[]) => Promise<Command> | Command,
   options: { allowFailures?: boolean } = {},
 ): Promise<Result[]> {
   const workers = jobs.map(spawn);
@@ -70,7 +70,8 @@ export async function runWorkers(
       return ev as Extract<WorkerEvent, { event: "ready" }>;
     }));
     const failed = options.allowFailures ? undefined : ready.find((r) => r.failed > 0);
-    const cmd: Command = failed ? { cmd: "stop" } : await then(ready);
+    const pids = workers.map((w) => w.proc.pid);
+    const cmd: Command = failed ? { cmd: "stop" } : await then(ready, pids);
     const line = enc.encode(JSON.stringify(cmd) + "\n");
     await Promise.all(workers.map((w) => w.stdin.write(line)));
     if (failed) {
@@ -97,7 +98,10 @@ export async function runWorkers(
 }
 
 /** `{cmd: "go"}` starting `leadMs` from now, for every worker at once. */
-export const goSoon = (leadMs = 300): Command => ({ cmd: "go", startAt: Date.now() + leadMs });
+export const goSoon = (leadMs = 300): Extract<Command, { cmd: "go" }> => ({
+  cmd: "go",
+  startAt: Date.now() + leadMs,
+});
 
 /** Splits `items` into `parts` nearly equal slices (round robin keeps neighbours apart). */
 export function split<T>(items: T[], parts: number): T[][] {
