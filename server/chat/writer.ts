@@ -4,9 +4,16 @@
  * autocommit INSERT per message spends its time waiting for MySQL's log
  * flush; one batch pays that wait once for many messages.
  *
- * - Messages go into lanes by conversation; one batch per lane is in
- *   flight at a time, so within a conversation ids follow the order of
- *   `write()` calls. Different lanes commit concurrently.
+ * - Messages go into lanes by conversation. A lane starts its next batch
+ *   once the one before holds its users' inbox heads (MySQL says so after
+ *   the first of a batch's two round trips), with at most two in flight:
+ *   the store's head locks make the later batch wait for the earlier one's
+ *   commit wherever they share a user, so within a conversation ids and
+ *   seqs still follow the order of `write()` calls. With one batch per
+ *   lane at a time, a lane stood idle through each batch's first round
+ *   trip: 400 senders with 8 messages in flight each stored 27.2-28.1k
+ *   msg/s, against 30.0-30.3k with two (quick runs, one after the other).
+ *   Different lanes commit concurrently.
  * - An idle lane flushes after `delayMs` (to gather what arrives in the
  *   same few socket reads); a busy lane flushes what queued as soon as its
  *   batch returns, or at once when `maxBatch` are waiting.
@@ -64,7 +71,10 @@ interface Pending {
 
 interface Lane {
   queue: Pending[];
-  busy: boolean;
+  /** Batches of this lane being stored: at most two. */
+  inFlight: number;
+  /** The latest batch holds its users' inbox heads (or is done): the next may start. */
+  latestLocked: boolean;
   timer: ReturnType<typeof setTimeout> | undefined;
 }
 
@@ -87,7 +97,7 @@ export class MessageWriter {
     this.delayMs = options.delayMs ?? 1;
     this.#lanes = Array.from(
       { length: Math.max(1, options.lanes ?? 2) },
-      () => ({ queue: [], busy: false, timer: undefined }),
+      () => ({ queue: [], inFlight: 0, latestLocked: true, timer: undefined }),
     );
     this.maxBacklog = options.maxBacklog ?? 8 * this.maxBatch * this.#lanes.length;
   }
@@ -113,7 +123,7 @@ export class MessageWriter {
     const { promise, resolve, reject } = Promise.withResolvers<Inserted>();
     const lane = this.#lanes[laneOf(input, this.#lanes.length)];
     lane.queue.push({ input, resolve, reject });
-    if (lane.busy) return promise;
+    if (lane.inFlight > 0) return promise;
     if (lane.queue.length >= this.maxBatch) this.#start(lane);
     else lane.timer ??= setTimeout(() => this.#start(lane), this.delayMs);
     return promise;
@@ -121,29 +131,43 @@ export class MessageWriter {
 
   /** Resolves once every batch that started has finished (for shutdown). */
   async settle(): Promise<void> {
-    for (const lane of this.#lanes) if (!lane.busy && lane.queue.length) this.#start(lane);
+    for (const lane of this.#lanes) if (!lane.inFlight && lane.queue.length) this.#start(lane);
     while (this.#inFlight.size > 0) await Promise.all(this.#inFlight);
   }
 
   #start(lane: Lane): void {
     clearTimeout(lane.timer);
     lane.timer = undefined;
-    lane.busy = true;
-    const run = this.#drain(lane).finally(() => this.#inFlight.delete(run));
-    this.#inFlight.add(run);
+    this.#next(lane);
   }
 
-  async #drain(lane: Lane): Promise<void> {
-    while (lane.queue.length > 0) {
-      const batch = lane.queue.splice(0, this.#batchSize(lane.queue));
-      await this.#flush(batch);
+  /** Starts the lane's next batch if it has rows and may: none in flight, or one that holds its heads. */
+  #next(lane: Lane): void {
+    if (lane.queue.length === 0 || lane.inFlight >= 2) return;
+    if (lane.inFlight === 1 && !lane.latestLocked) return;
+    const batch = lane.queue.splice(0, this.#batchSize(lane.queue));
+    lane.inFlight++;
+    lane.latestLocked = false;
+    let locked = false;
+    const onLocked = () => {
+      if (locked) return;
+      locked = true;
+      // Only the latest batch can lock after the lane's last start (the next starts after it).
+      lane.latestLocked = true;
+      this.#next(lane);
+    };
+    const run = this.#flush(batch, onLocked).finally(() => {
+      this.#inFlight.delete(run);
+      lane.inFlight--;
       this.#backlog -= batch.length;
       if (this.#relief && this.#backlog <= this.maxBacklog / 2) {
         this.#relief.resolve();
         this.#relief = null;
       }
-    }
-    lane.busy = false;
+      if (!locked) onLocked();
+      else this.#next(lane);
+    });
+    this.#inFlight.add(run);
   }
 
   /** How many of `queue`'s first rows make the next batch: maxBatch, or fewer by MAX_BATCH_TEXT. */
@@ -158,10 +182,10 @@ export class MessageWriter {
     return n;
   }
 
-  async #flush(batch: Pending[]): Promise<void> {
+  async #flush(batch: Pending[], onLocked: () => void): Promise<void> {
     let results: Inserted[];
     try {
-      results = await this.#store.insertMessages(batch.map((p) => p.input));
+      results = await this.#store.insertMessages(batch.map((p) => p.input), onLocked);
     } catch (e) {
       if (!(e instanceof AppError) || e.status >= 500 || batch.length === 1) {
         for (const p of batch) p.reject(e);

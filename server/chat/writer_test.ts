@@ -27,9 +27,9 @@ async function withStore(kind: "sqlite" | "mysql", fn: (f: Fixture) => Promise<v
     }
     const batches: number[] = [];
     const insertMessages = store.insertMessages.bind(store);
-    store.insertMessages = (inputs) => {
+    store.insertMessages = (inputs, onLocked) => {
       batches.push(inputs.length);
-      return insertMessages(inputs);
+      return insertMessages(inputs, onLocked);
     };
     await fn({ store, users, batches });
   } finally {
@@ -218,6 +218,94 @@ for (const kind of ["sqlite", "mysql"] as const) {
       assert.equal(results.length, inputs.length);
       assert.deepEqual(batches, [perBatch, 10]);
       await writer.settle();
+    });
+  });
+}
+
+Deno.test("a lane's next batch starts once the one before holds its inbox heads, with at most two in flight", async () => {
+  await withStore("sqlite", async ({ store, users: [a, b] }) => {
+    const writer = new MessageWriter(store, { maxBatch: 2, lanes: 1, delayMs: 10_000 });
+    // Each call waits for the test twice: before it says it holds the heads, and before it stores.
+    const calls: { lock(): void; finish(): void }[] = [];
+    const insertMessages = store.insertMessages.bind(store);
+    store.insertMessages = async (inputs, onLocked) => {
+      const locked = Promise.withResolvers<void>();
+      const finished = Promise.withResolvers<void>();
+      calls.push({ lock: locked.resolve, finish: finished.resolve });
+      await locked.promise;
+      onLocked?.();
+      await finished.promise;
+      return insertMessages(inputs);
+    };
+    const tick = () => new Promise((r) => setTimeout(r, 5));
+    const writes = Array.from({ length: 6 }, (_, i) => writer.write(msg(a, b, `p${i}`)));
+    await tick();
+    assert.equal(calls.length, 1, "the second batch waits while the first does not hold its heads");
+    calls[0].lock();
+    await tick();
+    assert.equal(calls.length, 2, "then it starts, the first still in flight");
+    calls[1].lock();
+    await tick();
+    assert.equal(calls.length, 2, "never a third in flight");
+    calls[0].finish();
+    await tick();
+    assert.equal(calls.length, 3, "the first done, the third starts behind the second");
+    calls[1].finish();
+    calls[2].lock();
+    calls[2].finish();
+    const results = await Promise.all(writes);
+    const ids = results.map((r) => r.message.id);
+    assert.deepEqual(ids, [...ids].sort((x, y) => x - y));
+    await writer.settle();
+  });
+});
+
+for (const kind of ["sqlite", "mysql"] as const) {
+  Deno.test(`${kind}: batches in flight together (MySQL) keep every user's ids and seqs in write order`, async () => {
+    await withStore(kind, async ({ store, users: [a, b, c], batches }) => {
+      const writer = new MessageWriter(store, { maxBatch: 4, lanes: 1, delayMs: 1 });
+      let inFlight = 0;
+      let most = 0;
+      const insertMessages = store.insertMessages.bind(store);
+      store.insertMessages = async (inputs, onLocked) => {
+        most = Math.max(most, ++inFlight);
+        try {
+          return await insertMessages(inputs, onLocked);
+        } finally {
+          inFlight--;
+        }
+      };
+      // b is in both conversations: its inbox takes entries from both.
+      const inputs: MessageInput[] = [];
+      for (let i = 0; i < 40; i++) {
+        inputs.push(msg(a, b, `ab${i}`), msg(b, c, `bc${i}`), msg(c, b, `cb${i}`));
+      }
+      const results: Awaited<ReturnType<MessageWriter["write"]>>[] = [];
+      const writes: Promise<void>[] = [];
+      for (const [i, m] of inputs.entries()) {
+        // A few at a time, as sockets deliver them, so that batches overlap.
+        if (i % 6 === 0) await new Promise((r) => setTimeout(r, 0));
+        writes.push(writer.write(m).then((r) => void (results[i] = r)));
+      }
+      await Promise.all(writes);
+      await writer.settle();
+      assert.ok(batches.length >= 10, `batches: ${batches.join(",")}`);
+      // On SQLite one transaction runs at a time: the store never says a batch holds its heads.
+      assert.equal(most, kind === "mysql" ? 2 : 1, "batches of one lane in flight together");
+      const rising = (xs: number[]) => assert.deepEqual(xs, [...xs].sort((x, y) => x - y));
+      for (const pair of [[a, b], [b, c]]) {
+        rising(
+          results.filter((r) =>
+            pair.includes(r.message.senderId) &&
+            pair.includes(r.message.recipientId)
+          ).map((r) => r.message.id),
+        );
+      }
+      const seqOf = (r: (typeof results)[number], u: number) =>
+        r.message.senderId === u ? r.senderSeq : r.recipientSeq;
+      const ofB = results.filter((r) => r.message.senderId === b || r.message.recipientId === b);
+      assert.deepEqual(ofB.map((r) => seqOf(r, b)), ofB.map((_, i) => i + 1));
+      rising(ofB.map((r) => r.message.id));
     });
   });
 }

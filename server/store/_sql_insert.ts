@@ -22,6 +22,13 @@
  * its id when it is inserted under them, a user's seqs rise with the ids of
  * the user's messages; undelivered() relies on it.
  *
+ * On MySQL, `onLocked` is called once the heads are raised: the caller (the
+ * chat node's writer) may then start its next batch, which waits on the
+ * locks of every user the two share. If this batch's transaction must run
+ * again after a deadlock, that later batch may have taken the heads first;
+ * the batch then fails with store_unavailable (its senders send again)
+ * instead of storing a conversation's earlier messages after later ones.
+ *
  * One round trip is reachable on MariaDB (INSERT ... SELECT from a VALUES
  * CTE joined with the heads the same script raised, RETURNING the ids),
  * but measured (layout_timing.ts) it cost the server 15-25% more CPU per
@@ -45,6 +52,7 @@ import {
   type StmtResult,
   valuesOf,
 } from "./_exec.ts";
+import { AppError } from "../../proto/errors.ts";
 import type { Inserted, Message, MessageInput } from "./types.ts";
 
 /** Seqs of one stored message in its two inboxes. */
@@ -183,7 +191,11 @@ function before(raised: Row[], counts: Map<number, number>): Map<number, number>
 }
 
 /** Stores `inputs` (see the module comment); one Inserted per input, in order. */
-export async function insertMessages(ex: Executor, inputs: MessageInput[]): Promise<Inserted[]> {
+export async function insertMessages(
+  ex: Executor,
+  inputs: MessageInput[],
+  onLocked?: () => void,
+): Promise<Inserted[]> {
   inputs.forEach(checkMessageInput);
   if (inputs.length === 0) return [];
   // The first input with a key is the message; any later one in the batch is its retry.
@@ -193,8 +205,17 @@ export async function insertMessages(ex: Executor, inputs: MessageInput[]): Prom
   const counts = countEntries(fresh);
   const d = ex.dialect;
   const { consecutiveIds, returning } = await ex.features();
+  let told = false;
   const [stored, placed] = await ex.tx(async (t) => {
+    // Run again after a deadlock: once a batch started after this one was told it may take the
+    // heads, storing this one behind it would put a conversation's later messages first.
+    if (told) throw new AppError("store_unavailable", "the store was busy; send again", 503, 1);
     const raised = await t.script(raiseHeads(d, counts, returning));
+    // SQLite runs one transaction at a time: a batch started now would only wait, and be smaller.
+    if (onLocked && d.name === "mysql") {
+      told = true;
+      onLocked();
+    }
     const heads = before(rowsOf(raised[raised.length - 1]), counts);
     const start = new Map(heads);
     try {

@@ -321,8 +321,8 @@ export class SqlStore extends InboxStore implements Store {
     return (await insertMessages(this.ex, [input]))[0];
   }
 
-  insertMessages(inputs: MessageInput[]): Promise<Inserted[]> {
-    return insertMessages(this.ex, inputs);
+  insertMessages(inputs: MessageInput[], onLocked?: () => void): Promise<Inserted[]> {
+    return insertMessages(this.ex, inputs, onLocked);
   }
 
   async messageById(id: number): Promise<Message | null> {
