@@ -8,6 +8,7 @@
 import type { RpcClient } from "../../proto/grpc.ts";
 import type { ChatNodeMethods, DeliverItem, NodeKickRequest } from "../../proto/services.ts";
 import type { Logger } from "../log.ts";
+import { batchLength } from "./batching.ts";
 
 /**
  * Most items in one Deliver call. A call costs both nodes far more than an
@@ -129,7 +130,8 @@ export class Peers {
 
   async #flush(addr: string, box: Outbox): Promise<void> {
     while (box.queue.length > 0) {
-      const batch = box.queue.splice(0, batchSize(box.queue));
+      const size = batchLength(box.queue, MAX_BATCH, MAX_BATCH_TEXT, (p) => p.item.frame.length);
+      const batch = box.queue.splice(0, size);
       this.#wake(box);
       let delivered: boolean[] = [];
       let ok = true;
@@ -179,16 +181,4 @@ export class Peers {
     for (const c of this.#clients.values()) c.close();
     this.#clients.clear();
   }
-}
-
-/** How many of `queue`'s first events make the next call: MAX_BATCH, or fewer by MAX_BATCH_TEXT. */
-function batchSize(queue: Pending[]): number {
-  let n = 0;
-  let text = 0;
-  while (n < queue.length && n < MAX_BATCH) {
-    text += queue[n].item.frame.length;
-    if (n > 0 && text > MAX_BATCH_TEXT) break;
-    n++;
-  }
-  return n;
 }

@@ -36,6 +36,7 @@
  */
 import { AppError } from "../../proto/errors.ts";
 import type { Inserted, MessageInput, Store } from "../store/types.ts";
+import { batchLength } from "./batching.ts";
 
 export type { Inserted, MessageInput };
 
@@ -145,7 +146,8 @@ export class MessageWriter {
   #next(lane: Lane): void {
     if (lane.queue.length === 0 || lane.inFlight >= 2) return;
     if (lane.inFlight === 1 && !lane.latestLocked) return;
-    const batch = lane.queue.splice(0, this.#batchSize(lane.queue));
+    const size = batchLength(lane.queue, this.maxBatch, MAX_BATCH_TEXT, (p) => p.input.text.length);
+    const batch = lane.queue.splice(0, size);
     lane.inFlight++;
     lane.latestLocked = false;
     let locked = false;
@@ -168,18 +170,6 @@ export class MessageWriter {
       else this.#next(lane);
     });
     this.#inFlight.add(run);
-  }
-
-  /** How many of `queue`'s first rows make the next batch: maxBatch, or fewer by MAX_BATCH_TEXT. */
-  #batchSize(queue: Pending[]): number {
-    let n = 0;
-    let text = 0;
-    while (n < queue.length && n < this.maxBatch) {
-      text += queue[n].input.text.length;
-      if (n > 0 && text > MAX_BATCH_TEXT) break;
-      n++;
-    }
-    return n;
   }
 
   async #flush(batch: Pending[], onLocked: () => void): Promise<void> {

@@ -247,9 +247,12 @@ export interface Store {
    * Several messages in one transaction (group commit), in order: seqs and
    * ids follow the input order; each result as insertMessage's, a repeat
    * inside the batch included. A batch refused as a whole stores nothing.
-   * `onLocked` is called once the batch holds its users' inbox heads: a
-   * batch started after that takes its seqs and ids after this one's for
-   * every user the two share (it waits for this one's commit).
+   * Where transactions run side by side (MySQL), `onLocked` is called once
+   * the batch holds its users' inbox heads: a batch started after that
+   * takes its seqs and ids after this one's for every user the two share
+   * (it waits for this one's commit). Should this batch's transaction have
+   * to run again after that call (a deadlock), it fails with
+   * store_unavailable instead of landing behind the later batch.
    */
   insertMessages(inputs: MessageInput[], onLocked?: () => void): Promise<Inserted[]>;
   messageById(id: number): Promise<Message | null>;
