@@ -6,9 +6,11 @@
  *
  *   deno run -A server/store/insert_timing.ts            # MySQL test server, batches 256 and 32
  *   deno run -A server/store/insert_timing.ts --store sqlite --rounds 100 --sizes 256,32,1
+ *   deno run -A server/store/insert_timing.ts --store sqlite --rounds 300 --sizes 400 --pairs 400
  *
  * Each round stores one batch of messages between 64 pairs of users (as
- * the writer's lanes mix many conversations) and is timed on its own; the
+ * the writer's lanes mix many conversations; `--pairs`: the bench's
+ * throughput runs have 400) and is timed on its own; the
  * `x2` rows run two batches at once, as the writer's two lanes do.
  */
 import { parseArgs } from "node:util";
@@ -17,11 +19,9 @@ import { silentLogger } from "../log.ts";
 import { openStore } from "./mod.ts";
 import type { MessageInput, Store } from "./types.ts";
 
-const PAIRS = 64;
-
 function batch(users: number[], size: number, tag: string): MessageInput[] {
   return Array.from({ length: size }, (_, i) => {
-    const pair = Math.floor(Math.random() * PAIRS);
+    const pair = Math.floor(Math.random() * (users.length / 2));
     const [a, b] = [users[2 * pair], users[2 * pair + 1]];
     const [from, to] = i % 2 ? [a, b] : [b, a];
     return {
@@ -64,6 +64,7 @@ if (import.meta.main) {
       store: { type: "string", default: "mysql" },
       rounds: { type: "string", default: "200" },
       sizes: { type: "string", default: "256,32" },
+      pairs: { type: "string", default: "64" },
     },
   });
   const db = values.store === "mysql" ? await freshMysql() : null;
@@ -72,7 +73,7 @@ if (import.meta.main) {
   try {
     await store.migrate();
     const users: number[] = [];
-    for (let i = 0; i < 2 * PAIRS; i++) {
+    for (let i = 0; i < 2 * Number(values.pairs); i++) {
       const name = `t${i}`;
       users.push((await store.createUser({ email: `${name}@x.org`, name, passwordHash: "h" })).id);
     }
