@@ -7,6 +7,7 @@ import type { Executor } from "./_exec.ts";
 import { openStore } from "./mod.ts";
 import { storeContract } from "./store_contract.ts";
 import { checkBackfill, seedVersion1 } from "./_contract_migration.ts";
+import { AppError } from "../../proto/errors.ts";
 
 storeContract("mysql", async () => {
   const db = await freshMysql();
@@ -133,5 +134,52 @@ Deno.test("openStore() creates a missing mysql database with utf8mb4", async () 
   } finally {
     await admin.query(`DROP DATABASE IF EXISTS \`${name}\``);
     await admin.end();
+  }
+});
+
+Deno.test("a batch that deadlocks after it said it holds its heads fails with store_unavailable and stores nothing", async () => {
+  const db = await freshMysql();
+  const store = await openStore(db.url, { log: silentLogger });
+  const other = await mysql.createConnection({ uri: db.url });
+  try {
+    await store.migrate();
+    const a = (await store.createUser({ email: "a@x.org", name: "a", passwordHash: "h" })).id;
+    const b = (await store.createUser({ email: "b@x.org", name: "b", passwordHash: "h" })).id;
+    const dup = { senderId: a, recipientId: b, clientId: "dup", text: "hi", createdAt: 1 };
+    // Another transaction holds the key the batch will insert, and has written more rows than
+    // the batch (InnoDB rolls back the smaller of two deadlocked transactions).
+    await other.query("START TRANSACTION");
+    const rows = Array.from({ length: 200 }, (_, i) => [b, a, `w${i}`, "w", 1, 1000 + i, 1000 + i]);
+    rows.push([a, b, "dup", "held", 1, 5000, 5000]);
+    await other.query(
+      `INSERT INTO messages (sender_id, recipient_id, client_id, text, created_at,
+        sender_seq, recipient_seq) VALUES ?`,
+      [rows],
+    );
+    const locked = Promise.withResolvers<void>();
+    const batch = store.insertMessages([dup], () => locked.resolve()).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    // The batch holds a's and b's heads and is told so; its INSERT waits for "dup". The other
+    // transaction now asks for a's head: a deadlock, and the batch is the victim.
+    await locked.promise;
+    const wait = other.query("SELECT seq FROM inbox_heads WHERE user_id = ? FOR UPDATE", [a]);
+    const e = await batch;
+    assert.ok(e instanceof AppError, `the batch failed with ${e}`);
+    assert.equal(e.code, "store_unavailable");
+    assert.equal(e.status, 503);
+    assert.equal(e.retryAfterS, 1);
+    await wait;
+    await other.query("ROLLBACK");
+    // Nothing of the batch is stored and no head moved; sent again, it is stored as new.
+    assert.equal(await store.countMessages(), 0);
+    assert.deepEqual([await store.inboxHead(a), await store.inboxHead(b)], [0, 0]);
+    const [again] = await store.insertMessages([dup]);
+    assert.deepEqual([again.duplicate, again.senderSeq, again.recipientSeq], [false, 1, 1]);
+  } finally {
+    await other.end();
+    await store.close();
+    await db.drop();
   }
 });
