@@ -254,10 +254,11 @@ export function openSqlite(path: string, options: { log: Logger }): SqlStore {
   // between 400 pairs touches a leaf of each of the messages table's indexes
   // per user, more than 2 MiB of pages, which were read again from the OS.
   // insert_timing.ts, batches of 400 between 400 pairs, after 120,000 rows:
-  // mean 87-94 ms a batch pair before, 61 after (10,000 pages: 75; 64 MiB
-  // alone: 76-82). Bench quick passes of 20 s, one after the other: 22.7k
-  // and 24.2k msg/s against 21.1k and 21.9k. (10,000 pages, batches of 64
-  // between 64 pairs, had taken p90 from 26-30 ms to 11-14 ms.)
+  // a pair of batches took 87-94 ms on average before, 75-82 ms with the
+  // larger cache alone, 61-72 ms with both. Bench quick passes of 20 s, one
+  // after the other: 22.7k and 24.2k msg/s against 21.1k and 21.9k. (10,000
+  // pages, batches of 64 between 64 pairs, had taken p90 from 26-30 ms to
+  // 11-14 ms.)
   db.exec("PRAGMA wal_autocheckpoint = 40000");
   db.exec("PRAGMA cache_size = -65536");
   db.exec("PRAGMA foreign_keys = ON");
