@@ -67,13 +67,18 @@ if (import.meta.main) {
       pairs: { type: "string", default: "64" },
     },
   });
+  const pairs = Number(values.pairs);
+  if (!Number.isInteger(pairs) || pairs < 1) {
+    console.error(`--pairs: expected a whole number of pairs, at least 1, got "${values.pairs}"`);
+    Deno.exit(2);
+  }
   const db = values.store === "mysql" ? await freshMysql() : null;
   const dir = db ? null : await tempDir();
   const store = await openStore(db?.url ?? `sqlite:${dir!.path}/t.db`, { log: silentLogger });
   try {
     await store.migrate();
     const users: number[] = [];
-    for (let i = 0; i < 2 * Number(values.pairs); i++) {
+    for (let i = 0; i < 2 * pairs; i++) {
       const name = `t${i}`;
       users.push((await store.createUser({ email: `${name}@x.org`, name, passwordHash: "h" })).id);
     }
