@@ -11,9 +11,12 @@
  * Each round stores one batch of messages between 64 pairs of users (as
  * the writer's lanes mix many conversations; `--pairs`: the bench's
  * throughput runs have 400) and is timed on its own; the
- * `x2` rows run two batches at once, as the writer's two lanes do.
+ * `x2` rows run two batches at once, as the writer's two lanes do. Each row
+ * also gives the CPU this process spent per batch: on MySQL, the client's
+ * share of a batch (what it costs a chat node); on SQLite, all of it.
  */
 import { parseArgs } from "node:util";
+import process from "node:process";
 import { freshMysql, tempDir } from "../../testing/mod.ts";
 import { silentLogger } from "../log.ts";
 import { openStore } from "./mod.ts";
@@ -48,13 +51,21 @@ async function time(store: Store, users: number[], size: number, rounds: number,
   const tag = () => `${size}x${lanes}-${n++}-${crypto.randomUUID()}`;
   for (let i = 0; i < 5; i++) await store.insertMessages(batch(users, size, tag()));
   const ms: number[] = [];
+  const c0 = process.cpuUsage();
   for (let r = 0; r < rounds; r++) {
     const batches = Array.from({ length: lanes }, () => batch(users, size, tag()));
     const t0 = performance.now();
     await Promise.all(batches.map((b) => store.insertMessages(b)));
     ms.push(performance.now() - t0);
   }
-  console.log(`${store.kind} batch ${size} x${lanes}: ${summary(ms, size * lanes)}`);
+  // This process's CPU (the store's client side, as in a chat node; SQLite's own work too) per batch.
+  const cpu = process.cpuUsage(c0);
+  const perBatch = (us: number) => (us / (rounds * lanes)).toFixed(0);
+  console.log(
+    `${store.kind} batch ${size} x${lanes}: ${summary(ms, size * lanes)}  CPU here ${
+      perBatch(cpu.user + cpu.system)
+    } µs a batch (system ${perBatch(cpu.system)})`,
+  );
 }
 
 if (import.meta.main) {

@@ -5,8 +5,12 @@
  * Not a test: the measurement behind the layout in migrations.ts.
  *
  *   deno run -A server/store/layout_timing.ts --rounds 300 --sizes 32,256
+ *   deno run -A server/store/layout_timing.ts --sizes 400 --pairs 400 --prefill 100000 --layouts bare,v1,cols
  *
- * Layouts: `v1` (schema version 1, no inbox seqs: one autocommit INSERT),
+ * Layouts: `bare` (the floor: the messages' columns with only the primary
+ * key, no secondary index and no seqs, one autocommit INSERT; no chat
+ * store can be this, it is what a row costs before any index a chat needs),
+ * `v1` (schema version 1, no inbox seqs: one autocommit INSERT),
  * `table` (seqs in a separate inbox table, two rows per message, two round
  * trips), `cols` (seqs as messages.sender_seq / recipient_seq, two round
  * trips: raise the heads, RETURNING them, then insert with seqs computed in
@@ -28,7 +32,6 @@ import { freshMysql } from "../../testing/mod.ts";
 type Conn = mysql.Connection;
 type Msg = { s: number; r: number; c: string; t: string; a: number };
 
-const PAIRS = 64;
 const INNODB = "ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin";
 const MESSAGES = `CREATE TABLE messages (
   id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,
@@ -38,6 +41,7 @@ const HEADS = `CREATE TABLE inbox_heads (user_id BIGINT NOT NULL PRIMARY KEY,
   seq BIGINT NOT NULL, base_seq BIGINT NOT NULL DEFAULT 0) ${INNODB}`;
 
 const SCHEMAS: Record<string, string[]> = {
+  bare: [`${MESSAGES}) ${INNODB}`],
   v1: [`${MESSAGES}, UNIQUE KEY uq_messages_client (sender_id, client_id),
     KEY ix_messages_pair (sender_id, recipient_id, id),
     KEY ix_messages_recipient (recipient_id, id)) ${INNODB}`],
@@ -119,6 +123,7 @@ const INSERTS: Record<string, (c: Conn, msgs: Msg[]) => Promise<void>> = {
       p,
     );
   },
+  bare: (c, msgs) => INSERTS.v1(c, msgs),
   async table(c, msgs) {
     const [up, upP] = raise(msgs);
     const users = [...counts(msgs).keys()];
@@ -222,7 +227,7 @@ function processMs(pid: number): number {
 
 function batch(users: number[], size: number, tag: string): Msg[] {
   return Array.from({ length: size }, (_, i) => {
-    const pair = Math.floor(Math.random() * PAIRS);
+    const pair = Math.floor(Math.random() * (users.length / 2));
     const [a, b] = [users[2 * pair], users[2 * pair + 1]];
     const [s, r] = i % 2 ? [a, b] : [b, a];
     return { s, r, c: `${tag}-${i}`, t: "x".repeat(100), a: Date.now() };
@@ -271,7 +276,7 @@ async function openLane(name: string): Promise<Lane> {
 
 /** Throws unless every user's seqs are 1..head, each once (the layouts number alike). */
 async function verify(lane: Lane): Promise<void> {
-  if (lane.name === "v1") return;
+  if (lane.name === "v1" || lane.name === "bare") return;
   const entries = lane.name === "table"
     ? "SELECT user_id AS u, seq FROM inbox"
     : `SELECT sender_id AS u, sender_seq AS seq FROM messages UNION ALL
@@ -294,13 +299,19 @@ if (import.meta.main) {
     options: {
       rounds: { type: "string", default: "300" },
       sizes: { type: "string", default: "32,256" },
-      layouts: { type: "string", default: "v1,table,colsel,cols,cols1" },
+      layouts: { type: "string", default: "bare,v1,table,colsel,cols,cols1" },
       prefill: { type: "string", default: "20000" },
       blocks: { type: "string", default: "15" },
+      pairs: { type: "string", default: "64" },
     },
   });
   const pid = serverPid();
-  const users = Array.from({ length: 2 * PAIRS }, (_, i) => i + 1);
+  const pairs = Number(opt.pairs);
+  if (!Number.isInteger(pairs) || pairs < 1) {
+    console.error(`--pairs: expected a whole number of pairs, at least 1, got "${opt.pairs}"`);
+    Deno.exit(2);
+  }
+  const users = Array.from({ length: 2 * pairs }, (_, i) => i + 1);
   const lanes = await Promise.all(opt.layouts.split(",").map(openLane));
   let n = 0;
   const tag = () => `t${n++}`;
