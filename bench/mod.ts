@@ -18,6 +18,7 @@ import { runBench } from "./run.ts";
 import { formatTable, machine } from "./report.ts";
 import { buildRows, cpuLines } from "./rows.ts";
 import { formatSummary } from "./profile.ts";
+import { integerFlag } from "../testing/flags.ts";
 
 const USAGE = `Usage: deno task bench [--full | --smoke] [--only ${SCENARIOS.join(",")}]
                        [--profile] [--pairs N] [--seconds S] [--sessions N] [--out FILE]
@@ -35,15 +36,9 @@ function withOverrides(
   base: Profile,
   v: { pairs?: string; seconds?: string; sessions?: string },
 ): Profile {
-  const int = (name: string, text: string | undefined, min: number) => {
-    if (text === undefined) return undefined;
-    const n = Number(text);
-    if (!Number.isInteger(n) || n < min) throw new Error(`--${name}: expected an integer ≥ ${min}`);
-    return n;
-  };
-  const pairs = int("pairs", v.pairs, 1);
-  const seconds = int("seconds", v.seconds, 1);
-  const sessions = int("sessions", v.sessions, 3);
+  const pairs = integerFlag("pairs", v.pairs, 1);
+  const seconds = integerFlag("seconds", v.seconds, 1);
+  const sessions = integerFlag("sessions", v.sessions, 3);
   const p = structuredClone(base);
   if (pairs) p.throughput.pairs = pairs;
   if (seconds) {

@@ -5,7 +5,7 @@
  * (kit.ts), the WebSocket test client (ws_client.ts with its inbox,
  * client_inbox.ts; ws_connect.ts; raw_socket.ts), and configs, deps and
  * loggers for starting a role in-process (server.ts), a TLS certificate
- * (tls.ts). Nothing a running
+ * (tls.ts), and the measuring scripts' number flags (flags.ts, imported on its own). Nothing a running
  * server or CLI loads imports this folder.
  */
 export * from "./kit.ts";

@@ -18,6 +18,7 @@
 import { parseArgs } from "node:util";
 import process from "node:process";
 import { freshMysql, tempDir } from "../../testing/mod.ts";
+import { integerFlag } from "../../testing/flags.ts";
 import { silentLogger } from "../log.ts";
 import { openStore } from "./mod.ts";
 import type { MessageInput, Store } from "./types.ts";
@@ -78,11 +79,7 @@ if (import.meta.main) {
       pairs: { type: "string", default: "64" },
     },
   });
-  const pairs = Number(values.pairs);
-  if (!Number.isInteger(pairs) || pairs < 1) {
-    console.error(`--pairs: expected a whole number of pairs, at least 1, got "${values.pairs}"`);
-    Deno.exit(2);
-  }
+  const pairs = integerFlag("pairs", values.pairs, 1)!;
   const db = values.store === "mysql" ? await freshMysql() : null;
   const dir = db ? null : await tempDir();
   const store = await openStore(db?.url ?? `sqlite:${dir!.path}/t.db`, { log: silentLogger });

@@ -28,6 +28,7 @@
 import { parseArgs } from "node:util";
 import mysql from "mysql2/promise";
 import { freshMysql } from "../../testing/mod.ts";
+import { integerFlag } from "../../testing/flags.ts";
 
 type Conn = mysql.Connection;
 type Msg = { s: number; r: number; c: string; t: string; a: number };
@@ -306,11 +307,7 @@ if (import.meta.main) {
     },
   });
   const pid = serverPid();
-  const pairs = Number(opt.pairs);
-  if (!Number.isInteger(pairs) || pairs < 1) {
-    console.error(`--pairs: expected a whole number of pairs, at least 1, got "${opt.pairs}"`);
-    Deno.exit(2);
-  }
+  const pairs = integerFlag("pairs", opt.pairs, 1)!;
   const users = Array.from({ length: 2 * pairs }, (_, i) => i + 1);
   const lanes = await Promise.all(opt.layouts.split(",").map(openLane));
   let n = 0;
